@@ -1,0 +1,316 @@
+/*
+ * canon.c - bounded, canonical msgpack decoding; see canon.h for the rules.
+ *
+ * Three passes over one input, cheapest first:
+ *   scan()      walks the raw bytes once: bounds, limits, refused types;
+ *   msgpack-c   builds the object tree (now known to be small);
+ *   check_obj() + re-encode: key order, UTF-8, finite floats, shortest form.
+ * The scan is deliberately not a decoder: it never produces values, it only
+ * proves that handing the bytes to msgpack-c is safe and that they end where
+ * the input ends.
+ */
+#include "canon.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "buf.h"
+#include "err.h"
+
+/* Big-endian read of n (1, 2, 4 or 8) bytes; caller checked the bounds. */
+static uint64_t read_be(const uint8_t *p, size_t n)
+{
+	uint64_t v = 0;
+	for (size_t i = 0; i < n; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+struct scan {
+	const uint8_t *p;
+	size_t len;
+	size_t pos;
+	const struct veld_canon_limits *lim;
+};
+
+static const struct veld_canon_limits default_limits = {
+	VELD_DEPTH_MAX, VELD_ITEMS_MAX, VELD_STR_MAX};
+
+/* Consume a fixed-width part of n bytes; *v gets it as a big-endian int. */
+static int take(struct scan *s, size_t n, uint64_t *v)
+{
+	if (n > s->len - s->pos)
+		return VELD_ETRUNCATED;
+	if (v)
+		*v = read_be(s->p + s->pos, n);
+	s->pos += n;
+	return 0;
+}
+
+static int scan_value(struct scan *s, int depth);
+
+static int scan_container(struct scan *s, int depth, uint64_t n, int is_map)
+{
+	uint64_t elems = is_map ? n * 2 : n;
+
+	if (depth + 1 > s->lim->depth_max)
+		return VELD_EDEPTH;
+	/* Every element takes at least one byte: check before anything. */
+	if (elems > s->len - s->pos)
+		return VELD_EDECLARED;
+	if (n > s->lim->items_max)
+		return VELD_ECOUNT;
+	for (uint64_t i = 0; i < elems; i++) {
+		int rc = scan_value(s, depth + 1);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int scan_bytes(struct scan *s, uint64_t n)
+{
+	if (n > s->len - s->pos)
+		return VELD_EDECLARED;
+	if (n > s->lim->str_max)
+		return VELD_ESTRLEN;
+	s->pos += n;
+	return 0;
+}
+
+static int scan_value(struct scan *s, int depth)
+{
+	uint64_t n = 0;
+	uint8_t b;
+	int rc;
+
+	if (s->pos >= s->len)
+		return VELD_ETRUNCATED;
+	b = s->p[s->pos++];
+
+	if (b <= 0x7f || b >= 0xe0) /* positive / negative fixint */
+		return 0;
+	if (b <= 0x8f)
+		return scan_container(s, depth, b & 0x0f, 1);
+	if (b <= 0x9f)
+		return scan_container(s, depth, b & 0x0f, 0);
+	if (b <= 0xbf)
+		return scan_bytes(s, b & 0x1f);
+
+	switch (b) {
+	case 0xc0: /* nil */
+	case 0xc2: /* false */
+	case 0xc3: /* true */
+		return 0;
+	case 0xc1:
+		return VELD_EMSGPACK;
+	case 0xc4: /* bin 8/16/32 */
+	case 0xc5:
+	case 0xc6:
+		rc = take(s, (size_t)1 << (b - 0xc4), &n);
+		return rc < 0 ? rc : scan_bytes(s, n);
+	case 0xc7: /* ext 8/16/32 */
+	case 0xc8:
+	case 0xc9:
+		return VELD_EEXT;
+	case 0xca:
+		return VELD_EFLOAT32;
+	case 0xcb:
+		return take(s, 8, NULL);
+	case 0xcc: /* uint 8/16/32/64 */
+	case 0xcd:
+	case 0xce:
+	case 0xcf:
+		return take(s, (size_t)1 << (b - 0xcc), NULL);
+	case 0xd0: /* int 8/16/32/64 */
+	case 0xd1:
+	case 0xd2:
+	case 0xd3:
+		return take(s, (size_t)1 << (b - 0xd0), NULL);
+	case 0xd4: /* fixext 1/2/4/8/16 */
+	case 0xd5:
+	case 0xd6:
+	case 0xd7:
+	case 0xd8:
+		return VELD_EEXT;
+	case 0xd9: /* str 8/16/32 */
+	case 0xda:
+	case 0xdb:
+		rc = take(s, (size_t)1 << (b - 0xd9), &n);
+		return rc < 0 ? rc : scan_bytes(s, n);
+	case 0xdc: /* array 16/32 */
+	case 0xdd:
+		rc = take(s, (size_t)2 << (b - 0xdc), &n);
+		return rc < 0 ? rc : scan_container(s, depth, n, 0);
+	case 0xde: /* map 16/32 */
+	case 0xdf:
+		rc = take(s, (size_t)2 << (b - 0xde), &n);
+		return rc < 0 ? rc : scan_container(s, depth, n, 1);
+	}
+	return VELD_EMSGPACK; /* unreachable: every byte value is covered */
+}
+
+int veld_utf8_valid(const uint8_t *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		uint8_t c = s[i];
+		size_t n;
+		uint32_t cp, min;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if ((c & 0xe0) == 0xc0) {
+			n = 1, cp = c & 0x1f, min = 0x80;
+		} else if ((c & 0xf0) == 0xe0) {
+			n = 2, cp = c & 0x0f, min = 0x800;
+		} else if ((c & 0xf8) == 0xf0) {
+			n = 3, cp = c & 0x07, min = 0x10000;
+		} else {
+			return 0;
+		}
+		if (n > len - i - 1)
+			return 0;
+		for (size_t k = 1; k <= n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += n + 1;
+	}
+	return 1;
+}
+
+/* memcmp order; a proper prefix sorts first. */
+static int key_cmp(const msgpack_object_str *a, const msgpack_object_str *b)
+{
+	size_t n = a->size < b->size ? a->size : b->size;
+	int c = memcmp(a->ptr, b->ptr, n);
+
+	if (c)
+		return c;
+	return (a->size > b->size) - (a->size < b->size);
+}
+
+static int check_obj(const msgpack_object *o)
+{
+	int rc;
+
+	switch (o->type) {
+	case MSGPACK_OBJECT_STR:
+		if (!veld_utf8_valid((const uint8_t *)o->via.str.ptr,
+				     o->via.str.size))
+			return VELD_EUTF8;
+		return 0;
+	case MSGPACK_OBJECT_FLOAT64:
+		if (!isfinite(o->via.f64))
+			return VELD_EFLOAT;
+		return 0;
+	case MSGPACK_OBJECT_FLOAT32: /* the scan refuses these already */
+		return VELD_EFLOAT32;
+	case MSGPACK_OBJECT_EXT:
+		return VELD_EEXT;
+	case MSGPACK_OBJECT_ARRAY:
+		for (uint32_t i = 0; i < o->via.array.size; i++) {
+			rc = check_obj(&o->via.array.ptr[i]);
+			if (rc < 0)
+				return rc;
+		}
+		return 0;
+	case MSGPACK_OBJECT_MAP:
+		for (uint32_t i = 0; i < o->via.map.size; i++) {
+			const msgpack_object_kv *kv = &o->via.map.ptr[i];
+			if (kv->key.type != MSGPACK_OBJECT_STR)
+				return VELD_EKEYTYPE;
+			rc = check_obj(&kv->key);
+			if (rc < 0)
+				return rc;
+			if (i > 0) {
+				int c = key_cmp(&kv[-1].key.via.str,
+						&kv->key.via.str);
+				if (c == 0)
+					return VELD_EKEYDUP;
+				if (c > 0)
+					return VELD_EKEYORDER;
+			}
+			rc = check_obj(&kv->val);
+			if (rc < 0)
+				return rc;
+		}
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* Re-encode with msgpack-c's packer and require the identical bytes. */
+static int check_shortest(const msgpack_object *o, const uint8_t *buf,
+			  size_t len)
+{
+	struct veld_buf re;
+	msgpack_packer pk;
+	int rc = 0;
+
+	/* Shortest forms never take more room than the input did. */
+	veld_buf_init(&re, len);
+	veld_buf_packer_init(&pk, &re);
+	if (msgpack_pack_object(&pk, *o) < 0)
+		rc = re.err == VELD_ENOMEM ? VELD_ENOMEM : VELD_ENONCANON;
+	else if (re.len != len || memcmp(re.data, buf, len) != 0)
+		rc = VELD_ENONCANON;
+	veld_buf_release(&re);
+	return rc;
+}
+
+int veld_canon_decode(const uint8_t *buf, size_t len, msgpack_unpacked *out)
+{
+	return veld_canon_decode_limits(buf, len, &default_limits, out);
+}
+
+int veld_canon_decode_limits(const uint8_t *buf, size_t len,
+			     const struct veld_canon_limits *lim,
+			     msgpack_unpacked *out)
+{
+	struct scan s = {buf, len, 0, lim};
+	size_t off = 0;
+	int rc;
+
+	if (!buf && len)
+		return VELD_EINVAL;
+	rc = scan_value(&s, 0);
+	if (rc < 0)
+		return rc;
+	if (s.pos != len)
+		return VELD_ETRAILING;
+
+	switch (msgpack_unpack_next(out, (const char *)buf, len, &off)) {
+	case MSGPACK_UNPACK_SUCCESS:
+		break;
+	case MSGPACK_UNPACK_NOMEM_ERROR:
+		return VELD_ENOMEM;
+	default:
+		/* The scan accepted it, so msgpack-c should have too. */
+		return VELD_EMSGPACK;
+	}
+	if (off != len)
+		return VELD_ETRAILING;
+	rc = check_obj(&out->data);
+	if (rc < 0)
+		return rc;
+	return check_shortest(&out->data, buf, len);
+}
+
+int veld_canon_check(const uint8_t *buf, size_t len)
+{
+	msgpack_unpacked u;
+	int rc;
+
+	msgpack_unpacked_init(&u);
+	rc = veld_canon_decode(buf, len, &u);
+	msgpack_unpacked_destroy(&u);
+	return rc;
+}
