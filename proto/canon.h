@@ -52,9 +52,9 @@
  * passes its own.
  */
 struct veld_canon_limits {
-	int depth_max;	  /* deepest nesting of arrays and maps */
+	int depth_max;	    /* deepest nesting of arrays and maps */
 	uint32_t items_max; /* most elements (or pairs) in one container */
-	size_t str_max;	  /* longest str or bin */
+	size_t str_max;	    /* longest str or bin */
 };
 
 /*

@@ -61,7 +61,7 @@ enum veld_err_index {
 #define VELD__ERR_INDEX(name, msg) VELD__I_##name,
 	VELD_ERRORS(VELD__ERR_INDEX)
 #undef VELD__ERR_INDEX
-	VELD__ERR_COUNT
+		VELD__ERR_COUNT
 };
 
 enum veld_err {

@@ -33,8 +33,8 @@
 #define VELD_HLC_MAKE(ms, c) (((uint64_t)(ms) << 16) | ((uint64_t)(c)&0xffff))
 
 struct veld_hlc {
-	uint64_t last;		/* last timestamp issued or merged; 0 = none */
-	uint64_t max_drift_ms;	/* remote ms > wall + this is refused */
+	uint64_t last;	       /* last timestamp issued or merged; 0 = none */
+	uint64_t max_drift_ms; /* remote ms > wall + this is refused */
 };
 
 /* A clock that has issued nothing yet, with the given drift bound. */

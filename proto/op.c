@@ -52,8 +52,7 @@ void veld_op_id(const uint8_t *header, size_t len, uint8_t id[VELD_HASH_LEN])
 	hash2(VELD_DS_ID, VELD_DS_LEN(VELD_DS_ID), header, len, id);
 }
 
-void veld_body_hash(const uint8_t *body, size_t len,
-		    uint8_t out[VELD_HASH_LEN])
+void veld_body_hash(const uint8_t *body, size_t len, uint8_t out[VELD_HASH_LEN])
 {
 	hash2(VELD_DS_BODY, VELD_DS_LEN(VELD_DS_BODY), body, len, out);
 }
@@ -194,9 +193,9 @@ int veld_op_header_encode(const struct veld_op_header *h, struct veld_buf *out)
 	    msgpack_pack_uint64(&pk, h->version) < 0 ||
 	    msgpack_pack_bin_with_body(&pk, h->author, VELD_PK_LEN) < 0 ||
 	    msgpack_pack_uint64(&pk, h->seq) < 0 ||
-	    (h->has_prev ? msgpack_pack_bin_with_body(&pk, h->prev,
-						      VELD_HASH_LEN)
-			 : msgpack_pack_nil(&pk)) < 0 ||
+	    (h->has_prev
+		     ? msgpack_pack_bin_with_body(&pk, h->prev, VELD_HASH_LEN)
+		     : msgpack_pack_nil(&pk)) < 0 ||
 	    msgpack_pack_uint64(&pk, h->hlc) < 0 ||
 	    msgpack_pack_bin_with_body(&pk, h->record, VELD_RECORD_LEN) < 0 ||
 	    msgpack_pack_uint64(&pk, h->kind) < 0 ||
@@ -253,7 +252,8 @@ int veld_op_decode(const uint8_t *buf, size_t len, struct veld_op *op)
 		goto out;
 	}
 	e = u.data.via.array.ptr;
-	if (e[0].type != MSGPACK_OBJECT_BIN || e[1].type != MSGPACK_OBJECT_BIN ||
+	if (e[0].type != MSGPACK_OBJECT_BIN ||
+	    e[1].type != MSGPACK_OBJECT_BIN ||
 	    (e[2].type != MSGPACK_OBJECT_BIN &&
 	     e[2].type != MSGPACK_OBJECT_NIL)) {
 		rc = VELD_EOPSHAPE;

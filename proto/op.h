@@ -103,7 +103,7 @@ struct veld_op {
 	struct veld_op_header h;
 	const uint8_t *header; /* the exact signed header bytes */
 	size_t header_len;
-	const uint8_t *sig; /* VELD_SIG_LEN bytes */
+	const uint8_t *sig;  /* VELD_SIG_LEN bytes */
 	const uint8_t *body; /* NULL if the body was erased */
 	size_t body_len;
 	uint8_t id[VELD_HASH_LEN];
@@ -181,7 +181,8 @@ int veld_body_check(const uint8_t *body, size_t len)
  */
 int veld_op_create(const struct veld_key *key, struct veld_op_header *h,
 		   const uint8_t *body, size_t body_len, struct veld_buf *out,
-		   uint8_t id[VELD_HASH_LEN]) __attribute__((warn_unused_result));
+		   uint8_t id[VELD_HASH_LEN])
+	__attribute__((warn_unused_result));
 
 /*
  * veld_op_frame - append the envelope [header, sig, body|nil] to out, from

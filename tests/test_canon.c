@@ -15,8 +15,7 @@
 #include "test.h"
 
 #define B(...) ((const uint8_t[]){__VA_ARGS__})
-#define CANON(...)                                                             \
-	veld_canon_check(B(__VA_ARGS__), sizeof(B(__VA_ARGS__)))
+#define CANON(...) veld_canon_check(B(__VA_ARGS__), sizeof(B(__VA_ARGS__)))
 
 static void accepts_canonical_values(void)
 {
@@ -26,18 +25,18 @@ static void accepts_canonical_values(void)
 	CHECK_ERR(CANON(0xcd, 0x01, 0x00), 0);
 	CHECK_ERR(CANON(0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff),
 		  0);
-	CHECK_ERR(CANON(0xe0), 0);	 /* -32 */
-	CHECK_ERR(CANON(0xd0, 0xdf), 0); /* -33 */
+	CHECK_ERR(CANON(0xe0), 0);	       /* -32 */
+	CHECK_ERR(CANON(0xd0, 0xdf), 0);       /* -33 */
 	CHECK_ERR(CANON(0xd1, 0xff, 0x7f), 0); /* -129 */
 	CHECK_ERR(CANON(0xc0), 0);
 	CHECK_ERR(CANON(0xc2), 0);
 	CHECK_ERR(CANON(0xc3), 0);
 	CHECK_ERR(CANON(0xcb, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0), 0); /* 1.0 */
 	CHECK_ERR(CANON(0xa1, 'a'), 0);
-	CHECK_ERR(CANON(0xa2, 0xc3, 0xa9), 0);		  /* "é" */
-	CHECK_ERR(CANON(0xa3, 0xe2, 0x82, 0xac), 0);	  /* "€" */
+	CHECK_ERR(CANON(0xa2, 0xc3, 0xa9), 0);		   /* "é" */
+	CHECK_ERR(CANON(0xa3, 0xe2, 0x82, 0xac), 0);	   /* "€" */
 	CHECK_ERR(CANON(0xa4, 0xf0, 0x9d, 0x84, 0x9e), 0); /* U+1D11E */
-	CHECK_ERR(CANON(0xc4, 0x02, 0xff, 0x00), 0);	  /* bin */
+	CHECK_ERR(CANON(0xc4, 0x02, 0xff, 0x00), 0);	   /* bin */
 	CHECK_ERR(CANON(0x90), 0);
 	CHECK_ERR(CANON(0x80), 0);
 	/* {"a": 1, "ab": 2, "b": 3}: a proper prefix sorts first */
@@ -116,16 +115,15 @@ static void refuses_each_broken_rule(void)
 		  VELD_EKEYORDER);
 	CHECK_ERR(CANON(0x82, 0xa2, 'a', 'b', 0x01, 0xa1, 'a', 0x02),
 		  VELD_EKEYORDER);
-	CHECK_ERR(CANON(0x82, 0xa1, 'a', 0x01, 0xa1, 'a', 0x02),
-		  VELD_EKEYDUP);
+	CHECK_ERR(CANON(0x82, 0xa1, 'a', 0x01, 0xa1, 'a', 0x02), VELD_EKEYDUP);
 	CHECK_ERR(CANON(0x91, 0x81, 0xa1, 0xff, 0x01), VELD_EUTF8);
 
 	/* UTF-8. */
 	CHECK_ERR(CANON(0xa1, 0xff), VELD_EUTF8);
-	CHECK_ERR(CANON(0xa1, 0x80), VELD_EUTF8);		/* lone cont. */
-	CHECK_ERR(CANON(0xa2, 0xc0, 0x80), VELD_EUTF8);		/* overlong */
-	CHECK_ERR(CANON(0xa3, 0xe0, 0x80, 0x80), VELD_EUTF8);	/* overlong */
-	CHECK_ERR(CANON(0xa3, 0xed, 0xa0, 0x80), VELD_EUTF8);	/* surrogate */
+	CHECK_ERR(CANON(0xa1, 0x80), VELD_EUTF8);	      /* lone cont. */
+	CHECK_ERR(CANON(0xa2, 0xc0, 0x80), VELD_EUTF8);	      /* overlong */
+	CHECK_ERR(CANON(0xa3, 0xe0, 0x80, 0x80), VELD_EUTF8); /* overlong */
+	CHECK_ERR(CANON(0xa3, 0xed, 0xa0, 0x80), VELD_EUTF8); /* surrogate */
 	CHECK_ERR(CANON(0xa4, 0xf4, 0x90, 0x80, 0x80), VELD_EUTF8); /* >max */
 	CHECK_ERR(CANON(0xa1, 0xc3), VELD_EUTF8); /* cut sequence */
 	CHECK_ERR(CANON(0xa2, 0xc3, 'a'), VELD_EUTF8);

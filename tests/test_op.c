@@ -224,8 +224,9 @@ static void every_bit_flip_is_refused(void)
 			if (veld_op_decode(out.data, out.len, &d) == 0 &&
 			    veld_op_verify(&d) == 0) {
 				accepted++;
-				fprintf(stderr, "flip of byte %zu bit %d "
-						"accepted\n",
+				fprintf(stderr,
+					"flip of byte %zu bit %d "
+					"accepted\n",
 					i, bit);
 			}
 			out.data[i] ^= (uint8_t)(1u << bit);
@@ -372,9 +373,9 @@ static void envelope_and_body_rejections(void)
 	/* Not an array of three. */
 	CHECK_ERR(veld_op_decode((const uint8_t *)"\xc0", 1, &d),
 		  VELD_EOPSHAPE);
-	CHECK_ERR(veld_op_decode((const uint8_t *)"\x92\xc4\x00\xc4\x00", 5,
-				 &d),
-		  VELD_EOPSHAPE);
+	CHECK_ERR(
+		veld_op_decode((const uint8_t *)"\x92\xc4\x00\xc4\x00", 5, &d),
+		VELD_EOPSHAPE);
 	/* Envelope bins: signature of 63 bytes; header given as a str. */
 	veld_buf_init(&bad, VELD_OP_MAX);
 	veld_buf_packer_init(&pk, &bad);
@@ -440,9 +441,9 @@ static void envelope_and_body_rejections(void)
 	{
 		struct fields fs;
 		struct veld_buf op;
-		uint8_t noncanon[] = {0x92, 0xc4, 0x10, 0, 0, 0, 0, 0, 0, 0, 0,
-				      0,    0,	  0,	0, 0, 0, 0, 0, 0xcc,
-				      0x01};
+		uint8_t noncanon[] = {0x92, 0xc4, 0x10, 0, 0, 0,    0,
+				      0,    0,	  0,	0, 0, 0,    0,
+				      0,    0,	  0,	0, 0, 0xcc, 0x01};
 		fields_init(&fs, 2);
 		uint8_t hash[VELD_HASH_LEN];
 		veld_body_hash(noncanon, sizeof(noncanon), hash);

@@ -1,0 +1,69 @@
+/*
+ * home.c - locate and create the device home; see home.h.
+ */
+#include "home.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "err.h"
+
+int veld_home_resolve(struct veld_home *h, const char *flag)
+{
+	const char *env;
+	int n;
+
+	if (flag)
+		n = snprintf(h->dir, sizeof(h->dir), "%s", flag);
+	else if ((env = getenv("VELD_HOME")) && *env)
+		n = snprintf(h->dir, sizeof(h->dir), "%s", env);
+	else if ((env = getenv("XDG_DATA_HOME")) && *env)
+		n = snprintf(h->dir, sizeof(h->dir), "%s/veld", env);
+	else if ((env = getenv("HOME")) && *env)
+		n = snprintf(h->dir, sizeof(h->dir), "%s/.local/share/veld",
+			     env);
+	else
+		return VELD_EINVAL;
+	if (n < 0 || (size_t)n >= sizeof(h->dir))
+		return VELD_EINVAL;
+	n = snprintf(h->key_path, sizeof(h->key_path), "%s/device.key", h->dir);
+	if (n < 0 || (size_t)n >= sizeof(h->key_path))
+		return VELD_EINVAL;
+	return 0;
+}
+
+/* mkdir -p with mode 0700 for the directories it creates. */
+static int mkdirs(const char *path)
+{
+	char tmp[PATH_MAX];
+	size_t len = strlen(path);
+
+	if (len >= sizeof(tmp))
+		return -1;
+	memcpy(tmp, path, len + 1);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+int veld_home_init(const struct veld_home *h, struct veld_key *key)
+{
+	if (access(h->key_path, F_OK) == 0)
+		return VELD_EINVAL;
+	if (mkdirs(h->dir) < 0)
+		return VELD_EIO;
+	veld_key_generate(key);
+	return veld_key_save(key, h->key_path);
+}
