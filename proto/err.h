@@ -54,7 +54,17 @@
 	X(ECLOCKRANGE, "clock milliseconds do not fit in 48 bits")             \
 	X(EIO, "input/output error")                                           \
 	X(EKEYFILE, "key file is not a 32-byte seed")                          \
-	X(ETOOBIG, "buffer would exceed its maximum size")
+	X(ETOOBIG, "buffer would exceed its maximum size")                     \
+	X(ESTORE, "the store (SQLite) reported an error")                      \
+	X(ESCHEMA, "the store was written by a newer veldwerk")                \
+	X(ECONTENT, "body content does not match its op kind")                 \
+	X(EROLE, "author's role may not write this kind of op")                \
+	X(EFROZEN, "author is frozen after a fork")                            \
+	X(EFORK, "a different op already has this author and seq (fork)")      \
+	X(EREVOKED, "author was revoked before this op's clock")               \
+	X(EPENDINGFULL, "too many ops held back waiting for predecessors")     \
+	X(ENOTFOUND, "no such record")                                         \
+	X(EAMBIGUOUS, "record id prefix matches more than one record")
 
 /* Position of each error in the list; only used to derive the values. */
 enum veld_err_index {

@@ -1,0 +1,1152 @@
+/*
+ * replica.c - apply ops and fold them into state; local writes; the state
+ * hash.  See replica.h for the contract and merge.h for the rules.
+ *
+ * Shape of one batch:
+ *   BEGIN
+ *   for each op: check it, then store it (applied / void / fork evidence),
+ *                hold it (pending), or refuse it; an op that lands pulls
+ *                in its held successor, if any
+ *   settle:      refold the registry if a device op landed (this may void
+ *                a revoked author's later ops, or release held ops of a
+ *                newly enrolled author), until nothing changes; then refold
+ *                every touched record and form
+ *   COMMIT       (durable: WAL, synchronous=FULL)
+ * Any store failure rolls the whole batch back.
+ */
+#include "replica.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "canon.h"
+#include "err.h"
+#include "hlc.h"
+#include "merge.h"
+
+#define DS_STATE "veld-state-1"
+
+struct reg_entry {
+	uint8_t key[VELD_PK_LEN];
+	int coordinator;
+	uint64_t revoked;
+};
+
+/* A set of 16-byte ids (records or forms touched by a batch). */
+struct idset {
+	uint8_t (*ids)[VELD_RECORD_LEN];
+	size_t n, cap;
+};
+
+struct veld_replica {
+	struct veld_store *store;
+	struct veld_key key;
+	uint8_t root[VELD_PK_LEN];
+	struct veld_hlc clock;
+	uint64_t (*wall)(void *);
+	void *wall_ctx;
+	struct reg_entry *reg; /* sorted by key */
+	size_t nreg;
+	/* batch state */
+	struct idset dirty_records, dirty_forms;
+	int registry_dirty;
+	struct veld_buf pending_buf;
+};
+
+static int idset_add(struct idset *s, const uint8_t id[VELD_RECORD_LEN])
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		void *p = realloc(s->ids, cap * sizeof(*s->ids));
+		if (!p)
+			return VELD_ENOMEM;
+		s->ids = p;
+		s->cap = cap;
+	}
+	memcpy(s->ids[s->n++], id, VELD_RECORD_LEN);
+	return 0;
+}
+
+static int cmp_id16(const void *a, const void *b)
+{
+	return memcmp(a, b, VELD_RECORD_LEN);
+}
+
+static uint64_t wall_now(struct veld_replica *r)
+{
+	return r->wall ? r->wall(r->wall_ctx) : veld_hlc_wall_ms();
+}
+
+/* --- registry cache --- */
+
+static int cmp_reg(const void *a, const void *b)
+{
+	return memcmp(a, b, VELD_PK_LEN);
+}
+
+static const struct reg_entry *reg_find(const struct veld_replica *r,
+					const uint8_t key[VELD_PK_LEN])
+{
+	return bsearch(key, r->reg, r->nreg, sizeof(*r->reg), cmp_reg);
+}
+
+static int reg_load_one(void *ctx, const struct veld_device_row *row)
+{
+	struct veld_replica *r = ctx;
+	struct reg_entry *e = &r->reg[r->nreg++];
+
+	memcpy(e->key, row->key, VELD_PK_LEN);
+	e->coordinator = row->role && strcmp(row->role, "coordinator") == 0;
+	e->revoked = row->revoked;
+	return 0;
+}
+
+static int reg_count_one(void *ctx, const struct veld_device_row *row)
+{
+	(void)row;
+	(*(size_t *)ctx)++;
+	return 0;
+}
+
+static int reg_load(struct veld_replica *r)
+{
+	size_t n = 0;
+	int rc = veld_store_devices(r->store, reg_count_one, &n);
+
+	if (rc < 0)
+		return rc;
+	free(r->reg);
+	r->reg = calloc(n ? n : 1, sizeof(*r->reg));
+	r->nreg = 0;
+	if (!r->reg)
+		return VELD_ENOMEM;
+	rc = veld_store_devices(r->store, reg_load_one, r);
+	qsort(r->reg, r->nreg, sizeof(*r->reg), cmp_reg);
+	return rc;
+}
+
+/* --- open / close --- */
+
+int veld_replica_open(const char *path, const struct veld_key *key,
+		      const uint8_t root[VELD_PK_LEN],
+		      struct veld_replica **out)
+{
+	struct veld_replica *r = calloc(1, sizeof(*r));
+	int64_t count;
+	uint64_t max_hlc;
+	int rc;
+
+	if (!r)
+		return VELD_ENOMEM;
+	r->key = *key;
+	memcpy(r->root, root, VELD_PK_LEN);
+	veld_hlc_init(&r->clock, VELD_HLC_DRIFT_DEFAULT_MS);
+	veld_buf_init(&r->pending_buf, VELD_OP_MAX);
+	rc = veld_store_open(path, &r->store);
+	if (rc == 0)
+		rc = reg_load(r);
+	/* Never issue a clock below what is already in the log. */
+	if (rc == 0)
+		rc = veld_store_op_count(r->store, &count, &max_hlc);
+	if (rc < 0) {
+		veld_replica_close(r);
+		return rc;
+	}
+	r->clock.last = max_hlc;
+	*out = r;
+	return 0;
+}
+
+void veld_replica_close(struct veld_replica *r)
+{
+	if (!r)
+		return;
+	veld_store_close(r->store);
+	veld_key_release(&r->key);
+	free(r->reg);
+	free(r->dirty_records.ids);
+	free(r->dirty_forms.ids);
+	veld_buf_release(&r->pending_buf);
+	free(r);
+}
+
+struct veld_store *veld_replica_store(struct veld_replica *r)
+{
+	return r->store;
+}
+
+void veld_replica_set_wall(struct veld_replica *r, uint64_t (*fn)(void *),
+			   void *ctx)
+{
+	r->wall = fn;
+	r->wall_ctx = ctx;
+}
+
+void veld_replica_set_max_drift(struct veld_replica *r, uint64_t ms)
+{
+	r->clock.max_drift_ms = ms;
+}
+
+/* --- marking what a batch touched --- */
+
+static int touch(struct veld_replica *r, uint64_t kind,
+		 const uint8_t record[VELD_RECORD_LEN])
+{
+	switch (kind) {
+	case VELD_KIND_FORM:
+		return idset_add(&r->dirty_forms, record);
+	case VELD_KIND_DEVICE:
+		r->registry_dirty = 1;
+		return 0;
+	default:
+		return idset_add(&r->dirty_records, record);
+	}
+}
+
+/* Void the author's applied ops matching a rule (seq >= from_seq, or
+ * hlc >= from_hlc), marking what they touched. */
+struct void_ctx {
+	struct veld_replica *r;
+	uint64_t from_seq, from_hlc;
+	uint8_t (*ids)[VELD_HASH_LEN];
+	size_t n, cap;
+	int rc;
+};
+
+static int void_collect(void *ctx, const struct veld_stored_op *op)
+{
+	struct void_ctx *v = ctx;
+
+	if (op->status != VELD_STATUS_APPLIED)
+		return 0;
+	if (op->h.seq < v->from_seq || op->h.hlc < v->from_hlc)
+		return 0;
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? v->cap * 2 : 64;
+		void *p = realloc(v->ids, cap * sizeof(*v->ids));
+		if (!p)
+			return VELD_ENOMEM;
+		v->ids = p;
+		v->cap = cap;
+	}
+	memcpy(v->ids[v->n++], op->id, VELD_HASH_LEN);
+	/* Device ops stay in the registry fold, which judges them by clock
+	 * itself; refolding it for them would change nothing. */
+	if (op->h.kind != VELD_KIND_DEVICE)
+		return touch(v->r, op->h.kind, op->h.record);
+	return 0;
+}
+
+static int void_author(struct veld_replica *r,
+		       const uint8_t author[VELD_PK_LEN], uint64_t from_seq,
+		       uint64_t from_hlc)
+{
+	struct void_ctx v = {r, from_seq, from_hlc, NULL, 0, 0, 0};
+	int rc = veld_store_author_ops(r->store, author, void_collect, &v);
+
+	for (size_t i = 0; rc == 0 && i < v.n; i++)
+		rc = veld_store_op_set_status(r->store, v.ids[i],
+					      VELD_STATUS_VOID);
+	free(v.ids);
+	return rc;
+}
+
+/* --- applying one op --- */
+
+static int may_write(const struct reg_entry *e, uint64_t kind)
+{
+	if (e->coordinator)
+		return 1;
+	return kind == VELD_KIND_PUT || kind == VELD_KIND_DELETE ||
+	       kind == VELD_KIND_NOTE;
+}
+
+static void set_res(struct veld_apply_result *res, int status, int err)
+{
+	res->status = status;
+	res->err = err;
+}
+
+/* Store evidence of equivocation and freeze the author from at_seq on. */
+static int fork_found(struct veld_replica *r, const struct veld_op *op,
+		      struct veld_head *head, uint64_t at_seq,
+		      struct veld_apply_result *res)
+{
+	int rc = veld_store_op_insert(r->store, op, 1, VELD_STATUS_FORK);
+
+	if (rc < 0)
+		return rc;
+	if (!head->frozen || at_seq < head->fork_seq)
+		head->fork_seq = at_seq;
+	head->frozen = 1;
+	rc = veld_store_head_set(r->store, op->h.author, head);
+	if (rc == 0)
+		rc = void_author(r, op->h.author, head->fork_seq, 0);
+	/* The registry fold skips a frozen author's later device ops. */
+	r->registry_dirty = 1;
+	set_res(res, VELD_APPLY_REFUSED, VELD_EFORK);
+	return rc;
+}
+
+static int hold(struct veld_replica *r, const struct veld_op *op,
+		const uint8_t *raw, size_t len, int reason,
+		struct veld_apply_result *res)
+{
+	int64_t count;
+	int rc = veld_store_pending_count(r->store, &count);
+
+	if (rc < 0)
+		return rc;
+	if (count >= VELD_PENDING_MAX) {
+		set_res(res, VELD_APPLY_REFUSED, VELD_EPENDINGFULL);
+		return 0;
+	}
+	rc = veld_store_pending_add(r->store, op, raw, len, reason);
+	set_res(res, VELD_APPLY_HELD,
+		reason == VELD_PENDING_GAP ? VELD_ESEQ : VELD_EAUTHOR);
+	return rc;
+}
+
+/*
+ * Check and store one decoded, signature-checked op.  Returns <0 only for
+ * store failures; the op's fate goes to res.
+ */
+static int apply_checked(struct veld_replica *r, const struct veld_op *op,
+			 const uint8_t *raw, size_t len,
+			 struct veld_apply_result *res)
+{
+	struct veld_head head;
+	const struct reg_entry *e = NULL;
+	int status = VELD_STATUS_APPLIED, existing, rc, with_body = 1;
+	uint64_t t;
+
+	rc = veld_store_op_status(r->store, op->id, &existing);
+	if (rc != 0) {
+		if (rc > 0)
+			set_res(res, VELD_APPLY_DUPLICATE, 0);
+		return rc < 0 ? rc : 0;
+	}
+	if ((rc = veld_hlc_recv(&r->clock, wall_now(r), op->h.hlc, &t)) < 0) {
+		set_res(res, VELD_APPLY_REFUSED, rc);
+		return 0;
+	}
+	if ((rc = veld_store_head(r->store, op->h.author, &head)) < 0)
+		return rc;
+	if (head.frozen) {
+		set_res(res, VELD_APPLY_REFUSED, VELD_EFROZEN);
+		return 0;
+	}
+	if (op->h.seq <= head.seq)
+		return fork_found(r, op, &head, op->h.seq, res);
+	if (op->h.seq > head.seq + 1)
+		return hold(r, op, raw, len, VELD_PENDING_GAP, res);
+	if (op->h.seq > 1 && memcmp(op->h.prev, head.id, VELD_HASH_LEN) != 0)
+		return fork_found(r, op, &head, op->h.seq - 1, res);
+
+	if (memcmp(op->h.author, r->root, VELD_PK_LEN) != 0) {
+		e = reg_find(r, op->h.author);
+		if (!e)
+			return hold(r, op, raw, len, VELD_PENDING_UNENROLLED,
+				    res);
+		if (!may_write(e, op->h.kind)) {
+			set_res(res, VELD_APPLY_REFUSED, VELD_EROLE);
+			return 0;
+		}
+		if (e->revoked && op->h.hlc >= e->revoked)
+			status = VELD_STATUS_VOID;
+	}
+	if (op->body &&
+	    (rc = veld_content_check(op->h.kind, op->body, op->body_len)) < 0) {
+		set_res(res, VELD_APPLY_REFUSED, rc);
+		return 0;
+	}
+	if (op->h.kind != VELD_KIND_ERASE && op->h.kind <= VELD_KIND_ERASE) {
+		rc = veld_store_erased(r->store, op->h.record);
+		if (rc < 0)
+			return rc;
+		with_body = !rc; /* late op for an erased record */
+	}
+	if ((rc = veld_store_op_insert(r->store, op, with_body, status)) < 0)
+		return rc;
+	head.seq = op->h.seq;
+	memcpy(head.id, op->id, VELD_HASH_LEN);
+	if ((rc = veld_store_head_set(r->store, op->h.author, &head)) < 0)
+		return rc;
+	if (op->h.kind == VELD_KIND_ERASE && status == VELD_STATUS_APPLIED) {
+		if ((rc = veld_store_erase_mark(r->store, op->h.record)) < 0 ||
+		    (rc = veld_store_drop_bodies(r->store, op->h.record,
+						 VELD_KIND_ERASE)) < 0)
+			return rc;
+	}
+	if ((rc = touch(r, op->h.kind, op->h.record)) < 0)
+		return rc;
+	if (status == VELD_STATUS_VOID)
+		set_res(res, VELD_APPLY_VOID, VELD_EREVOKED);
+	else
+		set_res(res, VELD_APPLY_APPLIED, 0);
+	return 0;
+}
+
+/* Decode, verify and apply raw op bytes; then release held successors. */
+static int apply_raw(struct veld_replica *r, const uint8_t *raw, size_t len,
+		     int verified, struct veld_apply_result *res)
+{
+	struct veld_op op;
+	uint8_t author[VELD_PK_LEN];
+	uint64_t next;
+	int rc;
+
+	rc = veld_op_decode(raw, len, &op);
+	if (rc == 0 && !verified)
+		rc = veld_op_verify(&op);
+	if (rc < 0) {
+		set_res(res, VELD_APPLY_REFUSED, rc);
+		return 0;
+	}
+	rc = apply_checked(r, &op, raw, len, res);
+	if (rc < 0 || (res->status != VELD_APPLY_APPLIED &&
+		       res->status != VELD_APPLY_VOID))
+		return rc;
+
+	/* Held successors were verified before they were held. */
+	memcpy(author, op.h.author, VELD_PK_LEN);
+	next = op.h.seq + 1;
+	for (;;) {
+		struct veld_apply_result sub;
+		struct veld_op held;
+
+		rc = veld_store_pending_take(r->store, author, next,
+					     &r->pending_buf);
+		if (rc <= 0)
+			return rc;
+		if (veld_op_decode(r->pending_buf.data, r->pending_buf.len,
+				   &held) < 0)
+			continue; /* cannot happen: checked when held */
+		rc = apply_checked(r, &held, r->pending_buf.data,
+				   r->pending_buf.len, &sub);
+		if (rc < 0)
+			return rc;
+		if (sub.status != VELD_APPLY_APPLIED &&
+		    sub.status != VELD_APPLY_VOID)
+			return 0;
+		next++;
+	}
+}
+
+/* --- settling: registry, then records and forms --- */
+
+struct gather {
+	struct veld_merge_op *ops;
+	size_t n, cap;
+	struct veld_replica *r; /* for the frozen filter; NULL = none */
+	int rc;
+};
+
+static void gather_release(struct gather *g)
+{
+	for (size_t i = 0; i < g->n; i++)
+		free((void *)g->ops[i].body);
+	free(g->ops);
+	memset(g, 0, sizeof(*g));
+}
+
+static int gather_one(void *ctx, const struct veld_stored_op *op)
+{
+	struct gather *g = ctx;
+	struct veld_merge_op *m;
+
+	if (op->status == VELD_STATUS_FORK)
+		return 0;
+	if (g->r) {
+		struct veld_head head;
+		int rc = veld_store_head(g->r->store, op->h.author, &head);
+		if (rc < 0)
+			return rc;
+		if (head.frozen && op->h.seq >= head.fork_seq)
+			return 0;
+	}
+	if (g->n == g->cap) {
+		size_t cap = g->cap ? g->cap * 2 : 16;
+		void *p = realloc(g->ops, cap * sizeof(*g->ops));
+		if (!p)
+			return VELD_ENOMEM;
+		g->ops = p;
+		g->cap = cap;
+	}
+	m = &g->ops[g->n];
+	memset(m, 0, sizeof(*m));
+	memcpy(m->id, op->id, VELD_HASH_LEN);
+	memcpy(m->author, op->h.author, VELD_PK_LEN);
+	m->hlc = op->h.hlc;
+	m->kind = op->h.kind;
+	m->status = op->status;
+	if (op->body) {
+		uint8_t *b = malloc(op->body_len);
+		if (!b)
+			return VELD_ENOMEM;
+		memcpy(b, op->body, op->body_len);
+		m->body = b;
+		m->body_len = op->body_len;
+	}
+	g->n++;
+	return 0;
+}
+
+struct release_ctx {
+	struct veld_replica *r;
+	int progress;
+};
+
+/* Held ops of a now-enrolled author: try the lowest one again. */
+static int release_author(void *ctx, const uint8_t *author)
+{
+	struct release_ctx *rc_ = ctx;
+	struct veld_replica *r = rc_->r;
+	struct veld_apply_result res;
+	uint64_t seq;
+	int rc;
+
+	if (!reg_find(r, author) && memcmp(author, r->root, VELD_PK_LEN))
+		return 0;
+	if ((rc = veld_store_pending_min_seq(r->store, author, &seq)) < 0)
+		return rc;
+	rc = veld_store_pending_take(r->store, author, seq, &r->pending_buf);
+	if (rc <= 0)
+		return rc;
+	/* Copy: apply_raw reuses pending_buf for successors. */
+	struct veld_buf raw;
+	veld_buf_init(&raw, VELD_OP_MAX);
+	rc = veld_buf_append(&raw, r->pending_buf.data, r->pending_buf.len);
+	if (rc == 0)
+		rc = apply_raw(r, raw.data, raw.len, 1, &res);
+	veld_buf_release(&raw);
+	if (rc == 0 && res.status != VELD_APPLY_HELD)
+		rc_->progress = 1;
+	return rc;
+}
+
+static int settle_registry(struct veld_replica *r)
+{
+	for (int round = 0; r->registry_dirty; round++) {
+		struct gather g = {.r = r};
+		struct veld_merge_out out;
+		struct release_ctx rel = {r, 0};
+		int rc;
+
+		r->registry_dirty = 0;
+		rc = veld_store_kind_ops(r->store, VELD_KIND_DEVICE, gather_one,
+					 &g);
+		if (rc == 0)
+			rc = veld_merge_registry(r->root, g.ops, g.n, &out);
+		if (rc == 0) {
+			rc = veld_store_devices_replace(r->store, out.devices,
+							out.ndevices);
+			if (rc == 0)
+				rc = reg_load(r);
+			/* Revocation: later ops of that author leave the
+			 * state (kept in the log for the chain). */
+			for (size_t i = 0; rc == 0 && i < out.ndevices; i++)
+				if (out.devices[i].revoked)
+					rc = void_author(
+						r, out.devices[i].key, 0,
+						out.devices[i].revoked);
+			veld_merge_out_release(&out);
+		}
+		gather_release(&g);
+		if (rc == 0)
+			rc = veld_store_pending_authors(r->store,
+							VELD_PENDING_UNENROLLED,
+							release_author, &rel);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int settle_record(struct veld_replica *r, const uint8_t *id)
+{
+	struct gather g = {0};
+	struct veld_merge_out out = {0};
+	int rc = veld_store_record_ops(r->store, id, gather_one, &g);
+
+	if (rc == 0)
+		rc = veld_merge_record(id, g.ops, g.n, &out);
+	if (rc == 0) {
+		if (out.empty)
+			rc = veld_store_record_delete(r->store, id);
+		else
+			rc = veld_store_record_replace(r->store, &out.rec,
+						       out.values, out.nvalues,
+						       out.notes, out.nnotes);
+	}
+	veld_merge_out_release(&out);
+	gather_release(&g);
+	return rc;
+}
+
+static int settle_form(struct veld_replica *r, const uint8_t *id)
+{
+	struct gather g = {0};
+	struct veld_merge_out out = {0};
+	int rc = veld_store_record_ops(r->store, id, gather_one, &g);
+
+	if (rc == 0)
+		rc = veld_merge_form(id, g.ops, g.n, &out);
+	if (rc == 0)
+		rc = out.empty ? veld_store_form_delete(r->store, id)
+			       : veld_store_form_replace(r->store, &out.form);
+	veld_merge_out_release(&out);
+	gather_release(&g);
+	return rc;
+}
+
+static int settle_set(struct veld_replica *r, struct idset *s,
+		      int (*fn)(struct veld_replica *, const uint8_t *))
+{
+	int rc = 0;
+
+	qsort(s->ids, s->n, sizeof(*s->ids), cmp_id16);
+	for (size_t i = 0; i < s->n && rc == 0; i++)
+		if (i == 0 ||
+		    memcmp(s->ids[i], s->ids[i - 1], VELD_RECORD_LEN) != 0)
+			rc = fn(r, s->ids[i]);
+	s->n = 0;
+	return rc;
+}
+
+static int settle(struct veld_replica *r)
+{
+	int rc = settle_registry(r);
+
+	if (rc == 0)
+		rc = settle_set(r, &r->dirty_records, settle_record);
+	if (rc == 0)
+		rc = settle_set(r, &r->dirty_forms, settle_form);
+	return rc;
+}
+
+static void batch_reset(struct veld_replica *r)
+{
+	r->dirty_records.n = 0;
+	r->dirty_forms.n = 0;
+	r->registry_dirty = 0;
+}
+
+int veld_replica_apply(struct veld_replica *r, const struct veld_bytes *ops,
+		       size_t n, int verified, struct veld_apply_result *res)
+{
+	struct veld_apply_result scratch;
+	int rc = veld_store_begin(r->store);
+
+	if (rc < 0)
+		return rc;
+	batch_reset(r);
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = apply_raw(r, ops[i].p, ops[i].len, verified,
+			       res ? &res[i] : &scratch);
+	if (rc == 0)
+		rc = settle(r);
+	if (rc == 0)
+		rc = veld_store_commit(r->store);
+	if (rc < 0) {
+		veld_store_rollback(r->store);
+		batch_reset(r);
+		/* The registry cache may hold this batch's view. */
+		if (reg_load(r) < 0) {
+			/* keep the first error */
+		}
+	}
+	return rc;
+}
+
+/* --- local writes --- */
+
+/* Sign a new op of ours with body and apply it as a batch of one. */
+static int write_op(struct veld_replica *r, uint64_t kind,
+		    const uint8_t record[VELD_RECORD_LEN],
+		    const struct veld_buf *body, uint8_t id[VELD_HASH_LEN])
+{
+	struct veld_op_header h;
+	struct veld_head head;
+	struct veld_buf op;
+	struct veld_apply_result res;
+	struct veld_bytes b;
+	int rc;
+
+	memset(&h, 0, sizeof(h));
+	if ((rc = veld_store_head(r->store, r->key.pk, &head)) < 0)
+		return rc;
+	if (head.frozen)
+		return VELD_EFROZEN;
+	h.seq = head.seq + 1;
+	h.has_prev = head.seq > 0;
+	memcpy(h.prev, head.id, VELD_HASH_LEN);
+	if ((rc = veld_hlc_now(&r->clock, wall_now(r), &h.hlc)) < 0)
+		return rc;
+	memcpy(h.record, record, VELD_RECORD_LEN);
+	h.kind = kind;
+
+	veld_buf_init(&op, VELD_OP_MAX);
+	rc = veld_op_create(&r->key, &h, body->data, body->len, &op, id);
+	if (rc == 0) {
+		b.p = op.data;
+		b.len = op.len;
+		rc = veld_replica_apply(r, &b, 1, 1, &res);
+	}
+	if (rc == 0 && res.status != VELD_APPLY_APPLIED)
+		rc = res.err ? res.err : VELD_EINVAL;
+	veld_buf_release(&op);
+	return rc;
+}
+
+static int pack_str(msgpack_packer *pk, const char *s)
+{
+	return msgpack_pack_str_with_body(pk, s, strlen(s));
+}
+
+/* Start a body: salt, then a map of n entries. */
+static void body_start(struct veld_buf *b, msgpack_packer *pk, size_t n)
+{
+	uint8_t salt[VELD_SALT_LEN];
+
+	veld_buf_init(b, VELD_BODY_MAX);
+	veld_buf_packer_init(pk, b);
+	veld_salt_random(salt);
+	veld_body_begin(pk, salt);
+	msgpack_pack_map(pk, n);
+}
+
+static int body_error(struct veld_buf *b)
+{
+	return b->err == VELD_ETOOBIG ? VELD_EBODYSIZE : b->err ? b->err : 0;
+}
+
+static int cmp_field(const void *a, const void *b)
+{
+	const struct veld_field *x = a, *y = b;
+	size_t lx = strlen(x->name), ly = strlen(y->name);
+	int c = memcmp(x->name, y->name, lx < ly ? lx : ly);
+
+	return c ? c : (lx > ly) - (lx < ly);
+}
+
+/* Ids of the values currently shown for one field (or all: field NULL). */
+struct preds {
+	const char *field;
+	uint8_t (*ids)[VELD_HASH_LEN];
+	size_t n, cap;
+};
+
+static int pred_one(void *ctx, const struct veld_value_row *v)
+{
+	struct preds *p = ctx;
+
+	if (p->field && strcmp(p->field, v->field) != 0)
+		return 0;
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 8;
+		void *q = realloc(p->ids, cap * sizeof(*p->ids));
+		if (!q)
+			return VELD_ENOMEM;
+		p->ids = q;
+		p->cap = cap;
+	}
+	memcpy(p->ids[p->n++], v->op, VELD_HASH_LEN);
+	return 0;
+}
+
+static int pack_ids(msgpack_packer *pk, const struct preds *p)
+{
+	msgpack_pack_array(pk, p->n);
+	for (size_t i = 0; i < p->n; i++)
+		msgpack_pack_bin_with_body(pk, p->ids[i], VELD_HASH_LEN);
+	return 0;
+}
+
+static int found_record(void *ctx, const struct veld_record_row *row)
+{
+	(void)ctx;
+	(void)row;
+	return 0;
+}
+
+int veld_replica_put(struct veld_replica *r, uint8_t record[VELD_RECORD_LEN],
+		     int create, const char *form, const char *area,
+		     const struct veld_field *fields, size_t n,
+		     uint8_t id[VELD_HASH_LEN])
+{
+	struct veld_field *sorted = NULL;
+	struct preds *preds = NULL;
+	struct veld_buf body;
+	msgpack_packer pk;
+	size_t npred = 0;
+	int rc = 0;
+
+	if (n == 0 || n > VELD_ITEMS_MAX || (create && !form))
+		return VELD_EINVAL;
+	if (create) {
+		randombytes_buf(record, VELD_RECORD_LEN);
+	} else {
+		rc = veld_store_record(r->store, record, found_record, NULL);
+		if (rc <= 0)
+			return rc < 0 ? rc : VELD_ENOTFOUND;
+		rc = 0;
+	}
+	sorted = malloc(n * sizeof(*sorted));
+	preds = calloc(n, sizeof(*preds));
+	if (!sorted || !preds) {
+		rc = VELD_ENOMEM;
+		goto out;
+	}
+	memcpy(sorted, fields, n * sizeof(*sorted));
+	qsort(sorted, n, sizeof(*sorted), cmp_field);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		if (i && cmp_field(&sorted[i - 1], &sorted[i]) == 0)
+			rc = VELD_EKEYDUP;
+		preds[i].field = sorted[i].name;
+		if (rc == 0 && !create)
+			rc = veld_store_values(r->store, record, pred_one,
+					       &preds[i]);
+		npred += preds[i].n > 0;
+	}
+	if (rc < 0)
+		goto out;
+
+	body_start(&body, &pk,
+		   (area ? 1 : 0) + (form ? 1 : 0) + (npred ? 1 : 0) + 1);
+	if (area) {
+		pack_str(&pk, "area");
+		pack_str(&pk, area);
+	}
+	if (form) {
+		pack_str(&pk, "form");
+		pack_str(&pk, form);
+	}
+	if (npred) {
+		pack_str(&pk, "pred");
+		msgpack_pack_map(&pk, npred);
+		for (size_t i = 0; i < n; i++) {
+			if (!preds[i].n)
+				continue;
+			pack_str(&pk, sorted[i].name);
+			pack_ids(&pk, &preds[i]);
+		}
+	}
+	pack_str(&pk, "set");
+	msgpack_pack_map(&pk, n);
+	for (size_t i = 0; i < n; i++) {
+		pack_str(&pk, sorted[i].name);
+		if (sorted[i].mp) {
+			if (veld_buf_append(&body, sorted[i].mp,
+					    sorted[i].mp_len) < 0 &&
+			    !body.err)
+				body.err = VELD_ETOOBIG;
+		} else if (sorted[i].text) {
+			pack_str(&pk, sorted[i].text);
+		} else {
+			msgpack_pack_nil(&pk);
+		}
+	}
+	rc = body_error(&body);
+	if (rc == 0)
+		rc = write_op(r, VELD_KIND_PUT, record, &body, id);
+	veld_buf_release(&body);
+out:
+	for (size_t i = 0; preds && i < n; i++)
+		free(preds[i].ids);
+	free(preds);
+	free(sorted);
+	return rc;
+}
+
+int veld_replica_delete(struct veld_replica *r,
+			const uint8_t record[VELD_RECORD_LEN],
+			uint8_t id[VELD_HASH_LEN])
+{
+	struct preds seen = {0};
+	struct veld_buf body;
+	msgpack_packer pk;
+	int rc = veld_store_record(r->store, record, found_record, NULL);
+
+	if (rc <= 0)
+		return rc < 0 ? rc : VELD_ENOTFOUND;
+	rc = veld_store_values(r->store, record, pred_one, &seen);
+	if (rc == 0) {
+		body_start(&body, &pk, 1);
+		pack_str(&pk, "seen");
+		pack_ids(&pk, &seen);
+		rc = body_error(&body);
+		if (rc == 0)
+			rc = write_op(r, VELD_KIND_DELETE, record, &body, id);
+		veld_buf_release(&body);
+	}
+	free(seen.ids);
+	return rc;
+}
+
+int veld_replica_note(struct veld_replica *r,
+		      const uint8_t record[VELD_RECORD_LEN], const char *text,
+		      uint8_t id[VELD_HASH_LEN])
+{
+	struct veld_buf body;
+	msgpack_packer pk;
+	int rc = veld_store_record(r->store, record, found_record, NULL);
+
+	if (rc <= 0)
+		return rc < 0 ? rc : VELD_ENOTFOUND;
+	if (!text || !*text)
+		return VELD_EINVAL;
+	body_start(&body, &pk, 1);
+	pack_str(&pk, "text");
+	pack_str(&pk, text);
+	rc = body_error(&body);
+	if (rc == 0)
+		rc = write_op(r, VELD_KIND_NOTE, record, &body, id);
+	veld_buf_release(&body);
+	return rc;
+}
+
+struct rec_meta {
+	char form[VELD_NAME_MAX + 1];
+	char area[VELD_NAME_MAX + 1];
+	int has_form, has_area;
+};
+
+static int meta_one(void *ctx, const struct veld_record_row *row)
+{
+	struct rec_meta *m = ctx;
+
+	if (row->form && strlen(row->form) <= VELD_NAME_MAX) {
+		strcpy(m->form, row->form);
+		m->has_form = 1;
+	}
+	if (row->area && strlen(row->area) <= VELD_NAME_MAX) {
+		strcpy(m->area, row->area);
+		m->has_area = 1;
+	}
+	return 0;
+}
+
+int veld_replica_erase(struct veld_replica *r,
+		       const uint8_t record[VELD_RECORD_LEN],
+		       uint8_t id[VELD_HASH_LEN])
+{
+	struct rec_meta m = {0};
+	struct veld_buf body;
+	msgpack_packer pk;
+	int rc = veld_store_record(r->store, record, meta_one, &m);
+
+	if (rc <= 0)
+		return rc < 0 ? rc : VELD_ENOTFOUND;
+	body_start(&body, &pk, (size_t)(m.has_area + m.has_form));
+	if (m.has_area) {
+		pack_str(&pk, "area");
+		pack_str(&pk, m.area);
+	}
+	if (m.has_form) {
+		pack_str(&pk, "form");
+		pack_str(&pk, m.form);
+	}
+	rc = body_error(&body);
+	if (rc == 0)
+		rc = write_op(r, VELD_KIND_ERASE, record, &body, id);
+	veld_buf_release(&body);
+	return rc;
+}
+
+int veld_replica_form(struct veld_replica *r, uint8_t form_id[VELD_RECORD_LEN],
+		      int create, const char *name, const uint8_t *def,
+		      size_t def_len, uint8_t id[VELD_HASH_LEN])
+{
+	struct veld_buf body;
+	msgpack_packer pk;
+	int rc;
+
+	if (!name || !def)
+		return VELD_EINVAL;
+	if (create)
+		randombytes_buf(form_id, VELD_RECORD_LEN);
+	body_start(&body, &pk, 2);
+	pack_str(&pk, "def");
+	if (veld_buf_append(&body, def, def_len) < 0 && !body.err)
+		body.err = VELD_ETOOBIG;
+	pack_str(&pk, "name");
+	pack_str(&pk, name);
+	rc = body_error(&body);
+	if (rc == 0)
+		rc = write_op(r, VELD_KIND_FORM, form_id, &body, id);
+	veld_buf_release(&body);
+	return rc;
+}
+
+int veld_replica_device(struct veld_replica *r, const uint8_t key[VELD_PK_LEN],
+			const char *role, const char *name, const char *area,
+			int revoke, uint8_t id[VELD_HASH_LEN])
+{
+	struct veld_buf body;
+	msgpack_packer pk;
+	int rc;
+
+	if (!role || !name)
+		return VELD_EINVAL;
+	body_start(&body, &pk, area ? 5 : 4);
+	if (area) {
+		pack_str(&pk, "area");
+		pack_str(&pk, area);
+	}
+	pack_str(&pk, "key");
+	msgpack_pack_bin_with_body(&pk, key, VELD_PK_LEN);
+	pack_str(&pk, "name");
+	pack_str(&pk, name);
+	pack_str(&pk, "role");
+	pack_str(&pk, role);
+	pack_str(&pk, "status");
+	pack_str(&pk, revoke ? "revoked" : "active");
+	rc = body_error(&body);
+	/* A device entry's record id is the first 16 bytes of its key. */
+	if (rc == 0)
+		rc = write_op(r, VELD_KIND_DEVICE, key, &body, id);
+	veld_buf_release(&body);
+	return rc;
+}
+
+/* --- state hash --- */
+
+struct hasher {
+	struct veld_replica *r;
+	crypto_generichash_state st;
+	struct veld_buf buf;
+	msgpack_packer pk;
+};
+
+static void pack_opt_str(msgpack_packer *pk, const char *s)
+{
+	if (s)
+		pack_str(pk, s);
+	else
+		msgpack_pack_nil(pk);
+}
+
+static void flush(struct hasher *h)
+{
+	crypto_generichash_update(&h->st, h->buf.data, h->buf.len);
+	veld_buf_reset(&h->buf);
+}
+
+static int hash_value(void *ctx, const struct veld_value_row *v)
+{
+	struct hasher *h = ctx;
+
+	msgpack_pack_array(&h->pk, 6);
+	pack_str(&h->pk, v->field);
+	msgpack_pack_bin_with_body(&h->pk, v->op, VELD_HASH_LEN);
+	msgpack_pack_bin_with_body(&h->pk, v->author, VELD_PK_LEN);
+	msgpack_pack_uint64(&h->pk, v->hlc);
+	if (v->value)
+		msgpack_pack_bin_with_body(&h->pk, v->value, v->value_len);
+	else
+		msgpack_pack_nil(&h->pk);
+	msgpack_pack_uint8(&h->pk, (uint8_t)v->winner);
+	flush(h);
+	return h->buf.err;
+}
+
+static int hash_note(void *ctx, const struct veld_note_row *n)
+{
+	struct hasher *h = ctx;
+
+	msgpack_pack_array(&h->pk, 4);
+	msgpack_pack_bin_with_body(&h->pk, n->op, VELD_HASH_LEN);
+	msgpack_pack_bin_with_body(&h->pk, n->author, VELD_PK_LEN);
+	msgpack_pack_uint64(&h->pk, n->hlc);
+	pack_opt_str(&h->pk, n->text);
+	flush(h);
+	return h->buf.err;
+}
+
+static int hash_record_row(void *ctx, const struct veld_record_row *rec)
+{
+	struct hasher *h = ctx;
+
+	msgpack_pack_array(&h->pk, 10);
+	msgpack_pack_str_with_body(&h->pk, "record", 6);
+	msgpack_pack_bin_with_body(&h->pk, rec->id, VELD_RECORD_LEN);
+	pack_opt_str(&h->pk, rec->form);
+	pack_opt_str(&h->pk, rec->area);
+	msgpack_pack_uint64(&h->pk, rec->created);
+	msgpack_pack_uint64(&h->pk, rec->updated);
+	msgpack_pack_uint8(&h->pk, (uint8_t)rec->deleted);
+	msgpack_pack_uint8(&h->pk, (uint8_t)rec->delete_conflict);
+	msgpack_pack_uint8(&h->pk, (uint8_t)rec->erased);
+	msgpack_pack_uint32(&h->pk, (uint32_t)rec->conflicts);
+	flush(h);
+	return h->buf.err;
+}
+
+static int hash_record(void *ctx, const uint8_t *id)
+{
+	struct hasher *h = ctx;
+	int rc = veld_store_record(h->r->store, id, hash_record_row, h);
+
+	if (rc >= 0)
+		rc = veld_store_values(h->r->store, id, hash_value, h);
+	if (rc == 0)
+		rc = veld_store_notes(h->r->store, id, hash_note, h);
+	return rc;
+}
+
+static int hash_form(void *ctx, const struct veld_form_row *f)
+{
+	struct hasher *h = ctx;
+
+	msgpack_pack_array(&h->pk, 6);
+	msgpack_pack_str_with_body(&h->pk, "form", 4);
+	msgpack_pack_bin_with_body(&h->pk, f->id, VELD_RECORD_LEN);
+	pack_str(&h->pk, f->name);
+	msgpack_pack_bin_with_body(&h->pk, f->def, f->def_len);
+	msgpack_pack_uint64(&h->pk, f->hlc);
+	msgpack_pack_bin_with_body(&h->pk, f->op, VELD_HASH_LEN);
+	flush(h);
+	return h->buf.err;
+}
+
+static int hash_device(void *ctx, const struct veld_device_row *d)
+{
+	struct hasher *h = ctx;
+
+	msgpack_pack_array(&h->pk, 8);
+	msgpack_pack_str_with_body(&h->pk, "device", 6);
+	msgpack_pack_bin_with_body(&h->pk, d->key, VELD_PK_LEN);
+	pack_opt_str(&h->pk, d->role);
+	pack_opt_str(&h->pk, d->name);
+	pack_opt_str(&h->pk, d->area);
+	msgpack_pack_uint64(&h->pk, d->enrolled);
+	msgpack_pack_uint64(&h->pk, d->revoked);
+	msgpack_pack_uint64(&h->pk, d->hlc);
+	flush(h);
+	return h->buf.err;
+}
+
+int veld_replica_state_hash(struct veld_replica *r, uint8_t out[VELD_HASH_LEN])
+{
+	struct hasher h;
+	int rc;
+
+	h.r = r;
+	veld_buf_init(&h.buf, VELD_OP_MAX);
+	veld_buf_packer_init(&h.pk, &h.buf);
+	crypto_generichash_init(&h.st, NULL, 0, VELD_HASH_LEN);
+	crypto_generichash_update(&h.st, (const uint8_t *)DS_STATE,
+				  sizeof(DS_STATE));
+	rc = veld_store_record_ids(r->store, hash_record, &h);
+	if (rc == 0)
+		rc = veld_store_forms(r->store, hash_form, &h);
+	if (rc == 0)
+		rc = veld_store_devices(r->store, hash_device, &h);
+	if (rc == 0)
+		crypto_generichash_final(&h.st, out, VELD_HASH_LEN);
+	veld_buf_release(&h.buf);
+	return rc;
+}

@@ -1,0 +1,162 @@
+/*
+ * replica.h - one replica: a store of signed ops plus the state they fold
+ * into.  The server and every field device are each one of these.
+ *
+ * apply() is the merge entry point: it takes ops from anywhere (a sync
+ * peer, a test, the replica's own writer), checks each one (format,
+ * signature, the author's chain, the author's enrolment and role at the
+ * op's clock, the content of its kind), stores it, and refolds the state of
+ * everything it touched, all in one SQLite transaction per batch.  The
+ * resulting state depends only on the set of ops, never on arrival order.
+ *
+ * Ops that cannot be placed yet are held, never lost: an op whose
+ * predecessor in its author's chain is missing, or whose author's
+ * enrolment has not arrived, waits in the store's pending table and is
+ * applied as soon as what it waits for arrives.
+ *
+ * Trust: the root key (the server's public key) is given at open.  Device
+ * ops signed by the root, or by a coordinator enrolled and not revoked at
+ * their clock, make up the registry; every other author must be in it.
+ *
+ * A replica is single-threaded: one caller at a time.
+ */
+#ifndef VELD_REPLICA_H
+#define VELD_REPLICA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "key.h"
+#include "op.h"
+#include "store.h"
+
+/* Most ops held back at once (chain gaps, unknown authors). */
+#define VELD_PENDING_MAX 100000
+
+struct veld_replica;
+
+/* What apply did with one op. */
+enum veld_apply_status {
+	VELD_APPLY_APPLIED = 0,	  /* stored and folded into the state */
+	VELD_APPLY_DUPLICATE = 1, /* already had it: nothing changed */
+	VELD_APPLY_HELD = 2,	  /* waiting for its predecessor / author */
+	VELD_APPLY_VOID = 3,	  /* stored for the chain, not in the state */
+	VELD_APPLY_REFUSED = 4,	  /* not stored (err says why); a fork is
+				     kept as evidence all the same */
+};
+
+struct veld_apply_result {
+	int status; /* enum veld_apply_status */
+	int err;    /* VELD_E* reason for HELD, VOID and REFUSED, else 0 */
+};
+
+/* One op's bytes, borrowed. */
+struct veld_bytes {
+	const uint8_t *p;
+	size_t len;
+};
+
+/*
+ * veld_replica_open - open or create the replica at path (":memory:" for a
+ * throwaway one).  key is this replica's own signing key (copied);
+ * root is the server's public key.  Returns 0, VELD_ESTORE, VELD_ESCHEMA,
+ * VELD_ENOMEM.
+ */
+int veld_replica_open(const char *path, const struct veld_key *key,
+		      const uint8_t root[VELD_PK_LEN],
+		      struct veld_replica **out)
+	__attribute__((warn_unused_result));
+
+/* Close; NULL is fine.  Wipes the key copy. */
+void veld_replica_close(struct veld_replica *r);
+
+/* The store, for reads (records, values, notes, heads, history). */
+struct veld_store *veld_replica_store(struct veld_replica *r);
+
+/* Use fn(ctx) instead of the real wall clock (tests); NULL restores it. */
+void veld_replica_set_wall(struct veld_replica *r, uint64_t (*fn)(void *),
+			   void *ctx);
+
+/* Refuse remote clocks more than ms ahead (default 10 minutes). */
+void veld_replica_set_max_drift(struct veld_replica *r, uint64_t ms);
+
+/*
+ * veld_replica_apply - apply a batch of ops in one transaction.
+ *
+ * verified: nonzero if the caller has already checked every signature
+ * (for instance on a worker thread).  res (n entries, may be NULL)
+ * receives each op's fate.  Returns 0 once the batch is durably
+ * committed, whatever the individual fates; a negative VELD_E* (store
+ * failure) means nothing of the batch was kept.
+ */
+int veld_replica_apply(struct veld_replica *r, const struct veld_bytes *ops,
+		       size_t n, int verified, struct veld_apply_result *res)
+	__attribute__((warn_unused_result));
+
+/* --- local writes: each makes one op, signs it and applies it --- */
+
+/* A field to set: value is canonical msgpack (mp) or a string (text);
+ * neither = nil (clear). */
+struct veld_field {
+	const char *name;
+	const char *text;
+	const uint8_t *mp;
+	size_t mp_len;
+};
+
+/*
+ * veld_replica_put - set fields of a record.  create: make a new record
+ * (random id written to record; form is then required), else record must
+ * exist (VELD_ENOTFOUND).  Each field's pred is every value currently
+ * shown for it, so a put also resolves that field's conflict.  Fields in
+ * any order; duplicates give VELD_EKEYDUP.  id (may be NULL) gets the op
+ * id.
+ */
+int veld_replica_put(struct veld_replica *r, uint8_t record[VELD_RECORD_LEN],
+		     int create, const char *form, const char *area,
+		     const struct veld_field *fields, size_t n,
+		     uint8_t id[VELD_HASH_LEN])
+	__attribute__((warn_unused_result));
+
+/* Delete a record: removes every value currently shown (observed-remove). */
+int veld_replica_delete(struct veld_replica *r,
+			const uint8_t record[VELD_RECORD_LEN],
+			uint8_t id[VELD_HASH_LEN])
+	__attribute__((warn_unused_result));
+
+/* Append a note. */
+int veld_replica_note(struct veld_replica *r,
+		      const uint8_t record[VELD_RECORD_LEN], const char *text,
+		      uint8_t id[VELD_HASH_LEN])
+	__attribute__((warn_unused_result));
+
+/* Erase a record's personal data everywhere (coordinators). */
+int veld_replica_erase(struct veld_replica *r,
+		       const uint8_t record[VELD_RECORD_LEN],
+		       uint8_t id[VELD_HASH_LEN])
+	__attribute__((warn_unused_result));
+
+/* Define or change a form: def is a canonical msgpack map.  form_id is
+ * in/out like put's record (create). */
+int veld_replica_form(struct veld_replica *r, uint8_t form_id[VELD_RECORD_LEN],
+		      int create, const char *name, const uint8_t *def,
+		      size_t def_len, uint8_t id[VELD_HASH_LEN])
+	__attribute__((warn_unused_result));
+
+/* Enrol, change or revoke a device (root or coordinators).  role is
+ * "field" or "coordinator"; revoke nonzero marks it revoked. */
+int veld_replica_device(struct veld_replica *r, const uint8_t key[VELD_PK_LEN],
+			const char *role, const char *name, const char *area,
+			int revoke, uint8_t id[VELD_HASH_LEN])
+	__attribute__((warn_unused_result));
+
+/*
+ * veld_replica_state_hash - BLAKE2b-256 over the materialised state
+ * (records, current values, notes, forms, registry) in a fixed order, so
+ * two replicas with the same ops have the same hash whatever the order the
+ * ops arrived in.  docs/protocol.md Part 3 defines the exact bytes.
+ */
+int veld_replica_state_hash(struct veld_replica *r, uint8_t out[VELD_HASH_LEN])
+	__attribute__((warn_unused_result));
+
+#endif /* VELD_REPLICA_H */

@@ -1,0 +1,1006 @@
+/*
+ * store.c - the replica's SQLite store; see store.h.
+ *
+ * This is the only file in veldwerk that contains SQL.  Statements are
+ * listed once, in the table `sql` below, prepared at open and reset after
+ * each use.  Every function maps SQLite errors to VELD_ESTORE at its edge;
+ * the message stays available through veld_store_errmsg().
+ *
+ * hlc values are stored as SQLite's signed 64-bit INTEGER.  The replica
+ * refuses clocks more than the drift bound ahead of now, so stored values
+ * stay far below 2^63 and sort correctly as signed numbers.
+ */
+#include "store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "err.h"
+
+#define SCHEMA_VERSION 1
+
+static const char schema_v1[] =
+	"CREATE TABLE ops("
+	" pos INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" id BLOB NOT NULL UNIQUE,"
+	" author BLOB NOT NULL, seq INTEGER NOT NULL, hlc INTEGER NOT NULL,"
+	" record BLOB NOT NULL, kind INTEGER NOT NULL,"
+	" header BLOB NOT NULL, sig BLOB NOT NULL, status INTEGER NOT NULL);"
+	"CREATE INDEX ops_author ON ops(author, seq);"
+	"CREATE INDEX ops_record ON ops(record, hlc);"
+	"CREATE INDEX ops_kind ON ops(kind, hlc);"
+	"CREATE TABLE bodies(id BLOB PRIMARY KEY, body BLOB NOT NULL)"
+	" WITHOUT ROWID;"
+	"CREATE TABLE heads(author BLOB PRIMARY KEY, seq INTEGER NOT NULL,"
+	" id BLOB NOT NULL, frozen INTEGER NOT NULL, fork_seq INTEGER NOT NULL)"
+	" WITHOUT ROWID;"
+	"CREATE TABLE pending(author BLOB NOT NULL, seq INTEGER NOT NULL,"
+	" id BLOB NOT NULL, reason INTEGER NOT NULL, op BLOB NOT NULL,"
+	" PRIMARY KEY(author, seq)) WITHOUT ROWID;"
+	"CREATE TABLE erasures(record BLOB PRIMARY KEY) WITHOUT ROWID;"
+	"CREATE TABLE records(id BLOB PRIMARY KEY, form TEXT, area TEXT,"
+	" street TEXT, created INTEGER NOT NULL, updated INTEGER NOT NULL,"
+	" deleted INTEGER NOT NULL, delete_conflict INTEGER NOT NULL,"
+	" erased INTEGER NOT NULL, conflicts INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE INDEX records_form ON records(form, updated);"
+	"CREATE TABLE field_values(record BLOB NOT NULL, field TEXT NOT NULL,"
+	" op BLOB NOT NULL, author BLOB NOT NULL, hlc INTEGER NOT NULL,"
+	" value BLOB, winner INTEGER NOT NULL,"
+	" PRIMARY KEY(record, field, op)) WITHOUT ROWID;"
+	"CREATE TABLE notes(record BLOB NOT NULL, hlc INTEGER NOT NULL,"
+	" author BLOB NOT NULL, op BLOB NOT NULL, text TEXT,"
+	" PRIMARY KEY(record, hlc, author, op)) WITHOUT ROWID;"
+	"CREATE TABLE forms(id BLOB PRIMARY KEY, name TEXT NOT NULL,"
+	" def BLOB NOT NULL, hlc INTEGER NOT NULL, op BLOB NOT NULL)"
+	" WITHOUT ROWID;"
+	"CREATE TABLE devices(key BLOB PRIMARY KEY, role TEXT NOT NULL,"
+	" name TEXT NOT NULL, area TEXT, enrolled INTEGER NOT NULL,"
+	" revoked INTEGER NOT NULL, hlc INTEGER NOT NULL) WITHOUT ROWID;";
+
+/* Forward migrations: migrations[v] takes the schema from v to v + 1. */
+static const char *const migrations[SCHEMA_VERSION] = {schema_v1};
+
+#define OP_COLS                                                                \
+	"id, header, sig, status, pos, (SELECT body FROM bodies b WHERE b.id " \
+	"= o.id)"
+
+enum stmt {
+	S_BEGIN,
+	S_COMMIT,
+	S_ROLLBACK,
+	S_OP_STATUS,
+	S_OP_AT,
+	S_OP_INSERT,
+	S_BODY_INSERT,
+	S_RECORD_OPS,
+	S_KIND_OPS,
+	S_OPS_SINCE,
+	S_AUTHOR_OPS,
+	S_OP_SET_STATUS,
+	S_DROP_BODIES,
+	S_OP_COUNT,
+	S_HEAD,
+	S_HEAD_SET,
+	S_HEADS,
+	S_PENDING_ADD,
+	S_PENDING_GET,
+	S_PENDING_DEL,
+	S_PENDING_AUTHORS,
+	S_PENDING_MIN,
+	S_PENDING_COUNT,
+	S_ERASED,
+	S_ERASE_MARK,
+	S_REC_DEL,
+	S_REC_INSERT,
+	S_VAL_DEL,
+	S_VAL_INSERT,
+	S_NOTE_DEL,
+	S_NOTE_INSERT,
+	S_DEV_DEL,
+	S_DEV_INSERT,
+	S_DEVICES,
+	S_FORM_REPLACE,
+	S_FORM_DEL,
+	S_FORMS,
+	S_RECORDS,
+	S_RECORD,
+	S_VALUES,
+	S_NOTES,
+	S_RECORD_IDS,
+	S_COUNT
+};
+
+#define REC_COLS                                                               \
+	"id, form, area, street, created, updated, deleted, delete_conflict, " \
+	"erased, conflicts"
+
+static const char *const sql[S_COUNT] = {
+	[S_BEGIN] = "BEGIN IMMEDIATE",
+	[S_COMMIT] = "COMMIT",
+	[S_ROLLBACK] = "ROLLBACK",
+	[S_OP_STATUS] = "SELECT status FROM ops WHERE id = ?1",
+	[S_OP_AT] = "SELECT id FROM ops WHERE author = ?1 AND seq = ?2"
+		    " AND status != 2",
+	[S_OP_INSERT] = "INSERT INTO ops(id, author, seq, hlc, record, kind,"
+			" header, sig, status)"
+			" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[S_BODY_INSERT] =
+		"INSERT OR IGNORE INTO bodies(id, body) VALUES(?1, ?2)",
+	[S_RECORD_OPS] = "SELECT " OP_COLS " FROM ops o WHERE record = ?1"
+			 " ORDER BY hlc, author, id",
+	[S_KIND_OPS] = "SELECT " OP_COLS " FROM ops o WHERE kind = ?1"
+		       " ORDER BY hlc, author, id",
+	[S_OPS_SINCE] = "SELECT " OP_COLS " FROM ops o WHERE pos > ?1"
+			" ORDER BY pos LIMIT ?2",
+	[S_AUTHOR_OPS] = "SELECT " OP_COLS " FROM ops o WHERE author = ?1"
+			 " ORDER BY seq, pos",
+	[S_OP_SET_STATUS] = "UPDATE ops SET status = ?2 WHERE id = ?1",
+	[S_DROP_BODIES] = "DELETE FROM bodies WHERE id IN (SELECT id FROM ops"
+			  " WHERE record = ?1 AND kind != ?2)",
+	[S_OP_COUNT] = "SELECT count(*), max(hlc) FROM ops",
+	[S_HEAD] = "SELECT seq, id, frozen, fork_seq FROM heads"
+		   " WHERE author = ?1",
+	[S_HEAD_SET] = "INSERT OR REPLACE INTO heads(author, seq, id, frozen,"
+		       " fork_seq) VALUES(?1, ?2, ?3, ?4, ?5)",
+	[S_HEADS] = "SELECT author, seq, id, frozen, fork_seq FROM heads"
+		    " ORDER BY author",
+	[S_PENDING_ADD] = "INSERT OR IGNORE INTO pending(author, seq, id,"
+			  " reason, op) VALUES(?1, ?2, ?3, ?4, ?5)",
+	[S_PENDING_GET] = "SELECT op FROM pending WHERE author = ?1"
+			  " AND seq = ?2",
+	[S_PENDING_DEL] = "DELETE FROM pending WHERE author = ?1 AND seq = ?2",
+	[S_PENDING_AUTHORS] = "SELECT DISTINCT author FROM pending"
+			      " WHERE reason = ?1",
+	[S_PENDING_MIN] = "SELECT min(seq) FROM pending WHERE author = ?1",
+	[S_PENDING_COUNT] = "SELECT count(*) FROM pending",
+	[S_ERASED] = "SELECT 1 FROM erasures WHERE record = ?1",
+	[S_ERASE_MARK] = "INSERT OR IGNORE INTO erasures(record) VALUES(?1)",
+	[S_REC_DEL] = "DELETE FROM records WHERE id = ?1",
+	[S_REC_INSERT] = "INSERT INTO records(" REC_COLS ")"
+			 " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	[S_VAL_DEL] = "DELETE FROM field_values WHERE record = ?1",
+	[S_VAL_INSERT] = "INSERT INTO field_values(record, field, op, author,"
+			 " hlc, value, winner)"
+			 " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[S_NOTE_DEL] = "DELETE FROM notes WHERE record = ?1",
+	[S_NOTE_INSERT] = "INSERT INTO notes(record, hlc, author, op, text)"
+			  " VALUES(?1, ?2, ?3, ?4, ?5)",
+	[S_DEV_DEL] = "DELETE FROM devices",
+	[S_DEV_INSERT] = "INSERT INTO devices(key, role, name, area, enrolled,"
+			 " revoked, hlc) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[S_DEVICES] = "SELECT key, role, name, area, enrolled, revoked, hlc"
+		      " FROM devices ORDER BY key",
+	[S_FORM_REPLACE] =
+		"INSERT OR REPLACE INTO forms(id, name, def, hlc, op)"
+		" VALUES(?1, ?2, ?3, ?4, ?5)",
+	[S_FORM_DEL] = "DELETE FROM forms WHERE id = ?1",
+	[S_FORMS] =
+		"SELECT id, name, def, hlc, op FROM forms ORDER BY name, id",
+	[S_RECORDS] = "SELECT " REC_COLS " FROM records"
+		      " WHERE (?1 IS NULL OR form = ?1)"
+		      " AND (?2 IS NULL OR area = ?2)"
+		      " AND (?3 IS NULL OR street = ?3)"
+		      " AND (?4 = 0 OR conflicts > 0 OR delete_conflict)"
+		      " AND (?5 OR NOT deleted)"
+		      " AND updated >= ?6"
+		      " ORDER BY updated DESC, id",
+	[S_RECORD] = "SELECT " REC_COLS " FROM records WHERE id = ?1",
+	[S_VALUES] = "SELECT field, op, author, hlc, value, winner"
+		     " FROM field_values WHERE record = ?1"
+		     " ORDER BY field, winner DESC, hlc DESC, author",
+	[S_NOTES] = "SELECT op, author, hlc, text FROM notes WHERE record = ?1"
+		    " ORDER BY hlc, author, op",
+	[S_RECORD_IDS] = "SELECT id FROM records ORDER BY id",
+};
+
+struct veld_store {
+	sqlite3 *db;
+	sqlite3_stmt *st[S_COUNT];
+	int in_tx;
+};
+
+const char *veld_store_errmsg(const struct veld_store *s)
+{
+	return s && s->db ? sqlite3_errmsg(s->db) : "no store";
+}
+
+/* Run and reset a statement that returns no rows. */
+static int exec_stmt(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? 0 : VELD_ESTORE;
+}
+
+static void done(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
+static int bind_blob(sqlite3_stmt *st, int i, const void *p, size_t n)
+{
+	return sqlite3_bind_blob(st, i, p, (int)n, SQLITE_STATIC);
+}
+
+static int bind_text(sqlite3_stmt *st, int i, const char *t)
+{
+	if (!t)
+		return sqlite3_bind_null(st, i);
+	return sqlite3_bind_text(st, i, t, -1, SQLITE_STATIC);
+}
+
+static int bind_u64(sqlite3_stmt *st, int i, uint64_t v)
+{
+	return sqlite3_bind_int64(st, i, (sqlite3_int64)v);
+}
+
+static uint64_t col_u64(sqlite3_stmt *st, int i)
+{
+	return (uint64_t)sqlite3_column_int64(st, i);
+}
+
+/* Copy a blob column of exactly n bytes; 0 if it has another size. */
+static int col_fixed(sqlite3_stmt *st, int i, uint8_t *out, size_t n)
+{
+	const void *p = sqlite3_column_blob(st, i);
+
+	if ((size_t)sqlite3_column_bytes(st, i) != n || !p)
+		return 0;
+	memcpy(out, p, n);
+	return 1;
+}
+
+static int migrate(struct veld_store *s)
+{
+	sqlite3_stmt *st;
+	int version, rc;
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL))
+		return VELD_ESTORE;
+	rc = sqlite3_step(st);
+	version = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+	sqlite3_finalize(st);
+	if (version < 0)
+		return VELD_ESTORE;
+	if (version > SCHEMA_VERSION)
+		return VELD_ESCHEMA;
+	while (version < SCHEMA_VERSION) {
+		char bump[64];
+
+		snprintf(bump, sizeof(bump), "PRAGMA user_version = %d",
+			 version + 1);
+		if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) ||
+		    sqlite3_exec(s->db, migrations[version], NULL, NULL,
+				 NULL) ||
+		    sqlite3_exec(s->db, bump, NULL, NULL, NULL) ||
+		    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL)) {
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+			return VELD_ESTORE;
+		}
+		version++;
+	}
+	return 0;
+}
+
+int veld_store_open(const char *path, struct veld_store **out)
+{
+	struct veld_store *s = calloc(1, sizeof(*s));
+	int rc;
+
+	if (!s)
+		return VELD_ENOMEM;
+	if (sqlite3_open_v2(path, &s->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				    SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
+		rc = VELD_ESTORE;
+		goto fail;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	/* Writers queue briefly instead of failing (admin commands while
+	 * the server runs). */
+	sqlite3_busy_timeout(s->db, 5000);
+	/* WAL + FULL: a commit is on stable storage when COMMIT returns. */
+	if (sqlite3_exec(s->db,
+			 "PRAGMA journal_mode = WAL;"
+			 "PRAGMA synchronous = FULL;"
+			 "PRAGMA foreign_keys = ON;",
+			 NULL, NULL, NULL) != SQLITE_OK) {
+		rc = VELD_ESTORE;
+		goto fail;
+	}
+	rc = migrate(s);
+	if (rc < 0)
+		goto fail;
+	for (int i = 0; i < S_COUNT; i++) {
+		if (sqlite3_prepare_v3(s->db, sql[i], -1,
+				       SQLITE_PREPARE_PERSISTENT, &s->st[i],
+				       NULL) != SQLITE_OK) {
+			rc = VELD_ESTORE;
+			goto fail;
+		}
+	}
+	*out = s;
+	return 0;
+fail:
+	veld_store_close(s);
+	return rc;
+}
+
+void veld_store_close(struct veld_store *s)
+{
+	if (!s)
+		return;
+	if (s->in_tx)
+		veld_store_rollback(s);
+	for (int i = 0; i < S_COUNT; i++)
+		sqlite3_finalize(s->st[i]);
+	sqlite3_close(s->db);
+	free(s);
+}
+
+int veld_store_begin(struct veld_store *s)
+{
+	int rc = exec_stmt(s->st[S_BEGIN]);
+
+	if (rc == 0)
+		s->in_tx = 1;
+	return rc;
+}
+
+int veld_store_commit(struct veld_store *s)
+{
+	int rc = exec_stmt(s->st[S_COMMIT]);
+
+	if (rc == 0)
+		s->in_tx = 0;
+	return rc;
+}
+
+void veld_store_rollback(struct veld_store *s)
+{
+	if (exec_stmt(s->st[S_ROLLBACK]) < 0) {
+		/* ROLLBACK fails only when there is no transaction left. */
+	}
+	s->in_tx = 0;
+}
+
+int veld_store_op_status(struct veld_store *s, const uint8_t id[VELD_HASH_LEN],
+			 int *status)
+{
+	sqlite3_stmt *st = s->st[S_OP_STATUS];
+	int rc;
+
+	bind_blob(st, 1, id, VELD_HASH_LEN);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*status = sqlite3_column_int(st, 0);
+	done(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : VELD_ESTORE;
+}
+
+int veld_store_op_at(struct veld_store *s, const uint8_t author[VELD_PK_LEN],
+		     uint64_t seq, uint8_t id[VELD_HASH_LEN])
+{
+	sqlite3_stmt *st = s->st[S_OP_AT];
+	int rc;
+
+	bind_blob(st, 1, author, VELD_PK_LEN);
+	bind_u64(st, 2, seq);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && !col_fixed(st, 0, id, VELD_HASH_LEN))
+		rc = SQLITE_CORRUPT;
+	done(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : VELD_ESTORE;
+}
+
+int veld_store_op_insert(struct veld_store *s, const struct veld_op *op,
+			 int with_body, int status)
+{
+	sqlite3_stmt *st = s->st[S_OP_INSERT];
+	int rc;
+
+	bind_blob(st, 1, op->id, VELD_HASH_LEN);
+	bind_blob(st, 2, op->h.author, VELD_PK_LEN);
+	bind_u64(st, 3, op->h.seq);
+	bind_u64(st, 4, op->h.hlc);
+	bind_blob(st, 5, op->h.record, VELD_RECORD_LEN);
+	bind_u64(st, 6, op->h.kind);
+	bind_blob(st, 7, op->header, op->header_len);
+	bind_blob(st, 8, op->sig, VELD_SIG_LEN);
+	sqlite3_bind_int(st, 9, status);
+	rc = exec_stmt(st);
+	if (rc < 0 || !with_body || !op->body)
+		return rc;
+	st = s->st[S_BODY_INSERT];
+	bind_blob(st, 1, op->id, VELD_HASH_LEN);
+	/* A zero-length blob would bind as NULL; bodies are never empty. */
+	bind_blob(st, 2, op->body, op->body_len);
+	return exec_stmt(st);
+}
+
+/* Fill a stored op from the current row of an OP_COLS statement. */
+static int row_op(sqlite3_stmt *st, struct veld_stored_op *op)
+{
+	memset(op, 0, sizeof(*op));
+	if (!col_fixed(st, 0, op->id, VELD_HASH_LEN) ||
+	    sqlite3_column_bytes(st, 2) != VELD_SIG_LEN)
+		return VELD_ESTORE;
+	op->header = sqlite3_column_blob(st, 1);
+	op->header_len = (size_t)sqlite3_column_bytes(st, 1);
+	op->sig = sqlite3_column_blob(st, 2);
+	op->status = sqlite3_column_int(st, 3);
+	op->pos = sqlite3_column_int64(st, 4);
+	if (sqlite3_column_type(st, 5) == SQLITE_BLOB) {
+		op->body = sqlite3_column_blob(st, 5);
+		op->body_len = (size_t)sqlite3_column_bytes(st, 5);
+	}
+	/* Stored headers were checked on the way in; decode for the fields
+	 * (and notice on-disk damage). */
+	return veld_op_header_decode(op->header, op->header_len, &op->h);
+}
+
+static int each_op(sqlite3_stmt *st, veld_store_op_fn fn, void *ctx)
+{
+	struct veld_stored_op op;
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int r = row_op(st, &op);
+		if (r == 0)
+			r = fn(ctx, &op);
+		if (r != 0) {
+			done(st);
+			return r;
+		}
+	}
+	done(st);
+	return rc == SQLITE_DONE ? 0 : VELD_ESTORE;
+}
+
+int veld_store_record_ops(struct veld_store *s,
+			  const uint8_t record[VELD_RECORD_LEN],
+			  veld_store_op_fn fn, void *ctx)
+{
+	bind_blob(s->st[S_RECORD_OPS], 1, record, VELD_RECORD_LEN);
+	return each_op(s->st[S_RECORD_OPS], fn, ctx);
+}
+
+int veld_store_kind_ops(struct veld_store *s, uint64_t kind,
+			veld_store_op_fn fn, void *ctx)
+{
+	bind_u64(s->st[S_KIND_OPS], 1, kind);
+	return each_op(s->st[S_KIND_OPS], fn, ctx);
+}
+
+int veld_store_ops_since(struct veld_store *s, int64_t after, int limit,
+			 veld_store_op_fn fn, void *ctx)
+{
+	sqlite3_bind_int64(s->st[S_OPS_SINCE], 1, after);
+	sqlite3_bind_int(s->st[S_OPS_SINCE], 2, limit);
+	return each_op(s->st[S_OPS_SINCE], fn, ctx);
+}
+
+int veld_store_author_ops(struct veld_store *s,
+			  const uint8_t author[VELD_PK_LEN],
+			  veld_store_op_fn fn, void *ctx)
+{
+	bind_blob(s->st[S_AUTHOR_OPS], 1, author, VELD_PK_LEN);
+	return each_op(s->st[S_AUTHOR_OPS], fn, ctx);
+}
+
+int veld_store_op_set_status(struct veld_store *s,
+			     const uint8_t id[VELD_HASH_LEN], int status)
+{
+	sqlite3_stmt *st = s->st[S_OP_SET_STATUS];
+
+	bind_blob(st, 1, id, VELD_HASH_LEN);
+	sqlite3_bind_int(st, 2, status);
+	return exec_stmt(st);
+}
+
+int veld_store_drop_bodies(struct veld_store *s,
+			   const uint8_t record[VELD_RECORD_LEN],
+			   uint64_t keep_kind)
+{
+	sqlite3_stmt *st = s->st[S_DROP_BODIES];
+
+	bind_blob(st, 1, record, VELD_RECORD_LEN);
+	bind_u64(st, 2, keep_kind);
+	return exec_stmt(st);
+}
+
+int veld_store_op_count(struct veld_store *s, int64_t *count, uint64_t *max_hlc)
+{
+	sqlite3_stmt *st = s->st[S_OP_COUNT];
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW) {
+		*count = sqlite3_column_int64(st, 0);
+		*max_hlc = col_u64(st, 1);
+	}
+	done(st);
+	return rc == SQLITE_ROW ? 0 : VELD_ESTORE;
+}
+
+static void row_head(sqlite3_stmt *st, int first, struct veld_head *h)
+{
+	h->seq = col_u64(st, first);
+	if (!col_fixed(st, first + 1, h->id, VELD_HASH_LEN))
+		memset(h->id, 0, VELD_HASH_LEN);
+	h->frozen = sqlite3_column_int(st, first + 2);
+	h->fork_seq = col_u64(st, first + 3);
+}
+
+int veld_store_head(struct veld_store *s, const uint8_t author[VELD_PK_LEN],
+		    struct veld_head *head)
+{
+	sqlite3_stmt *st = s->st[S_HEAD];
+	int rc;
+
+	memset(head, 0, sizeof(*head));
+	bind_blob(st, 1, author, VELD_PK_LEN);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		row_head(st, 0, head);
+	done(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : VELD_ESTORE;
+}
+
+int veld_store_head_set(struct veld_store *s, const uint8_t author[VELD_PK_LEN],
+			const struct veld_head *head)
+{
+	sqlite3_stmt *st = s->st[S_HEAD_SET];
+
+	bind_blob(st, 1, author, VELD_PK_LEN);
+	bind_u64(st, 2, head->seq);
+	bind_blob(st, 3, head->id, VELD_HASH_LEN);
+	sqlite3_bind_int(st, 4, head->frozen);
+	bind_u64(st, 5, head->fork_seq);
+	return exec_stmt(st);
+}
+
+int veld_store_heads(struct veld_store *s, veld_store_head_fn fn, void *ctx)
+{
+	sqlite3_stmt *st = s->st[S_HEADS];
+	struct veld_head h;
+	uint8_t author[VELD_PK_LEN];
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int r;
+		if (!col_fixed(st, 0, author, VELD_PK_LEN)) {
+			done(st);
+			return VELD_ESTORE;
+		}
+		row_head(st, 1, &h);
+		r = fn(ctx, author, &h);
+		if (r) {
+			done(st);
+			return r;
+		}
+	}
+	done(st);
+	return rc == SQLITE_DONE ? 0 : VELD_ESTORE;
+}
+
+int veld_store_pending_add(struct veld_store *s, const struct veld_op *op,
+			   const uint8_t *raw, size_t raw_len, int reason)
+{
+	sqlite3_stmt *st = s->st[S_PENDING_ADD];
+
+	bind_blob(st, 1, op->h.author, VELD_PK_LEN);
+	bind_u64(st, 2, op->h.seq);
+	bind_blob(st, 3, op->id, VELD_HASH_LEN);
+	sqlite3_bind_int(st, 4, reason);
+	bind_blob(st, 5, raw, raw_len);
+	return exec_stmt(st);
+}
+
+int veld_store_pending_take(struct veld_store *s,
+			    const uint8_t author[VELD_PK_LEN], uint64_t seq,
+			    struct veld_buf *out)
+{
+	sqlite3_stmt *st = s->st[S_PENDING_GET];
+	int rc, found = 0;
+
+	bind_blob(st, 1, author, VELD_PK_LEN);
+	bind_u64(st, 2, seq);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		veld_buf_reset(out);
+		rc = veld_buf_append(out, sqlite3_column_blob(st, 0),
+				     (size_t)sqlite3_column_bytes(st, 0));
+		found = 1;
+	} else {
+		rc = rc == SQLITE_DONE ? 0 : VELD_ESTORE;
+	}
+	done(st);
+	if (rc < 0 || !found)
+		return rc;
+	st = s->st[S_PENDING_DEL];
+	bind_blob(st, 1, author, VELD_PK_LEN);
+	bind_u64(st, 2, seq);
+	rc = exec_stmt(st);
+	return rc < 0 ? rc : 1;
+}
+
+int veld_store_pending_authors(struct veld_store *s, int reason,
+			       veld_store_key_fn fn, void *ctx)
+{
+	sqlite3_stmt *st = s->st[S_PENDING_AUTHORS];
+	uint8_t key[VELD_PK_LEN];
+	int rc;
+
+	/* Collect first: fn may modify the pending table. */
+	struct veld_buf keys;
+	veld_buf_init(&keys, (size_t)1 << 30);
+	sqlite3_bind_int(st, 1, reason);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (!col_fixed(st, 0, key, VELD_PK_LEN) ||
+		    veld_buf_append(&keys, key, VELD_PK_LEN) < 0) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+	}
+	done(st);
+	if (rc != SQLITE_DONE) {
+		veld_buf_release(&keys);
+		return VELD_ESTORE;
+	}
+	rc = 0;
+	for (size_t off = 0; off < keys.len && rc == 0; off += VELD_PK_LEN)
+		rc = fn(ctx, keys.data + off);
+	veld_buf_release(&keys);
+	return rc;
+}
+
+int veld_store_pending_min_seq(struct veld_store *s,
+			       const uint8_t author[VELD_PK_LEN], uint64_t *seq)
+{
+	sqlite3_stmt *st = s->st[S_PENDING_MIN];
+	int rc;
+
+	bind_blob(st, 1, author, VELD_PK_LEN);
+	rc = sqlite3_step(st);
+	*seq = rc == SQLITE_ROW ? col_u64(st, 0) : 0;
+	done(st);
+	return rc == SQLITE_ROW ? 0 : VELD_ESTORE;
+}
+
+int veld_store_pending_count(struct veld_store *s, int64_t *count)
+{
+	sqlite3_stmt *st = s->st[S_PENDING_COUNT];
+	int rc = sqlite3_step(st);
+
+	*count = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	done(st);
+	return rc == SQLITE_ROW ? 0 : VELD_ESTORE;
+}
+
+int veld_store_erased(struct veld_store *s,
+		      const uint8_t record[VELD_RECORD_LEN])
+{
+	sqlite3_stmt *st = s->st[S_ERASED];
+	int rc;
+
+	bind_blob(st, 1, record, VELD_RECORD_LEN);
+	rc = sqlite3_step(st);
+	done(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : VELD_ESTORE;
+}
+
+int veld_store_erase_mark(struct veld_store *s,
+			  const uint8_t record[VELD_RECORD_LEN])
+{
+	bind_blob(s->st[S_ERASE_MARK], 1, record, VELD_RECORD_LEN);
+	return exec_stmt(s->st[S_ERASE_MARK]);
+}
+
+static int delete_for(struct veld_store *s, enum stmt which,
+		      const uint8_t id[VELD_RECORD_LEN])
+{
+	bind_blob(s->st[which], 1, id, VELD_RECORD_LEN);
+	return exec_stmt(s->st[which]);
+}
+
+int veld_store_record_replace(struct veld_store *s,
+			      const struct veld_record_row *rec,
+			      const struct veld_value_row *values,
+			      size_t nvalues, const struct veld_note_row *notes,
+			      size_t nnotes)
+{
+	sqlite3_stmt *st;
+	int rc = veld_store_record_delete(s, rec->id);
+
+	if (rc < 0)
+		return rc;
+
+	st = s->st[S_REC_INSERT];
+	bind_blob(st, 1, rec->id, VELD_RECORD_LEN);
+	bind_text(st, 2, rec->form);
+	bind_text(st, 3, rec->area);
+	bind_text(st, 4, rec->street);
+	bind_u64(st, 5, rec->created);
+	bind_u64(st, 6, rec->updated);
+	sqlite3_bind_int(st, 7, rec->deleted);
+	sqlite3_bind_int(st, 8, rec->delete_conflict);
+	sqlite3_bind_int(st, 9, rec->erased);
+	sqlite3_bind_int(st, 10, rec->conflicts);
+	if ((rc = exec_stmt(st)) < 0)
+		return rc;
+
+	st = s->st[S_VAL_INSERT];
+	for (size_t i = 0; i < nvalues; i++) {
+		const struct veld_value_row *v = &values[i];
+		bind_blob(st, 1, rec->id, VELD_RECORD_LEN);
+		bind_text(st, 2, v->field);
+		bind_blob(st, 3, v->op, VELD_HASH_LEN);
+		bind_blob(st, 4, v->author, VELD_PK_LEN);
+		bind_u64(st, 5, v->hlc);
+		if (v->value)
+			bind_blob(st, 6, v->value, v->value_len);
+		sqlite3_bind_int(st, 7, v->winner);
+		if ((rc = exec_stmt(st)) < 0)
+			return rc;
+	}
+	st = s->st[S_NOTE_INSERT];
+	for (size_t i = 0; i < nnotes; i++) {
+		const struct veld_note_row *n = &notes[i];
+		bind_blob(st, 1, rec->id, VELD_RECORD_LEN);
+		bind_u64(st, 2, n->hlc);
+		bind_blob(st, 3, n->author, VELD_PK_LEN);
+		bind_blob(st, 4, n->op, VELD_HASH_LEN);
+		bind_text(st, 5, n->text);
+		if ((rc = exec_stmt(st)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int veld_store_record_delete(struct veld_store *s,
+			     const uint8_t id[VELD_RECORD_LEN])
+{
+	int rc;
+
+	if ((rc = delete_for(s, S_REC_DEL, id)) < 0 ||
+	    (rc = delete_for(s, S_VAL_DEL, id)) < 0)
+		return rc;
+	return delete_for(s, S_NOTE_DEL, id);
+}
+
+int veld_store_form_delete(struct veld_store *s,
+			   const uint8_t id[VELD_RECORD_LEN])
+{
+	return delete_for(s, S_FORM_DEL, id);
+}
+
+int veld_store_devices_replace(struct veld_store *s,
+			       const struct veld_device_row *rows, size_t n)
+{
+	sqlite3_stmt *st = s->st[S_DEV_INSERT];
+	int rc = exec_stmt(s->st[S_DEV_DEL]);
+
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		bind_blob(st, 1, rows[i].key, VELD_PK_LEN);
+		bind_text(st, 2, rows[i].role);
+		bind_text(st, 3, rows[i].name);
+		bind_text(st, 4, rows[i].area);
+		bind_u64(st, 5, rows[i].enrolled);
+		bind_u64(st, 6, rows[i].revoked);
+		bind_u64(st, 7, rows[i].hlc);
+		rc = exec_stmt(st);
+	}
+	return rc;
+}
+
+int veld_store_form_replace(struct veld_store *s,
+			    const struct veld_form_row *form)
+{
+	sqlite3_stmt *st = s->st[S_FORM_REPLACE];
+
+	bind_blob(st, 1, form->id, VELD_RECORD_LEN);
+	bind_text(st, 2, form->name);
+	bind_blob(st, 3, form->def, form->def_len);
+	bind_u64(st, 4, form->hlc);
+	bind_blob(st, 5, form->op, VELD_HASH_LEN);
+	return exec_stmt(st);
+}
+
+int veld_store_devices(struct veld_store *s, veld_store_device_fn fn, void *ctx)
+{
+	sqlite3_stmt *st = s->st[S_DEVICES];
+	struct veld_device_row d;
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int r;
+		memset(&d, 0, sizeof(d));
+		if (!col_fixed(st, 0, d.key, VELD_PK_LEN)) {
+			done(st);
+			return VELD_ESTORE;
+		}
+		d.role = (const char *)sqlite3_column_text(st, 1);
+		d.name = (const char *)sqlite3_column_text(st, 2);
+		d.area = (const char *)sqlite3_column_text(st, 3);
+		d.enrolled = col_u64(st, 4);
+		d.revoked = col_u64(st, 5);
+		d.hlc = col_u64(st, 6);
+		if ((r = fn(ctx, &d)) != 0) {
+			done(st);
+			return r;
+		}
+	}
+	done(st);
+	return rc == SQLITE_DONE ? 0 : VELD_ESTORE;
+}
+
+int veld_store_forms(struct veld_store *s, veld_store_form_fn fn, void *ctx)
+{
+	sqlite3_stmt *st = s->st[S_FORMS];
+	struct veld_form_row f;
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int r;
+		memset(&f, 0, sizeof(f));
+		if (!col_fixed(st, 0, f.id, VELD_RECORD_LEN) ||
+		    !col_fixed(st, 4, f.op, VELD_HASH_LEN)) {
+			done(st);
+			return VELD_ESTORE;
+		}
+		f.name = (const char *)sqlite3_column_text(st, 1);
+		f.def = sqlite3_column_blob(st, 2);
+		f.def_len = (size_t)sqlite3_column_bytes(st, 2);
+		f.hlc = col_u64(st, 3);
+		if ((r = fn(ctx, &f)) != 0) {
+			done(st);
+			return r;
+		}
+	}
+	done(st);
+	return rc == SQLITE_DONE ? 0 : VELD_ESTORE;
+}
+
+static int each_record(sqlite3_stmt *st, veld_store_record_fn fn, void *ctx,
+		       int *count)
+{
+	struct veld_record_row r;
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int x;
+		memset(&r, 0, sizeof(r));
+		if (!col_fixed(st, 0, r.id, VELD_RECORD_LEN)) {
+			done(st);
+			return VELD_ESTORE;
+		}
+		r.form = (const char *)sqlite3_column_text(st, 1);
+		r.area = (const char *)sqlite3_column_text(st, 2);
+		r.street = (const char *)sqlite3_column_text(st, 3);
+		r.created = col_u64(st, 4);
+		r.updated = col_u64(st, 5);
+		r.deleted = sqlite3_column_int(st, 6);
+		r.delete_conflict = sqlite3_column_int(st, 7);
+		r.erased = sqlite3_column_int(st, 8);
+		r.conflicts = sqlite3_column_int(st, 9);
+		(*count)++;
+		if ((x = fn(ctx, &r)) != 0) {
+			done(st);
+			return x;
+		}
+	}
+	done(st);
+	return rc == SQLITE_DONE ? 0 : VELD_ESTORE;
+}
+
+int veld_store_records(struct veld_store *s, const struct veld_record_filter *f,
+		       veld_store_record_fn fn, void *ctx)
+{
+	sqlite3_stmt *st = s->st[S_RECORDS];
+	int count = 0;
+
+	bind_text(st, 1, f ? f->form : NULL);
+	bind_text(st, 2, f ? f->area : NULL);
+	bind_text(st, 3, f ? f->street : NULL);
+	sqlite3_bind_int(st, 4, f ? f->only_conflicts : 0);
+	sqlite3_bind_int(st, 5, f ? f->include_deleted : 0);
+	bind_u64(st, 6, f ? f->updated_since : 0);
+	return each_record(st, fn, ctx, &count);
+}
+
+int veld_store_record(struct veld_store *s, const uint8_t id[VELD_RECORD_LEN],
+		      veld_store_record_fn fn, void *ctx)
+{
+	sqlite3_stmt *st = s->st[S_RECORD];
+	int count = 0, rc;
+
+	bind_blob(st, 1, id, VELD_RECORD_LEN);
+	rc = each_record(st, fn, ctx, &count);
+	return rc < 0 ? rc : rc > 0 ? rc : count;
+}
+
+int veld_store_values(struct veld_store *s, const uint8_t id[VELD_RECORD_LEN],
+		      veld_store_value_fn fn, void *ctx)
+{
+	sqlite3_stmt *st = s->st[S_VALUES];
+	struct veld_value_row v;
+	int rc;
+
+	bind_blob(st, 1, id, VELD_RECORD_LEN);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int x;
+		memset(&v, 0, sizeof(v));
+		v.field = (const char *)sqlite3_column_text(st, 0);
+		if (!col_fixed(st, 1, v.op, VELD_HASH_LEN) ||
+		    !col_fixed(st, 2, v.author, VELD_PK_LEN)) {
+			done(st);
+			return VELD_ESTORE;
+		}
+		v.hlc = col_u64(st, 3);
+		if (sqlite3_column_type(st, 4) == SQLITE_BLOB) {
+			v.value = sqlite3_column_blob(st, 4);
+			v.value_len = (size_t)sqlite3_column_bytes(st, 4);
+		}
+		v.winner = sqlite3_column_int(st, 5);
+		if ((x = fn(ctx, &v)) != 0) {
+			done(st);
+			return x;
+		}
+	}
+	done(st);
+	return rc == SQLITE_DONE ? 0 : VELD_ESTORE;
+}
+
+int veld_store_notes(struct veld_store *s, const uint8_t id[VELD_RECORD_LEN],
+		     veld_store_note_fn fn, void *ctx)
+{
+	sqlite3_stmt *st = s->st[S_NOTES];
+	struct veld_note_row n;
+	int rc;
+
+	bind_blob(st, 1, id, VELD_RECORD_LEN);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int x;
+		memset(&n, 0, sizeof(n));
+		if (!col_fixed(st, 0, n.op, VELD_HASH_LEN) ||
+		    !col_fixed(st, 1, n.author, VELD_PK_LEN)) {
+			done(st);
+			return VELD_ESTORE;
+		}
+		n.hlc = col_u64(st, 2);
+		n.text = (const char *)sqlite3_column_text(st, 3);
+		if ((x = fn(ctx, &n)) != 0) {
+			done(st);
+			return x;
+		}
+	}
+	done(st);
+	return rc == SQLITE_DONE ? 0 : VELD_ESTORE;
+}
+
+int veld_store_record_ids(struct veld_store *s, veld_store_key_fn fn, void *ctx)
+{
+	sqlite3_stmt *st = s->st[S_RECORD_IDS];
+	uint8_t id[VELD_RECORD_LEN];
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int x;
+		if (!col_fixed(st, 0, id, VELD_RECORD_LEN)) {
+			done(st);
+			return VELD_ESTORE;
+		}
+		if ((x = fn(ctx, id)) != 0) {
+			done(st);
+			return x;
+		}
+	}
+	done(st);
+	return rc == SQLITE_DONE ? 0 : VELD_ESTORE;
+}

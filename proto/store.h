@@ -1,0 +1,323 @@
+/*
+ * store.h - the replica's SQLite store: the only module that speaks SQL.
+ *
+ * One database file per replica holds
+ *   - the op log: signed headers and signatures (table ops), with the
+ *     bodies apart (table bodies) so that a body can be erased while the
+ *     header chain still verifies;
+ *   - per-author chain heads, fork evidence and frozen authors (heads);
+ *   - ops held back because their predecessor or their author's enrolment
+ *     has not arrived yet (pending);
+ *   - the materialised state the merge (replica.c, merge.c) folds the log
+ *     into: records, current field values, notes, forms, devices, erasures.
+ *
+ * Durability: WAL journal with synchronous=FULL, so a transaction that has
+ * committed is on stable storage before veld_store_commit() returns; a
+ * receipt or "saved" message is only ever given after that.  Schema
+ * versions live in PRAGMA user_version and are migrated forward on open.
+ *
+ * The merge rules never see SQL; they see the structs below.  Every
+ * statement is prepared once at open and reused.  Errors: VELD_ESTORE
+ * (SQLite failed; veld_store_errmsg() tells why), VELD_ESCHEMA (the file
+ * is from a newer veldwerk), VELD_ENOMEM.
+ */
+#ifndef VELD_STORE_H
+#define VELD_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "op.h"
+
+struct veld_store;
+
+/* Op status in the log. */
+enum veld_op_status {
+	VELD_STATUS_APPLIED = 0, /* part of the state */
+	VELD_STATUS_VOID = 1,	 /* kept for the chain, not in the state
+				    (author revoked at its clock, or forked) */
+	VELD_STATUS_FORK = 2,	 /* a second op for an (author, seq):
+				    evidence of equivocation */
+};
+
+/* Why an op is pending. */
+enum veld_pending_reason {
+	VELD_PENDING_GAP = 1,	     /* predecessor in the chain missing */
+	VELD_PENDING_UNENROLLED = 2, /* author not (yet) in the registry */
+};
+
+/* A chain head. */
+struct veld_head {
+	uint64_t seq; /* 0 = no op from this author yet */
+	uint8_t id[VELD_HASH_LEN];
+	int frozen;	   /* a fork was seen: author frozen */
+	uint64_t fork_seq; /* first seq not trusted, when frozen */
+};
+
+/* One op as stored: borrowed views valid until the next store call. */
+struct veld_stored_op {
+	uint8_t id[VELD_HASH_LEN];
+	struct veld_op_header h;
+	const uint8_t *header;
+	size_t header_len;
+	const uint8_t *sig;
+	const uint8_t *body; /* NULL if erased */
+	size_t body_len;
+	int status;
+	int64_t pos; /* local log position (arrival order) */
+};
+
+/* Callback over stored ops; return nonzero to stop (that value is
+ * returned by the iterating function). */
+typedef int (*veld_store_op_fn)(void *ctx, const struct veld_stored_op *op);
+
+/* Materialised rows, as the merge writes them. */
+struct veld_record_row {
+	uint8_t id[VELD_RECORD_LEN];
+	const char *form;   /* may be NULL (unknown, e.g. erased) */
+	const char *area;   /* may be NULL */
+	const char *street; /* display value of field "street", may be NULL */
+	uint64_t created, updated; /* hlc */
+	int deleted;		   /* deleted, nothing survived */
+	int delete_conflict;	   /* deleted, but a concurrent edit lives */
+	int erased;
+	int conflicts; /* number of fields with more than one value */
+};
+
+struct veld_value_row {
+	const char *field;
+	uint8_t op[VELD_HASH_LEN];
+	uint8_t author[VELD_PK_LEN];
+	uint64_t hlc;
+	const uint8_t *value; /* canonical msgpack; NULL if erased */
+	size_t value_len;
+	int winner; /* the deterministic display winner of the field */
+};
+
+struct veld_note_row {
+	uint8_t op[VELD_HASH_LEN];
+	uint8_t author[VELD_PK_LEN];
+	uint64_t hlc;
+	const char *text; /* NULL if erased */
+};
+
+struct veld_device_row {
+	uint8_t key[VELD_PK_LEN];
+	const char *role; /* "field", "coordinator" */
+	const char *name;
+	const char *area;  /* may be NULL */
+	uint64_t enrolled; /* hlc of the first accepted registry op */
+	uint64_t revoked;  /* hlc of the revocation, 0 if active */
+	uint64_t hlc;	   /* hlc of the registry op in force */
+};
+
+struct veld_form_row {
+	uint8_t id[VELD_RECORD_LEN];
+	const char *name;
+	const uint8_t *def; /* canonical msgpack map */
+	size_t def_len;
+	uint64_t hlc;
+	uint8_t op[VELD_HASH_LEN];
+};
+
+/*
+ * veld_store_open - open (creating if needed) the store at path; ":memory:"
+ * for a throwaway one.  Migrates the schema forward.  *out is set on
+ * success only; release with veld_store_close().
+ */
+int veld_store_open(const char *path, struct veld_store **out)
+	__attribute__((warn_unused_result));
+
+/* Close; NULL is fine.  Rolls back an unfinished transaction. */
+void veld_store_close(struct veld_store *s);
+
+/* Last SQLite error message, for logs. */
+const char *veld_store_errmsg(const struct veld_store *s);
+
+/* Transactions: one per applied batch.  commit is durable on return. */
+int veld_store_begin(struct veld_store *s) __attribute__((warn_unused_result));
+int veld_store_commit(struct veld_store *s) __attribute__((warn_unused_result));
+void veld_store_rollback(struct veld_store *s);
+
+/* --- the log --- */
+
+/* Status of op id: 1 and *status set if present, 0 if absent, <0 error. */
+int veld_store_op_status(struct veld_store *s, const uint8_t id[VELD_HASH_LEN],
+			 int *status) __attribute__((warn_unused_result));
+
+/* The id of the chain op (author, seq) (status applied or void): 1 found,
+ * 0 absent, <0 error. */
+int veld_store_op_at(struct veld_store *s, const uint8_t author[VELD_PK_LEN],
+		     uint64_t seq, uint8_t id[VELD_HASH_LEN])
+	__attribute__((warn_unused_result));
+
+/* Append an op (body may be NULL = erased).  Copies everything. */
+int veld_store_op_insert(struct veld_store *s, const struct veld_op *op,
+			 int with_body, int status)
+	__attribute__((warn_unused_result));
+
+/* Iterate the ops of one record in (hlc, author, id) order, all statuses. */
+int veld_store_record_ops(struct veld_store *s,
+			  const uint8_t record[VELD_RECORD_LEN],
+			  veld_store_op_fn fn, void *ctx)
+	__attribute__((warn_unused_result));
+
+/* Iterate every op of the given kind (all statuses), (hlc, author, id). */
+int veld_store_kind_ops(struct veld_store *s, uint64_t kind,
+			veld_store_op_fn fn, void *ctx)
+	__attribute__((warn_unused_result));
+
+/* Iterate ops with log position > after, in position order, at most limit
+ * (the pull cursor).  All statuses. */
+int veld_store_ops_since(struct veld_store *s, int64_t after, int limit,
+			 veld_store_op_fn fn, void *ctx)
+	__attribute__((warn_unused_result));
+
+/* Iterate every op whose author is given (all statuses), seq order. */
+int veld_store_author_ops(struct veld_store *s,
+			  const uint8_t author[VELD_PK_LEN],
+			  veld_store_op_fn fn, void *ctx)
+	__attribute__((warn_unused_result));
+
+/* Set the status of one op. */
+int veld_store_op_set_status(struct veld_store *s,
+			     const uint8_t id[VELD_HASH_LEN], int status)
+	__attribute__((warn_unused_result));
+
+/* Drop the bodies of every op on record except those of kind keep_kind. */
+int veld_store_drop_bodies(struct veld_store *s,
+			   const uint8_t record[VELD_RECORD_LEN],
+			   uint64_t keep_kind)
+	__attribute__((warn_unused_result));
+
+/* Number of ops in the log (all statuses), and the largest hlc seen. */
+int veld_store_op_count(struct veld_store *s, int64_t *count, uint64_t *max_hlc)
+	__attribute__((warn_unused_result));
+
+/* --- chains --- */
+
+/* Head of author's chain (seq 0 if none). */
+int veld_store_head(struct veld_store *s, const uint8_t author[VELD_PK_LEN],
+		    struct veld_head *head) __attribute__((warn_unused_result));
+
+int veld_store_head_set(struct veld_store *s, const uint8_t author[VELD_PK_LEN],
+			const struct veld_head *head)
+	__attribute__((warn_unused_result));
+
+/* Iterate all heads: fn(ctx, author, head). */
+typedef int (*veld_store_head_fn)(void *ctx, const uint8_t *author,
+				  const struct veld_head *head);
+int veld_store_heads(struct veld_store *s, veld_store_head_fn fn, void *ctx)
+	__attribute__((warn_unused_result));
+
+/* --- pending ops --- */
+
+int veld_store_pending_add(struct veld_store *s, const struct veld_op *op,
+			   const uint8_t *raw, size_t raw_len, int reason)
+	__attribute__((warn_unused_result));
+
+/* Take (fetch and delete) the pending op (author, seq) into out (the raw
+ * envelope): 1 taken, 0 none. */
+int veld_store_pending_take(struct veld_store *s,
+			    const uint8_t author[VELD_PK_LEN], uint64_t seq,
+			    struct veld_buf *out)
+	__attribute__((warn_unused_result));
+
+/* Authors with pending ops of the given reason: fn(ctx, author). */
+typedef int (*veld_store_key_fn)(void *ctx, const uint8_t *key);
+int veld_store_pending_authors(struct veld_store *s, int reason,
+			       veld_store_key_fn fn, void *ctx)
+	__attribute__((warn_unused_result));
+
+/* Lowest pending seq for author (0 if none). */
+int veld_store_pending_min_seq(struct veld_store *s,
+			       const uint8_t author[VELD_PK_LEN], uint64_t *seq)
+	__attribute__((warn_unused_result));
+
+int veld_store_pending_count(struct veld_store *s, int64_t *count)
+	__attribute__((warn_unused_result));
+
+/* --- erasures --- */
+
+/* 1 if record is erased, 0 if not. */
+int veld_store_erased(struct veld_store *s,
+		      const uint8_t record[VELD_RECORD_LEN])
+	__attribute__((warn_unused_result));
+int veld_store_erase_mark(struct veld_store *s,
+			  const uint8_t record[VELD_RECORD_LEN])
+	__attribute__((warn_unused_result));
+
+/* --- materialised state --- */
+
+/* Replace everything materialised for one record. */
+int veld_store_record_replace(struct veld_store *s,
+			      const struct veld_record_row *rec,
+			      const struct veld_value_row *values,
+			      size_t nvalues, const struct veld_note_row *notes,
+			      size_t nnotes)
+	__attribute__((warn_unused_result));
+
+/* Remove everything materialised for one record / one form. */
+int veld_store_record_delete(struct veld_store *s,
+			     const uint8_t id[VELD_RECORD_LEN])
+	__attribute__((warn_unused_result));
+int veld_store_form_delete(struct veld_store *s,
+			   const uint8_t id[VELD_RECORD_LEN])
+	__attribute__((warn_unused_result));
+
+/* Replace the whole device registry / one form. */
+int veld_store_devices_replace(struct veld_store *s,
+			       const struct veld_device_row *rows, size_t n)
+	__attribute__((warn_unused_result));
+int veld_store_form_replace(struct veld_store *s,
+			    const struct veld_form_row *form)
+	__attribute__((warn_unused_result));
+
+/* Read the registry: fn(ctx, row). */
+typedef int (*veld_store_device_fn)(void *ctx,
+				    const struct veld_device_row *row);
+int veld_store_devices(struct veld_store *s, veld_store_device_fn fn, void *ctx)
+	__attribute__((warn_unused_result));
+
+/* Read forms: fn(ctx, row), by name. */
+typedef int (*veld_store_form_fn)(void *ctx, const struct veld_form_row *row);
+int veld_store_forms(struct veld_store *s, veld_store_form_fn fn, void *ctx)
+	__attribute__((warn_unused_result));
+
+/* Record filters for veld_store_records (NULL / 0 = no filter). */
+struct veld_record_filter {
+	const char *form;
+	const char *area;
+	const char *street; /* current value of field "street" */
+	int only_conflicts; /* conflicts > 0 or delete_conflict */
+	int include_deleted;
+	uint64_t updated_since; /* hlc */
+};
+
+typedef int (*veld_store_record_fn)(void *ctx,
+				    const struct veld_record_row *row);
+int veld_store_records(struct veld_store *s, const struct veld_record_filter *f,
+		       veld_store_record_fn fn, void *ctx)
+	__attribute__((warn_unused_result));
+
+/* One record: 1 found (row filled, strings valid until next call), 0 not. */
+int veld_store_record(struct veld_store *s, const uint8_t id[VELD_RECORD_LEN],
+		      veld_store_record_fn fn, void *ctx)
+	__attribute__((warn_unused_result));
+
+typedef int (*veld_store_value_fn)(void *ctx, const struct veld_value_row *v);
+int veld_store_values(struct veld_store *s, const uint8_t id[VELD_RECORD_LEN],
+		      veld_store_value_fn fn, void *ctx)
+	__attribute__((warn_unused_result));
+
+typedef int (*veld_store_note_fn)(void *ctx, const struct veld_note_row *n);
+int veld_store_notes(struct veld_store *s, const uint8_t id[VELD_RECORD_LEN],
+		     veld_store_note_fn fn, void *ctx)
+	__attribute__((warn_unused_result));
+
+/* Record ids whose materialised rows exist, in id order (state hash). */
+int veld_store_record_ids(struct veld_store *s, veld_store_key_fn fn, void *ctx)
+	__attribute__((warn_unused_result));
+
+#endif /* VELD_STORE_H */

@@ -1,0 +1,561 @@
+/*
+ * test_replica.c - the merge rules and the replica's checks, one rule at a
+ * time, with real (in-memory or file) stores.
+ *
+ * Cast: the server S (its key is the root of trust), a coordinator C and
+ * field devices A and B, enrolled by S.
+ */
+#include <sodium.h>
+#include <unistd.h>
+
+#include "canon.h"
+#include "hlc.h"
+#include "replica_util.h"
+
+static struct veld_key kS, kC, kA, kB, kX;
+static struct veld_replica *S, *C, *A, *B;
+
+static uint64_t fake_ms;
+static uint64_t fake_wall(void *ctx)
+{
+	(void)ctx;
+	return fake_ms;
+}
+
+static struct veld_replica *open_replica(const struct veld_key *k,
+					 const char *path)
+{
+	struct veld_replica *r;
+
+	if (veld_replica_open(path, k, kS.pk, &r) != 0)
+		abort();
+	return r;
+}
+
+/* Fresh cast; the server enrols everyone, and everyone syncs with it. */
+static void setup(void)
+{
+	S = open_replica(&kS, ":memory:");
+	C = open_replica(&kC, ":memory:");
+	A = open_replica(&kA, ":memory:");
+	B = open_replica(&kB, ":memory:");
+	CHECK_ERR(veld_replica_device(S, kC.pk, "coordinator", "Carla", NULL, 0,
+				      NULL),
+		  0);
+	CHECK_ERR(veld_replica_device(S, kA.pk, "field", "Ahmed", "noord", 0,
+				      NULL),
+		  0);
+	CHECK_ERR(
+		veld_replica_device(S, kB.pk, "field", "Bea", "noord", 0, NULL),
+		0);
+	ship(S, C);
+	ship(S, A);
+	ship(S, B);
+}
+
+static void teardown(void)
+{
+	veld_replica_close(S);
+	veld_replica_close(C);
+	veld_replica_close(A);
+	veld_replica_close(B);
+}
+
+/* Everyone exchanges everything with the server, twice. */
+static void sync_all(void)
+{
+	struct veld_replica *all[] = {C, A, B};
+
+	for (int round = 0; round < 2; round++)
+		for (int i = 0; i < 3; i++) {
+			ship(all[i], S);
+			ship(S, all[i]);
+		}
+}
+
+static void check_converged(const char *what)
+{
+	uint8_t hs[32], h[32];
+	struct veld_replica *all[] = {C, A, B};
+
+	state_hash(S, hs);
+	for (int i = 0; i < 3; i++) {
+		state_hash(all[i], h);
+		if (memcmp(h, hs, 32) != 0) {
+			test_failed++;
+			fprintf(stderr, "%s: replica %d differs from server\n",
+				what, i);
+		} else {
+			test_passed++;
+		}
+	}
+}
+
+static void put1(struct veld_replica *r, uint8_t rec[16], int create,
+		 const char *field, const char *value)
+{
+	struct veld_field f = {field, value, NULL, 0};
+
+	CHECK_ERR(veld_replica_put(r, rec, create, create ? "huisbezoek" : NULL,
+				   create ? "noord" : NULL, &f, 1, NULL),
+		  0);
+}
+
+static void basic_put_and_sync(void)
+{
+	uint8_t rec[16];
+	struct veld_field f[] = {{"street", "Kerkstraat", NULL, 0},
+				 {"house", "12", NULL, 0},
+				 {"wish", "meer bankjes", NULL, 0}};
+	struct snap s;
+
+	setup();
+	CHECK_ERR(
+		veld_replica_put(A, rec, 1, "huisbezoek", "noord", f, 3, NULL),
+		0);
+	s = snapshot(A, rec);
+	CHECK(s.found);
+	CHECK(strcmp(s.form, "huisbezoek") == 0);
+	CHECK(strcmp(s.area, "noord") == 0);
+	CHECK_EQ(s.nvalues, 3);
+	CHECK(has_value(&s, "street=Kerkstraat"));
+	CHECK_EQ(s.rec.conflicts, 0);
+	sync_all();
+	s = snapshot(S, rec);
+	CHECK(s.found && has_value(&s, "wish=meer bankjes"));
+	check_converged("basic");
+
+	/* Fields given twice, or none, are refused; nothing is written. */
+	struct veld_field dup[] = {{"house", "1", NULL, 0},
+				   {"house", "2", NULL, 0}};
+	uint8_t rec2[16];
+	CHECK_ERR(
+		veld_replica_put(A, rec2, 1, "huisbezoek", NULL, dup, 2, NULL),
+		VELD_EKEYDUP);
+	CHECK_ERR(
+		veld_replica_put(A, rec2, 1, "huisbezoek", NULL, dup, 0, NULL),
+		VELD_EINVAL);
+	memset(rec2, 0x77, sizeof(rec2));
+	CHECK_ERR(veld_replica_put(A, rec2, 0, NULL, NULL, f, 1, NULL),
+		  VELD_ENOTFOUND);
+	teardown();
+}
+
+static void concurrent_edits_three_authors(void)
+{
+	uint8_t rec[16];
+	struct snap s;
+
+	setup();
+	put1(A, rec, 1, "wish", "bankjes");
+	sync_all();
+	/* Three authors edit the same field without seeing each other. */
+	put1(A, rec, 0, "wish", "bloemen");
+	put1(B, rec, 0, "wish", "speeltuin");
+	put1(C, rec, 0, "wish", "verlichting");
+	sync_all();
+	check_converged("3 concurrent edits");
+	s = snapshot(S, rec);
+	CHECK_EQ(s.nvalues, 3);
+	CHECK_EQ(s.rec.conflicts, 1);
+	CHECK(has_value(&s, "wish=bloemen") &&
+	      has_value(&s, "wish=speeltuin") &&
+	      has_value(&s, "wish=verlichting"));
+	CHECK(!has_value(&s, "wish=bankjes")); /* all three replaced it */
+	{
+		int winners = 0;
+		for (int i = 0; i < s.nvalues; i++)
+			winners += strchr(s.values[i], '*') != NULL;
+		CHECK_EQ(winners, 1);
+	}
+	/* The coordinator resolves: one value naming all three. */
+	put1(C, rec, 0, "wish", "bankjes en bloemen");
+	sync_all();
+	check_converged("resolved");
+	s = snapshot(A, rec);
+	CHECK_EQ(s.nvalues, 1);
+	CHECK_EQ(s.rec.conflicts, 0);
+	CHECK(has_value(&s, "wish=bankjes en bloemen"));
+	teardown();
+}
+
+static void edit_versus_delete(void)
+{
+	uint8_t rec[16], rec2[16];
+	struct snap s;
+
+	setup();
+	put1(A, rec, 1, "wish", "bankjes");
+	put1(A, rec2, 1, "wish", "bomen");
+	sync_all();
+	/* B deletes what it saw; A edits concurrently (earlier clock). */
+	put1(A, rec, 0, "needs", "handgreep");
+	fake_ms = veld_hlc_wall_ms() + 1000;
+	veld_replica_set_wall(B, fake_wall, NULL);
+	CHECK_ERR(veld_replica_delete(B, rec, NULL), 0);
+	veld_replica_set_wall(B, NULL, NULL);
+	sync_all();
+	check_converged("edit vs delete");
+	s = snapshot(S, rec);
+	CHECK(s.found);
+	CHECK_EQ(s.rec.deleted, 0);
+	CHECK_EQ(s.rec.delete_conflict, 1); /* flagged */
+	CHECK(has_value(&s, "needs=handgreep"));
+	CHECK(!has_value(&s, "wish=bankjes")); /* the delete saw that */
+
+	/* A delete with nothing concurrent removes the record. */
+	CHECK_ERR(veld_replica_delete(B, rec2, NULL), 0);
+	sync_all();
+	s = snapshot(C, rec2);
+	CHECK(s.found && s.rec.deleted && !s.rec.delete_conflict);
+	CHECK_EQ(s.nvalues, 0);
+	teardown();
+}
+
+static void notes_are_ordered_and_kept(void)
+{
+	uint8_t rec[16];
+	struct snap s;
+
+	setup();
+	put1(A, rec, 1, "wish", "x");
+	sync_all();
+	CHECK_ERR(veld_replica_note(A, rec, "eerste", NULL), 0);
+	CHECK_ERR(veld_replica_note(B, rec, "tweede", NULL), 0);
+	CHECK_ERR(veld_replica_note(A, rec, "", NULL), VELD_EINVAL);
+	sync_all();
+	check_converged("notes");
+	s = snapshot(S, rec);
+	CHECK_EQ(s.nnotes, 2);
+	teardown();
+}
+
+/* Erase: bodies gone now, and a late op's body is dropped on arrival. */
+static int count_bodies(void *ctx, const struct veld_stored_op *op)
+{
+	int *n = ctx;
+	if (op->body && op->h.kind != VELD_KIND_ERASE)
+		(*n)++;
+	return 0;
+}
+
+static void erase_then_late_op(void)
+{
+	uint8_t rec[16];
+	struct snap s;
+	int bodies = 0;
+
+	setup();
+	put1(A, rec, 1, "wish", "handgreep in toilet");
+	CHECK_ERR(veld_replica_note(A, rec, "mevrouw J., 84", NULL), 0);
+	sync_all();
+	/* B, offline, edits the record; meanwhile C erases it. */
+	put1(B, rec, 0, "wish", "ook een douchestoel");
+	CHECK_ERR(veld_replica_erase(C, rec, NULL), 0);
+	CHECK_ERR(veld_replica_erase(A, rec, NULL), VELD_EROLE);
+	ship(C, S);
+	ship(B, S); /* the late op arrives after the erase */
+	sync_all();
+	check_converged("erase");
+	s = snapshot(S, rec);
+	CHECK(s.found && s.rec.erased);
+	CHECK(strcmp(s.form, "huisbezoek") == 0); /* from the erase op */
+	CHECK_EQ(s.nvalues, 0);			  /* values read as erased */
+	CHECK_EQ(s.nnotes, 1);
+	CHECK_EQ(s.notes_erased, 1);
+	CHECK_EQ(veld_store_record_ops(veld_replica_store(S), rec, count_bodies,
+				       &bodies),
+		 0);
+	CHECK_EQ(bodies, 0);
+	bodies = 0;
+	CHECK_EQ(veld_store_record_ops(veld_replica_store(B), rec, count_bodies,
+				       &bodies),
+		 0);
+	CHECK_EQ(bodies, 0); /* B's own copy too, once it learnt */
+	teardown();
+}
+
+/* Build a signed op of author k by hand (for forks and forgeries). */
+static void make_op(const struct veld_key *k, uint64_t seq, const uint8_t *prev,
+		    uint64_t kind, const uint8_t record[16], const char *field,
+		    const char *value, uint64_t hlc, struct veld_buf *out)
+{
+	struct veld_op_header h;
+	struct veld_buf body;
+	msgpack_packer pk;
+	uint8_t salt[16];
+
+	memset(&h, 0, sizeof(h));
+	h.seq = seq;
+	h.has_prev = prev != NULL;
+	if (prev)
+		memcpy(h.prev, prev, 32);
+	h.hlc = hlc ? hlc : VELD_HLC_MAKE(veld_hlc_wall_ms(), 0);
+	memcpy(h.record, record, 16);
+	h.kind = kind;
+	veld_buf_init(&body, VELD_BODY_MAX);
+	veld_buf_packer_init(&pk, &body);
+	veld_salt_random(salt);
+	veld_body_begin(&pk, salt);
+	if (kind == VELD_KIND_PUT) {
+		msgpack_pack_map(&pk, 2);
+		msgpack_pack_str_with_body(&pk, "form", 4);
+		msgpack_pack_str_with_body(&pk, "f", 1);
+		msgpack_pack_str_with_body(&pk, "set", 3);
+		msgpack_pack_map(&pk, 1);
+		msgpack_pack_str_with_body(&pk, field, strlen(field));
+		msgpack_pack_str_with_body(&pk, value, strlen(value));
+	} else if (kind == VELD_KIND_FORM) {
+		msgpack_pack_map(&pk, 2);
+		msgpack_pack_str_with_body(&pk, "def", 3);
+		msgpack_pack_map(&pk, 0);
+		msgpack_pack_str_with_body(&pk, "name", 4);
+		msgpack_pack_str_with_body(&pk, "f", 1);
+	} else { /* a body that fits no kind */
+		msgpack_pack_map(&pk, 1);
+		msgpack_pack_str_with_body(&pk, "bogus", 5);
+		msgpack_pack_nil(&pk);
+	}
+	veld_buf_init(out, VELD_OP_MAX);
+	if (veld_op_create(k, &h, body.data, body.len, out, NULL) != 0)
+		abort();
+	veld_buf_release(&body);
+}
+
+static void op_id_of(const struct veld_buf *b, uint8_t id[32])
+{
+	struct veld_op op;
+	if (veld_op_decode(b->data, b->len, &op) != 0)
+		abort();
+	memcpy(id, op.id, 32);
+}
+
+static void chain_gap_held_then_completed(void)
+{
+	struct veld_buf o1, o2, o3;
+	uint8_t id1[32], id2[32], rec[16] = {1};
+	struct veld_apply_result r;
+	struct veld_head head;
+	int64_t pending;
+	struct snap s;
+
+	setup();
+	make_op(&kA, 1, NULL, VELD_KIND_PUT, rec, "a", "1", 0, &o1);
+	op_id_of(&o1, id1);
+	make_op(&kA, 2, id1, VELD_KIND_PUT, rec, "b", "2", 0, &o2);
+	op_id_of(&o2, id2);
+	make_op(&kA, 3, id2, VELD_KIND_PUT, rec, "c", "3", 0, &o3);
+	r = apply1(S, &o3);
+	CHECK_EQ(r.status, VELD_APPLY_HELD);
+	r = apply1(S, &o2);
+	CHECK_EQ(r.status, VELD_APPLY_HELD);
+	r = apply1(S, &o3); /* held twice is still held once */
+	CHECK_EQ(r.status, VELD_APPLY_HELD);
+	CHECK_EQ(veld_store_pending_count(veld_replica_store(S), &pending), 0);
+	CHECK_EQ(pending, 2);
+	CHECK(!snapshot(S, rec).found);
+	r = apply1(S, &o1); /* releases 2, then 3 */
+	CHECK_EQ(r.status, VELD_APPLY_APPLIED);
+	CHECK_EQ(veld_store_pending_count(veld_replica_store(S), &pending), 0);
+	CHECK_EQ(pending, 0);
+	CHECK_EQ(veld_store_head(veld_replica_store(S), kA.pk, &head), 0);
+	CHECK_EQ(head.seq, 3);
+	s = snapshot(S, rec);
+	CHECK_EQ(s.nvalues, 3);
+	r = apply1(S, &o2);
+	CHECK_EQ(r.status, VELD_APPLY_DUPLICATE);
+	veld_buf_release(&o1);
+	veld_buf_release(&o2);
+	veld_buf_release(&o3);
+	teardown();
+}
+
+static void fork_freezes_author(void)
+{
+	struct veld_buf o1, o1b, o2;
+	uint8_t id1[32], rec[16] = {2};
+	struct veld_apply_result r;
+	struct veld_head head;
+	int status = -1;
+	uint8_t idb[32];
+
+	setup();
+	make_op(&kA, 1, NULL, VELD_KIND_PUT, rec, "a", "honest", 0, &o1);
+	make_op(&kA, 1, NULL, VELD_KIND_PUT, rec, "a", "other", 0, &o1b);
+	op_id_of(&o1, id1);
+	op_id_of(&o1b, idb);
+	make_op(&kA, 2, id1, VELD_KIND_PUT, rec, "b", "2", 0, &o2);
+	CHECK_EQ(apply1(S, &o1).status, VELD_APPLY_APPLIED);
+	CHECK(snapshot(S, rec).found);
+	r = apply1(S, &o1b);
+	CHECK_EQ(r.status, VELD_APPLY_REFUSED);
+	CHECK_ERR(r.err, VELD_EFORK);
+	/* Evidence kept, author frozen, its ops leave the state. */
+	CHECK_EQ(veld_store_op_status(veld_replica_store(S), idb, &status), 1);
+	CHECK_EQ(status, VELD_STATUS_FORK);
+	CHECK_EQ(veld_store_head(veld_replica_store(S), kA.pk, &head), 0);
+	CHECK(head.frozen);
+	CHECK_EQ(head.fork_seq, 1);
+	CHECK(!snapshot(S, rec).found);
+	r = apply1(S, &o2);
+	CHECK_ERR(r.err, VELD_EFROZEN);
+	/* Another replica that sees the branches the other way round ends
+	 * in the same state. */
+	CHECK_EQ(apply1(B, &o1b).status, VELD_APPLY_APPLIED);
+	CHECK_EQ(apply1(B, &o1).status, VELD_APPLY_REFUSED);
+	{
+		uint8_t h1[32], h2[32];
+		state_hash(S, h1);
+		state_hash(B, h2);
+		CHECK_MEM(h1, h2, 32);
+	}
+	veld_buf_release(&o1);
+	veld_buf_release(&o1b);
+	veld_buf_release(&o2);
+	teardown();
+}
+
+static void authorisation(void)
+{
+	struct veld_buf o;
+	uint8_t rec[16] = {3}, form[16], key[32];
+	struct veld_apply_result r;
+
+	setup();
+	/* A field device may not write forms, registry entries or erases. */
+	CHECK_ERR(veld_replica_form(A, form, 1, "f", (const uint8_t *)"\x80", 1,
+				    NULL),
+		  VELD_EROLE);
+	memset(key, 9, sizeof(key));
+	CHECK_ERR(
+		veld_replica_device(A, key, "coordinator", "me", NULL, 0, NULL),
+		VELD_EROLE);
+	make_op(&kA, 1, NULL, VELD_KIND_FORM, rec, NULL, NULL, 0, &o);
+	r = apply1(S, &o);
+	CHECK_EQ(r.status, VELD_APPLY_REFUSED);
+	CHECK_ERR(r.err, VELD_EROLE);
+	veld_buf_release(&o);
+	/* The coordinator may. */
+	CHECK_ERR(veld_replica_form(C, form, 1, "f", (const uint8_t *)"\x80", 1,
+				    NULL),
+		  0);
+	/* Content that fits no kind is refused. */
+	make_op(&kB, 1, NULL, VELD_KIND_NOTE, rec, NULL, NULL, 0, &o);
+	r = apply1(S, &o);
+	CHECK_ERR(r.err, VELD_ECONTENT);
+	veld_buf_release(&o);
+	/* An unknown author is held until its enrolment arrives. */
+	make_op(&kX, 1, NULL, VELD_KIND_PUT, rec, "a", "1", 0, &o);
+	r = apply1(S, &o);
+	CHECK_EQ(r.status, VELD_APPLY_HELD);
+	CHECK_ERR(r.err, VELD_EAUTHOR);
+	CHECK(!snapshot(S, rec).found);
+	CHECK_ERR(veld_replica_device(S, kX.pk, "field", "X", NULL, 0, NULL),
+		  0);
+	CHECK(snapshot(S, rec).found);
+	veld_buf_release(&o);
+	/* A forged signature is refused. */
+	make_op(&kB, 1, NULL, VELD_KIND_PUT, rec, "a", "1", 0, &o);
+	o.data[o.len - 70] ^= 1; /* inside the signature */
+	r = apply1(S, &o);
+	CHECK_EQ(r.status, VELD_APPLY_REFUSED);
+	CHECK(r.err == VELD_ESIG || r.err == VELD_EBODYHASH);
+	veld_buf_release(&o);
+	/* A clock far ahead is refused. */
+	make_op(&kB, 1, NULL, VELD_KIND_PUT, rec, "a", "1",
+		VELD_HLC_MAKE(veld_hlc_wall_ms() + 3600 * 1000, 0), &o);
+	r = apply1(S, &o);
+	CHECK_ERR(r.err, VELD_ECLOCKAHEAD);
+	veld_buf_release(&o);
+	teardown();
+}
+
+static void revocation(void)
+{
+	uint8_t rec[16], rec2[16], id[32];
+	struct snap s;
+
+	setup();
+	put1(A, rec, 1, "wish", "voor intrekking");
+	ship(A, S);
+	/* A keeps writing offline; the server revokes A meanwhile. */
+	fake_ms = veld_hlc_wall_ms() + 2000;
+	veld_replica_set_wall(S, fake_wall, NULL);
+	CHECK_ERR(veld_replica_device(S, kA.pk, "field", "Ahmed", "noord", 1,
+				      NULL),
+		  0);
+	fake_ms += 2000;
+	veld_replica_set_wall(A, fake_wall, NULL);
+	put1(A, rec2, 1, "wish", "na intrekking");
+	ship(A, S);
+	s = snapshot(S, rec);
+	CHECK(s.found); /* written before the revocation: stays */
+	CHECK(!snapshot(S, rec2).found); /* after: kept for the chain only */
+	/* The same outcome when the revocation arrives after the op. */
+	ship(A, B);
+	CHECK(snapshot(B, rec2).found);
+	ship(S, B);
+	CHECK(!snapshot(B, rec2).found);
+	CHECK(snapshot(B, rec).found);
+	/* And A itself, once it learns: its own write is void. */
+	ship(S, A);
+	CHECK(!snapshot(A, rec2).found);
+	CHECK_ERR(veld_replica_note(A, rec, "nog iets", id), VELD_EREVOKED);
+	veld_replica_set_wall(S, NULL, NULL);
+	veld_replica_set_wall(A, NULL, NULL);
+	teardown();
+}
+
+static void persistence(void)
+{
+	char dir[] = "/tmp/veld-test-XXXXXX", path[64];
+	uint8_t rec[16], h1[32], h2[32];
+	struct veld_replica *r;
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/a.db", dir);
+	r = open_replica(&kS, path);
+	put1(r, rec, 1, "wish", "blijft");
+	CHECK_ERR(veld_replica_note(r, rec, "notitie", NULL), 0);
+	state_hash(r, h1);
+	veld_replica_close(r);
+	r = open_replica(&kS, path);
+	state_hash(r, h2);
+	CHECK_MEM(h1, h2, 32);
+	CHECK(has_value(&(struct snap){0}, "x") == 0);
+	{
+		struct snap s = snapshot(r, rec);
+		CHECK(s.found && has_value(&s, "wish=blijft") && s.nnotes == 1);
+	}
+	/* The clock continues after the last op, also after a restart. */
+	put1(r, rec, 0, "wish", "later");
+	veld_replica_close(r);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/a.db-wal", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/a.db-shm", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
+int main(void)
+{
+	if (sodium_init() < 0)
+		return 2;
+	util_key(&kS, 0x53);
+	util_key(&kC, 0x43);
+	util_key(&kA, 0x41);
+	util_key(&kB, 0x42);
+	util_key(&kX, 0x58);
+	basic_put_and_sync();
+	concurrent_edits_three_authors();
+	edit_versus_delete();
+	notes_are_ordered_and_kept();
+	erase_then_late_op();
+	chain_gap_held_then_completed();
+	fork_freezes_author();
+	authorisation();
+	revocation();
+	persistence();
+	return test_summary("test_replica");
+}
