@@ -21,6 +21,7 @@ cmake -S . -B build-asan -DVELD_WERROR=ON -DVELD_SANITIZE=ON \
 cmake --build build-asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	VELD_CONVERGE_SEEDS=150 \
 	ctest --test-dir build-asan --output-on-failure -j"$jobs" -E '^format$'
 
 echo "== libFuzzer (short runs)"

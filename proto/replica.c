@@ -398,10 +398,22 @@ static int apply_raw(struct veld_replica *r, const uint8_t *raw, size_t len,
 	uint64_t next;
 	int rc;
 
+	int existing;
+
 	rc = veld_op_decode(raw, len, &op);
-	if (rc == 0 && !verified)
-		rc = veld_op_verify(&op);
 	if (rc < 0) {
+		set_res(res, VELD_APPLY_REFUSED, rc);
+		return 0;
+	}
+	/* A duplicate needs no signature check: the id commits to the
+	 * header, and we keep the copy we verified before. */
+	rc = veld_store_op_status(r->store, op.id, &existing);
+	if (rc != 0) {
+		if (rc > 0)
+			set_res(res, VELD_APPLY_DUPLICATE, 0);
+		return rc < 0 ? rc : 0;
+	}
+	if (!verified && (rc = veld_op_verify(&op)) < 0) {
 		set_res(res, VELD_APPLY_REFUSED, rc);
 		return 0;
 	}

@@ -1,0 +1,332 @@
+/*
+ * main.c - veldd, the veldwerk sync server: command line and service loop.
+ *
+ *	veldd serve [--data DIR] [--listen HOST:PORT] [--verbose]
+ *	veldd version
+ *	veldd help
+ *
+ * Shaped like the libwebsockets minimal examples: this file holds only the
+ * options, the lws context and the service loop; the rest lives in its own
+ * modules: http.c (the plain-HTTP protocol callback), listen.c (the listen
+ * address), datadir.c (the data directory and the server key).  The only
+ * global is the signal flag.
+ *
+ * Exit codes: 0 ok (including a clean stop on SIGINT/SIGTERM), 1 runtime
+ * failure, 2 usage error.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libwebsockets.h>
+#include <sodium.h>
+
+#include "datadir.h"
+#include "http.h"
+#include "listen.h"
+
+#ifndef VELDD_VERSION
+#error "VELDD_VERSION must be defined by the build (server/CMakeLists.txt)"
+#endif
+
+#define EXIT_USAGE 2
+
+#define SERVE_HELP (-1) /* parse_serve: help was asked for and shown */
+
+/* The one piece of global mutable state: set by SIGINT/SIGTERM. */
+static volatile sig_atomic_t interrupted;
+
+/* `veldd serve` options, after parsing. */
+struct serve_opts {
+	const char *data_dir;
+	struct veld_listen listen;
+	int verbose;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: veldd serve [--data DIR] [--listen HOST:PORT] "
+		"[--verbose]\n"
+		"       veldd version\n"
+		"       veldd help\n"
+		"\n"
+		"serve options:\n"
+		"  --data DIR          data directory (default $%s, else %s)\n"
+		"  --listen HOST:PORT  numeric address to listen on "
+		"(default %s;\n"
+		"                      IPv6 as [::1]:8787)\n"
+		"  --verbose           more libwebsockets logging\n",
+		VELD_DATADIR_ENV, VELD_DATADIR_DEFAULT, VELD_LISTEN_DEFAULT);
+}
+
+static void usage_error(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+static void usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("veldd: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'veldd help'.\n", stderr);
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+/*
+ * If argv[*i] is flag or flag=VALUE, point *value at VALUE (the next
+ * argument for the first form, NULL if there is none) and return 1.
+ */
+static int match_flag(int argc, char **argv, int *i, const char *flag,
+		      const char **value)
+{
+	const char *a = argv[*i];
+	size_t n = strlen(flag);
+
+	if (strncmp(a, flag, n) || (a[n] != '\0' && a[n] != '='))
+		return 0;
+	if (a[n] == '=')
+		*value = a + n + 1;
+	else if (*i + 1 < argc)
+		*value = argv[++*i];
+	else
+		*value = NULL;
+	return 1;
+}
+
+/* 0; SERVE_HELP after printing the usage; EXIT_USAGE after saying why. */
+static int parse_serve(int argc, char **argv, struct serve_opts *o)
+{
+	const char *env = getenv(VELD_DATADIR_ENV);
+	const char *v;
+
+	memset(o, 0, sizeof(*o));
+	o->data_dir = env && *env ? env : VELD_DATADIR_DEFAULT;
+	if (veld_listen_parse(&o->listen, VELD_LISTEN_DEFAULT) < 0)
+		return EXIT_USAGE;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			usage(stdout);
+			return SERVE_HELP;
+		} else if (!strcmp(a, "--verbose")) {
+			o->verbose = 1;
+		} else if (match_flag(argc, argv, &i, "--data", &v)) {
+			if (!v || !*v) {
+				usage_error("option '--data' needs a "
+					    "directory");
+				return EXIT_USAGE;
+			}
+			o->data_dir = v;
+		} else if (match_flag(argc, argv, &i, "--listen", &v)) {
+			if (!v) {
+				usage_error("option '--listen' needs "
+					    "HOST:PORT");
+				return EXIT_USAGE;
+			}
+			if (veld_listen_parse(&o->listen, v) < 0) {
+				usage_error("bad listen address '%s' (want a "
+					    "numeric HOST:PORT like %s or "
+					    "[::1]:8787)",
+					    v, VELD_LISTEN_DEFAULT);
+				return EXIT_USAGE;
+			}
+		} else if (a[0] == '-') {
+			usage_error("unknown option '%s'", a);
+			return EXIT_USAGE;
+		} else {
+			usage_error("unexpected argument '%s'", a);
+			return EXIT_USAGE;
+		}
+	}
+	return 0;
+}
+
+/* Loud, because it means residents' data in clear text on a network. */
+static void warn_exposed(const struct veld_listen *l)
+{
+	static const char *const lines[] = {
+		"==================================================",
+		"veldd listens on a NON-LOOPBACK address WITHOUT TLS.",
+		"Sync traffic carries residents' personal data and",
+		"will cross the network in clear text. Put veldd",
+		"behind a TLS-terminating reverse proxy and listen",
+		"on 127.0.0.1 only.",
+		"==================================================",
+	};
+
+	fputc('\n', stderr);
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+		fprintf(stderr, "veldd: WARNING: %s\n", lines[i]);
+	fprintf(stderr, "veldd: WARNING: (listen address: %s)\n\n", l->host);
+}
+
+static void print_banner(const struct veld_datadir *dd,
+			 const struct veld_listen *l)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+
+	veld_listen_url_host(l, host, sizeof(host));
+	printf("veldd %s\n", VELDD_VERSION);
+	printf("data dir:   %s\n", dd->path);
+	printf("server key: %s%s\n", dd->key_hex,
+	       dd->key_created ? " (new)" : "");
+	printf("sync:       ws://%s:%d/sync\n", host, l->port);
+	printf("health:     http://%s:%d/healthz\n", host, l->port);
+	/* Scripts and supervisors read this through a pipe. */
+	fflush(stdout);
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+	struct lws_protocol_vhost_options pvo_key = {
+		.name = VELD_HTTP_PVO_SERVER_KEY,
+	};
+	struct lws_protocol_vhost_options pvo = {
+		.options = &pvo_key,
+		.name = VELD_HTTP_PROTOCOL_NAME,
+		.value = "",
+	};
+	const struct lws_protocols *protocols[] = {&veld_http_protocol, NULL};
+	struct lws_context_creation_info info;
+	struct lws_context *context;
+	struct veld_datadir dd;
+	struct serve_opts o;
+	struct sigaction sa;
+	char err[PATH_MAX + 128];
+	int rc, n = 0;
+
+	rc = parse_serve(argc, argv, &o);
+	if (rc == SERVE_HELP)
+		return 0;
+	if (rc)
+		return rc;
+
+	lws_set_log_level(LLL_ERR | LLL_WARN | (o.verbose ? LLL_NOTICE : 0),
+			  NULL);
+
+	if (veld_listen_check(&o.listen) < 0) {
+		fprintf(stderr, "veldd: cannot listen on %s: %s\n",
+			o.listen.host, strerror(errno));
+		return 1;
+	}
+	if (veld_datadir_open(&dd, o.data_dir, err, sizeof(err)) < 0) {
+		fprintf(stderr, "veldd: %s\n", err);
+		return 1;
+	}
+	if (dd.key_exposed)
+		fprintf(stderr,
+			"veldd: warning: key '%s' is accessible to other "
+			"users; chmod 600 it\n",
+			dd.key_path);
+	if (!o.listen.loopback)
+		warn_exposed(&o.listen);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: the signal has to interrupt lws's poll(). */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	pvo_key.value = dd.key_hex;
+	memset(&info, 0, sizeof(info));
+	info.port = o.listen.port;
+	info.iface = o.listen.host;
+	info.pprotocols = protocols;
+	info.pvo = &pvo;
+	info.vhost_name = "veldd";
+	info.server_string = "veldd";
+	/*
+	 * The vhost is made separately so that a port already in use fails
+	 * cleanly: lws 4.1 leaks when the implicit default vhost fails
+	 * inside lws_create_context().
+	 */
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	if (!o.listen.ipv6)
+		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+
+	context = lws_create_context(&info);
+	if (!context) {
+		fprintf(stderr, "veldd: cannot start libwebsockets\n");
+		veld_datadir_close(&dd);
+		return 1;
+	}
+	if (!lws_create_vhost(context, &info)) {
+		fprintf(stderr, "veldd: cannot listen on %s port %d\n",
+			o.listen.host, o.listen.port);
+		lws_context_destroy(context);
+		veld_datadir_close(&dd);
+		return 1;
+	}
+	print_banner(&dd, &o.listen);
+
+	/*
+	 * A signal that lands between the test and lws's poll() is only
+	 * seen when poll() next returns: at the latest on lws's own timer
+	 * (about 30 s in lws 4.1).
+	 */
+	while (n >= 0 && !interrupted)
+		n = lws_service(context, 0);
+
+	lws_context_destroy(context);
+	veld_datadir_close(&dd);
+	if (n < 0) {
+		fprintf(stderr, "veldd: service loop failed\n");
+		return 1;
+	}
+	printf("veldd: stopped\n");
+	return 0;
+}
+
+static int cmd_version(void)
+{
+	printf("veldd %s (libwebsockets %s, libsodium %s)\n", VELDD_VERSION,
+	       lws_get_library_version(), sodium_version_string());
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+
+	if (!cmd) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") ||
+	    !strcmp(cmd, "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+		if (argc > 2) {
+			usage_error("unexpected argument '%s'", argv[2]);
+			return EXIT_USAGE;
+		}
+		return cmd_version();
+	}
+	if (strcmp(cmd, "serve")) {
+		usage_error("unknown command '%s'", cmd);
+		return EXIT_USAGE;
+	}
+
+	if (sodium_init() < 0) {
+		fprintf(stderr, "veldd: cannot initialise libsodium\n");
+		return 1;
+	}
+	return cmd_serve(argc - 1, argv + 1);
+}
