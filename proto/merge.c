@@ -532,10 +532,15 @@ static int build_values(struct fold *f, struct veld_merge_out *out,
 		/* Count each conflicting field once: at its winner. */
 		if (others && v->winner)
 			r->conflicts++;
-		if (v->winner && strcmp(v->field, "street") == 0 &&
-		    c->value->type == MSGPACK_OBJECT_STR)
-			r->street = arena_str(out->arena, c->value->via.str.ptr,
-					      c->value->via.str.size);
+		/* Street and follow-up status are what lists filter on. */
+		if (v->winner && c->value->type == MSGPACK_OBJECT_STR &&
+		    (strcmp(v->field, "street") == 0 ||
+		     strcmp(v->field, "followup") == 0)) {
+			const char **dst =
+				v->field[0] == 's' ? &r->street : &r->followup;
+			*dst = arena_str(out->arena, c->value->via.str.ptr,
+					 c->value->via.str.size);
+		}
 		/* An edit the delete did not see, made before it: flag. */
 		if (has_delete && c->op->hlc < delete_hlc)
 			r->delete_conflict = 1;

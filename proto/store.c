@@ -12,6 +12,7 @@
  */
 #include "store.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,7 +42,8 @@ static const char schema_v1[] =
 	" PRIMARY KEY(author, seq)) WITHOUT ROWID;"
 	"CREATE TABLE erasures(record BLOB PRIMARY KEY) WITHOUT ROWID;"
 	"CREATE TABLE records(id BLOB PRIMARY KEY, form TEXT, area TEXT,"
-	" street TEXT, created INTEGER NOT NULL, updated INTEGER NOT NULL,"
+	" street TEXT, followup TEXT,"
+	" created INTEGER NOT NULL, updated INTEGER NOT NULL,"
 	" deleted INTEGER NOT NULL, delete_conflict INTEGER NOT NULL,"
 	" erased INTEGER NOT NULL, conflicts INTEGER NOT NULL) WITHOUT ROWID;"
 	"CREATE INDEX records_form ON records(form, updated);"
@@ -113,8 +115,8 @@ enum stmt {
 };
 
 #define REC_COLS                                                               \
-	"id, form, area, street, created, updated, deleted, delete_conflict, " \
-	"erased, conflicts"
+	"id, form, area, street, followup, created, updated, deleted, "        \
+	"delete_conflict, erased, conflicts"
 
 static const char *const sql[S_COUNT] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
@@ -158,8 +160,9 @@ static const char *const sql[S_COUNT] = {
 	[S_ERASED] = "SELECT 1 FROM erasures WHERE record = ?1",
 	[S_ERASE_MARK] = "INSERT OR IGNORE INTO erasures(record) VALUES(?1)",
 	[S_REC_DEL] = "DELETE FROM records WHERE id = ?1",
-	[S_REC_INSERT] = "INSERT INTO records(" REC_COLS ")"
-			 " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	[S_REC_INSERT] =
+		"INSERT INTO records(" REC_COLS ")"
+		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
 	[S_VAL_DEL] = "DELETE FROM field_values WHERE record = ?1",
 	[S_VAL_INSERT] = "INSERT INTO field_values(record, field, op, author,"
 			 " hlc, value, winner)"
@@ -185,6 +188,7 @@ static const char *const sql[S_COUNT] = {
 		      " AND (?4 = 0 OR conflicts > 0 OR delete_conflict)"
 		      " AND (?5 OR NOT deleted)"
 		      " AND updated >= ?6"
+		      " AND (?7 IS NULL OR followup = ?7)"
 		      " ORDER BY updated DESC, id",
 	[S_RECORD] = "SELECT " REC_COLS " FROM records WHERE id = ?1",
 	[S_VALUES] = "SELECT field, op, author, hlc, value, winner"
@@ -342,6 +346,24 @@ void veld_store_close(struct veld_store *s)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_close(s->db);
 	free(s);
+}
+
+int veld_store_integrity(struct veld_store *s, char *msg, size_t msg_len)
+{
+	sqlite3_stmt *st;
+	int rc, ok = 0;
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA integrity_check", -1, &st, NULL))
+		return VELD_ESTORE;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(st, 0);
+		ok = t && strcmp(t, "ok") == 0;
+		if (msg && msg_len)
+			snprintf(msg, msg_len, "%s", t ? t : "");
+	}
+	sqlite3_finalize(st);
+	return ok ? 0 : VELD_ESTORE;
 }
 
 int veld_store_begin(struct veld_store *s)
@@ -726,12 +748,13 @@ int veld_store_record_replace(struct veld_store *s,
 	bind_text(st, 2, rec->form);
 	bind_text(st, 3, rec->area);
 	bind_text(st, 4, rec->street);
-	bind_u64(st, 5, rec->created);
-	bind_u64(st, 6, rec->updated);
-	sqlite3_bind_int(st, 7, rec->deleted);
-	sqlite3_bind_int(st, 8, rec->delete_conflict);
-	sqlite3_bind_int(st, 9, rec->erased);
-	sqlite3_bind_int(st, 10, rec->conflicts);
+	bind_text(st, 5, rec->followup);
+	bind_u64(st, 6, rec->created);
+	bind_u64(st, 7, rec->updated);
+	sqlite3_bind_int(st, 8, rec->deleted);
+	sqlite3_bind_int(st, 9, rec->delete_conflict);
+	sqlite3_bind_int(st, 10, rec->erased);
+	sqlite3_bind_int(st, 11, rec->conflicts);
 	if ((rc = exec_stmt(st)) < 0)
 		return rc;
 
@@ -883,12 +906,13 @@ static int each_record(sqlite3_stmt *st, veld_store_record_fn fn, void *ctx,
 		r.form = (const char *)sqlite3_column_text(st, 1);
 		r.area = (const char *)sqlite3_column_text(st, 2);
 		r.street = (const char *)sqlite3_column_text(st, 3);
-		r.created = col_u64(st, 4);
-		r.updated = col_u64(st, 5);
-		r.deleted = sqlite3_column_int(st, 6);
-		r.delete_conflict = sqlite3_column_int(st, 7);
-		r.erased = sqlite3_column_int(st, 8);
-		r.conflicts = sqlite3_column_int(st, 9);
+		r.followup = (const char *)sqlite3_column_text(st, 4);
+		r.created = col_u64(st, 5);
+		r.updated = col_u64(st, 6);
+		r.deleted = sqlite3_column_int(st, 7);
+		r.delete_conflict = sqlite3_column_int(st, 8);
+		r.erased = sqlite3_column_int(st, 9);
+		r.conflicts = sqlite3_column_int(st, 10);
 		(*count)++;
 		if ((x = fn(ctx, &r)) != 0) {
 			done(st);
@@ -911,6 +935,7 @@ int veld_store_records(struct veld_store *s, const struct veld_record_filter *f,
 	sqlite3_bind_int(st, 4, f ? f->only_conflicts : 0);
 	sqlite3_bind_int(st, 5, f ? f->include_deleted : 0);
 	bind_u64(st, 6, f ? f->updated_since : 0);
+	bind_text(st, 7, f ? f->followup : NULL);
 	return each_record(st, fn, ctx, &count);
 }
 

@@ -75,9 +75,10 @@ typedef int (*veld_store_op_fn)(void *ctx, const struct veld_stored_op *op);
 /* Materialised rows, as the merge writes them. */
 struct veld_record_row {
 	uint8_t id[VELD_RECORD_LEN];
-	const char *form;   /* may be NULL (unknown, e.g. erased) */
-	const char *area;   /* may be NULL */
-	const char *street; /* display value of field "street", may be NULL */
+	const char *form;     /* may be NULL (unknown, e.g. erased) */
+	const char *area;     /* may be NULL */
+	const char *street;   /* display value of field "street", or NULL */
+	const char *followup; /* display value of field "followup", or NULL */
 	uint64_t created, updated; /* hlc */
 	int deleted;		   /* deleted, nothing survived */
 	int delete_conflict;	   /* deleted, but a concurrent edit lives */
@@ -134,6 +135,11 @@ void veld_store_close(struct veld_store *s);
 
 /* Last SQLite error message, for logs. */
 const char *veld_store_errmsg(const struct veld_store *s);
+
+/* PRAGMA integrity_check: 0 if "ok", VELD_ESTORE otherwise (the first
+ * problem is then in veld_store_errmsg's place: msg, msg_len). */
+int veld_store_integrity(struct veld_store *s, char *msg, size_t msg_len)
+	__attribute__((warn_unused_result));
 
 /* Transactions: one per applied batch.  commit is durable on return. */
 int veld_store_begin(struct veld_store *s) __attribute__((warn_unused_result));
@@ -289,8 +295,9 @@ int veld_store_forms(struct veld_store *s, veld_store_form_fn fn, void *ctx)
 struct veld_record_filter {
 	const char *form;
 	const char *area;
-	const char *street; /* current value of field "street" */
-	int only_conflicts; /* conflicts > 0 or delete_conflict */
+	const char *street;   /* display value of field "street" */
+	const char *followup; /* display value of field "followup" */
+	int only_conflicts;   /* conflicts > 0 or delete_conflict */
 	int include_deleted;
 	uint64_t updated_since; /* hlc */
 };

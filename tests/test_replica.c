@@ -538,6 +538,95 @@ static void persistence(void)
 	rmdir(dir);
 }
 
+static int count_rec(void *ctx, const struct veld_record_row *row)
+{
+	(void)row;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static int count_records(struct veld_replica *r,
+			 const struct veld_record_filter *f)
+{
+	int n = 0;
+	CHECK_EQ(veld_store_records(veld_replica_store(r), f, count_rec, &n),
+		 0);
+	return n;
+}
+
+static int count_head(void *ctx, const uint8_t *author,
+		      const struct veld_head *h)
+{
+	(void)author;
+	*(uint64_t *)ctx += h->seq;
+	return 0;
+}
+
+static int count_op(void *ctx, const struct veld_stored_op *op)
+{
+	(void)op;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static void reads_and_filters(void)
+{
+	uint8_t r1[16], r2[16], r3[16];
+	struct veld_field f1[] = {{"street", "Kerkstraat", NULL, 0}};
+	struct veld_field f2[] = {{"street", "Dorpsweg", NULL, 0},
+				  {"followup", "open", NULL, 0}};
+	uint64_t seqs = 0;
+	int history = 0;
+
+	setup();
+	CHECK_ERR(
+		veld_replica_put(A, r1, 1, "huisbezoek", "noord", f1, 1, NULL),
+		0);
+	CHECK_ERR(
+		veld_replica_put(A, r2, 1, "containerdag", "zuid", f2, 2, NULL),
+		0);
+	put1(A, r3, 1, "wish", "x");
+	sync_all();
+	put1(A, r3, 0, "wish", "y");
+	put1(B, r3, 0, "wish", "z");
+	sync_all();
+	CHECK_EQ(count_records(S, NULL), 3);
+	CHECK_EQ(count_records(
+			 S, &(struct veld_record_filter){.form = "huisbezoek"}),
+		 2);
+	CHECK_EQ(count_records(S, &(struct veld_record_filter){.area = "zuid"}),
+		 1);
+	CHECK_EQ(count_records(
+			 S,
+			 &(struct veld_record_filter){.street = "Kerkstraat"}),
+		 1);
+	CHECK_EQ(count_records(
+			 S, &(struct veld_record_filter){.followup = "open"}),
+		 1);
+	CHECK_EQ(count_records(
+			 S, &(struct veld_record_filter){.only_conflicts = 1}),
+		 1);
+	CHECK_EQ(count_records(S,
+			       &(struct veld_record_filter){
+				       .updated_since = UINT64_MAX >> 1}),
+		 0);
+	/* Deleted records are left out unless asked for. */
+	CHECK_ERR(veld_replica_delete(C, r1, NULL), 0);
+	CHECK_EQ(count_records(C, NULL), 2);
+	CHECK_EQ(count_records(
+			 C, &(struct veld_record_filter){.include_deleted = 1}),
+		 3);
+	/* Chain heads: 3 enrolments by S, 4 puts by A, 1 by B, 1 by C. */
+	CHECK_EQ(veld_store_heads(veld_replica_store(C), count_head, &seqs), 0);
+	CHECK_EQ(seqs, 3 + 4 + 1 + 1);
+	/* History of r3: the three puts. */
+	CHECK_EQ(veld_store_record_ops(veld_replica_store(S), r3, count_op,
+				       &history),
+		 0);
+	CHECK_EQ(history, 3);
+	teardown();
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -557,5 +646,6 @@ int main(void)
 	authorisation();
 	revocation();
 	persistence();
+	reads_and_filters();
 	return test_summary("test_replica");
 }
