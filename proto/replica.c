@@ -619,6 +619,8 @@ static int settle_set(struct veld_replica *r, struct idset *s,
 {
 	int rc = 0;
 
+	if (!s->n)
+		return 0;
 	qsort(s->ids, s->n, sizeof(*s->ids), cmp_id16);
 	for (size_t i = 0; i < s->n && rc == 0; i++)
 		if (i == 0 ||
