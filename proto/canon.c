@@ -189,7 +189,8 @@ int veld_utf8_valid(const uint8_t *s, size_t len)
 static int key_cmp(const msgpack_object_str *a, const msgpack_object_str *b)
 {
 	size_t n = a->size < b->size ? a->size : b->size;
-	int c = memcmp(a->ptr, b->ptr, n);
+	/* msgpack-c gives an empty str a NULL pointer: no memcmp then. */
+	int c = n ? memcmp(a->ptr, b->ptr, n) : 0;
 
 	if (c)
 		return c;

@@ -51,7 +51,8 @@ static char *arena_str(struct veld_arena *a, const char *p, size_t n)
 	char *s = arena_alloc(a, n + 1);
 
 	if (s) {
-		memcpy(s, p, n);
+		if (n) /* an empty msgpack str has a NULL pointer */
+			memcpy(s, p, n);
 		s[n] = 0;
 	}
 	return s;
@@ -279,7 +280,8 @@ struct idref {
 
 static int same_field(const msgpack_object_str *a, const msgpack_object_str *b)
 {
-	return a->size == b->size && memcmp(a->ptr, b->ptr, a->size) == 0;
+	return a->size == b->size &&
+	       (a->size == 0 || memcmp(a->ptr, b->ptr, a->size) == 0);
 }
 
 /* (hlc, author) order for the display winner. */

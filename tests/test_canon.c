@@ -43,6 +43,11 @@ static void accepts_canonical_values(void)
 	CHECK_ERR(CANON(0x83, 0xa1, 'a', 0x01, 0xa2, 'a', 'b', 0x02, 0xa1, 'b',
 			0x03),
 		  0);
+	/* The empty key sorts first (found by fuzz_canon: msgpack-c gives
+	 * an empty str a NULL pointer). */
+	CHECK_ERR(CANON(0x82, 0xa0, 0xc0, 0xa1, 'a', 0xc0), 0);
+	CHECK_ERR(CANON(0x82, 0xa1, 'a', 0xc0, 0xa0, 0xc0), VELD_EKEYORDER);
+	CHECK_ERR(CANON(0x82, 0xa0, 0xc0, 0xa0, 0xc0), VELD_EKEYDUP);
 }
 
 static void refuses_each_broken_rule(void)
