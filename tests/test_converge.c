@@ -163,9 +163,12 @@ static void local_write(struct world *w, int i)
 					       NULL);
 			w->has_form = w->has_form || rc == 0;
 		} else {
+			/* Rename a field device, now and then revoke one. */
 			int d = 2 + (int)rnd(w, NREP - 2);
+			int revoke = rnd(w, 6) == 0;
 			rc = veld_replica_device(r, w->keys[d].pk, "field",
-						 "renamed", "centrum", 0, NULL);
+						 "renamed", "centrum", revoke,
+						 NULL);
 		}
 	} else {
 		return;
@@ -175,7 +178,7 @@ static void local_write(struct world *w, int i)
 	if (rc == 0)
 		w->written++;
 	else if (getenv("VELD_CONVERGE_VERBOSE") ||
-		 (rc != VELD_EAUTHOR && rc != VELD_ESEQ))
+		 (rc != VELD_EAUTHOR && rc != VELD_ESEQ && rc != VELD_EREVOKED))
 		fprintf(stderr, "replica %d: local write: %s\n", i,
 			veld_err_name(rc));
 }
