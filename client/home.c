@@ -19,7 +19,7 @@ int veld_home_resolve(struct veld_home *h, const char *flag)
 
 	if (flag)
 		n = snprintf(h->dir, sizeof(h->dir), "%s", flag);
-	else if ((env = getenv("VELD_HOME")) && *env)
+	else if ((env = getenv("VELD_DIR")) && *env)
 		n = snprintf(h->dir, sizeof(h->dir), "%s", env);
 	else if ((env = getenv("XDG_DATA_HOME")) && *env)
 		n = snprintf(h->dir, sizeof(h->dir), "%s/veld", env);

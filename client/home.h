@@ -3,7 +3,7 @@
  *
  * The home directory holds the device key (device.key, mode 0600) and, from
  * the replica milestone on, the SQLite store.  It is chosen, first match:
- * --home DIR on the command line, $VELD_HOME, $XDG_DATA_HOME/veld,
+ * --dir DIR on the command line, $VELD_DIR, $XDG_DATA_HOME/veld,
  * $HOME/.local/share/veld.
  */
 #ifndef VELD_CLIENT_HOME_H

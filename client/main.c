@@ -22,7 +22,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: veld [--home DIR] COMMAND [ARGS]\n"
+		"usage: veld [--dir DIR] COMMAND [ARGS]\n"
 		"\n"
 		"commands:\n"
 		"  init            create this device's key (once per device)\n"
@@ -33,7 +33,8 @@ static void usage(FILE *f)
 		"  version         print the version\n"
 		"  help            this text\n"
 		"\n"
-		"The device home is --home, $VELD_HOME, $XDG_DATA_HOME/veld or "
+		"The device directory is --dir, $VELD_DIR, $XDG_DATA_HOME/veld "
+		"or "
 		"~/.local/share/veld.\n");
 }
 
@@ -186,7 +187,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "veld: libsodium failed to initialise\n");
 		return 1;
 	}
-	if (i + 1 < argc && strcmp(argv[i], "--home") == 0) {
+	if (i + 1 < argc && strcmp(argv[i], "--dir") == 0) {
 		home_flag = argv[i + 1];
 		i += 2;
 	}
@@ -207,8 +208,8 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "inspect") == 0)
 		return cmd_inspect(argc - i, argv + i);
 	if (veld_home_resolve(&home, home_flag) < 0) {
-		fprintf(stderr, "veld: cannot determine the device home; "
-				"use --home DIR\n");
+		fprintf(stderr, "veld: cannot determine the device directory; "
+				"use --dir DIR\n");
 		return 2;
 	}
 	if (strcmp(cmd, "init") == 0)

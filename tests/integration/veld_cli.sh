@@ -17,20 +17,20 @@ fail() {
 vector() { sed -n "s/^$1 = //p" "$vectors"; }
 
 # init creates a 0600 key of 32 bytes; a second init refuses.
-out=$("$veld" --home "$tmp/home" init)
+out=$("$veld" --dir "$tmp/home" init)
 key=$(echo "$out" | sed -n 's/^device *//p')
 [ ${#key} -eq 64 ] && ok || fail "init printed no key: $out"
 [ "$(stat -c %a "$tmp/home/device.key")" = 600 ] && ok || fail "key mode"
 [ "$(stat -c %s "$tmp/home/device.key")" = 32 ] && ok || fail "key size"
-if "$veld" --home "$tmp/home" init 2>"$tmp/err"; then
+if "$veld" --dir "$tmp/home" init 2>"$tmp/err"; then
 	fail "second init succeeded"
 else
 	grep -q "already exists" "$tmp/err" && ok || fail "second init: $(cat "$tmp/err")"
 fi
-# whoami prints the same key, also when found through $VELD_HOME.
-[ "$(VELD_HOME=$tmp/home "$veld" whoami | sed -n 's/^device *//p')" = "$key" ] &&
+# whoami prints the same key, also when found through $VELD_DIR.
+[ "$(VELD_DIR=$tmp/home "$veld" whoami | sed -n 's/^device *//p')" = "$key" ] &&
 	ok || fail "whoami"
-if "$veld" --home "$tmp/none" whoami 2>"$tmp/err"; then
+if "$veld" --dir "$tmp/none" whoami 2>"$tmp/err"; then
 	fail "whoami without key succeeded"
 else
 	grep -q "veld init" "$tmp/err" && ok || fail "whoami hint"
