@@ -64,7 +64,10 @@
 	X(EREVOKED, "author was revoked before this op's clock")               \
 	X(EPENDINGFULL, "too many ops held back waiting for predecessors")     \
 	X(ENOTFOUND, "no such record")                                         \
-	X(EAMBIGUOUS, "record id prefix matches more than one record")
+	X(EAMBIGUOUS, "record id prefix matches more than one record")         \
+	X(ECODE, "unknown enrolment code")                                     \
+	X(ECODEUSED, "enrolment code was already used")                        \
+	X(ECODEEXPIRED, "enrolment code has expired")
 
 /* Position of each error in the list; only used to derive the values. */
 enum veld_err_index {

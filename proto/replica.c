@@ -648,8 +648,9 @@ static void batch_reset(struct veld_replica *r)
 	r->registry_dirty = 0;
 }
 
-int veld_replica_apply(struct veld_replica *r, const struct veld_bytes *ops,
-		       size_t n, int verified, struct veld_apply_result *res)
+static int apply_batch(struct veld_replica *r, const struct veld_bytes *ops,
+		       size_t n, int verified, struct veld_apply_result *res,
+		       size_t *bad)
 {
 	struct veld_apply_result scratch;
 	int rc = veld_store_begin(r->store);
@@ -657,9 +658,16 @@ int veld_replica_apply(struct veld_replica *r, const struct veld_bytes *ops,
 	if (rc < 0)
 		return rc;
 	batch_reset(r);
-	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = apply_raw(r, ops[i].p, ops[i].len, verified,
-			       res ? &res[i] : &scratch);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		struct veld_apply_result *ri = res ? &res[i] : &scratch;
+		rc = apply_raw(r, ops[i].p, ops[i].len, verified, ri);
+		/* All or nothing: anything but applied or duplicate ends it */
+		if (rc == 0 && bad && ri->status != VELD_APPLY_APPLIED &&
+		    ri->status != VELD_APPLY_DUPLICATE) {
+			*bad = i;
+			rc = ri->err ? ri->err : VELD_EINVAL;
+		}
+	}
 	if (rc == 0)
 		rc = settle(r);
 	if (rc == 0)
@@ -673,6 +681,19 @@ int veld_replica_apply(struct veld_replica *r, const struct veld_bytes *ops,
 		}
 	}
 	return rc;
+}
+
+int veld_replica_apply(struct veld_replica *r, const struct veld_bytes *ops,
+		       size_t n, int verified, struct veld_apply_result *res)
+{
+	return apply_batch(r, ops, n, verified, res, NULL);
+}
+
+int veld_replica_apply_all(struct veld_replica *r, const struct veld_bytes *ops,
+			   size_t n, int verified, size_t *bad)
+{
+	*bad = n;
+	return apply_batch(r, ops, n, verified, NULL, bad);
 }
 
 /* --- local writes --- */

@@ -93,6 +93,17 @@ int veld_replica_apply(struct veld_replica *r, const struct veld_bytes *ops,
 		       size_t n, int verified, struct veld_apply_result *res)
 	__attribute__((warn_unused_result));
 
+/*
+ * veld_replica_apply_all - apply a batch that must be taken whole, such as
+ * a device pushing its own chain: if any op would be refused, held or void,
+ * nothing of the batch is kept.  Returns 0 once committed (duplicates are
+ * fine), else that op's VELD_E* reason with *bad set to its index (*bad = n
+ * for a store failure).
+ */
+int veld_replica_apply_all(struct veld_replica *r, const struct veld_bytes *ops,
+			   size_t n, int verified, size_t *bad)
+	__attribute__((warn_unused_result));
+
 /* --- local writes: each makes one op, signs it and applies it --- */
 
 /* A field to set: value is canonical msgpack (mp) or a string (text);

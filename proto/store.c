@@ -20,7 +20,7 @@
 
 #include "err.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 static const char schema_v1[] =
 	"CREATE TABLE ops("
@@ -61,8 +61,17 @@ static const char schema_v1[] =
 	" name TEXT NOT NULL, area TEXT, enrolled INTEGER NOT NULL,"
 	" revoked INTEGER NOT NULL, hlc INTEGER NOT NULL) WITHOUT ROWID;";
 
+/* Version 2: replica settings (meta) and the server's enrolment codes,
+ * kept as hashes so a copy of the file does not reveal a live code. */
+static const char schema_v2[] =
+	"CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB NOT NULL)"
+	" WITHOUT ROWID;"
+	"CREATE TABLE codes(hash BLOB PRIMARY KEY, role TEXT NOT NULL,"
+	" name TEXT NOT NULL, area TEXT, expires INTEGER NOT NULL,"
+	" used INTEGER NOT NULL) WITHOUT ROWID;";
+
 /* Forward migrations: migrations[v] takes the schema from v to v + 1. */
-static const char *const migrations[SCHEMA_VERSION] = {schema_v1};
+static const char *const migrations[SCHEMA_VERSION] = {schema_v1, schema_v2};
 
 #define OP_COLS                                                                \
 	"id, header, sig, status, pos, (SELECT body FROM bodies b WHERE b.id " \
@@ -111,6 +120,11 @@ enum stmt {
 	S_VALUES,
 	S_NOTES,
 	S_RECORD_IDS,
+	S_META_GET,
+	S_META_SET,
+	S_CODE_ADD,
+	S_CODE_GET,
+	S_CODE_USE,
 	S_COUNT
 };
 
@@ -197,6 +211,14 @@ static const char *const sql[S_COUNT] = {
 	[S_NOTES] = "SELECT op, author, hlc, text FROM notes WHERE record = ?1"
 		    " ORDER BY hlc, author, op",
 	[S_RECORD_IDS] = "SELECT id FROM records ORDER BY id",
+	[S_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+	[S_META_SET] = "INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)",
+	[S_CODE_ADD] =
+		"INSERT INTO codes(hash, role, name, area, expires, used)"
+		" VALUES(?1, ?2, ?3, ?4, ?5, 0)",
+	[S_CODE_GET] = "SELECT role, name, area, expires, used FROM codes"
+		       " WHERE hash = ?1",
+	[S_CODE_USE] = "UPDATE codes SET used = 1 WHERE hash = ?1 AND used = 0",
 };
 
 struct veld_store {
@@ -1028,4 +1050,94 @@ int veld_store_record_ids(struct veld_store *s, veld_store_key_fn fn, void *ctx)
 	}
 	done(st);
 	return rc == SQLITE_DONE ? 0 : VELD_ESTORE;
+}
+
+int veld_store_meta_get(struct veld_store *s, const char *key,
+			struct veld_buf *out)
+{
+	sqlite3_stmt *st = s->st[S_META_GET];
+	int rc;
+
+	bind_text(st, 1, key);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		veld_buf_reset(out);
+		rc = veld_buf_append(out, sqlite3_column_blob(st, 0),
+				     (size_t)sqlite3_column_bytes(st, 0));
+		done(st);
+		return rc < 0 ? rc : 1;
+	}
+	done(st);
+	return rc == SQLITE_DONE ? 0 : VELD_ESTORE;
+}
+
+int veld_store_meta_set(struct veld_store *s, const char *key,
+			const void *value, size_t len)
+{
+	sqlite3_stmt *st = s->st[S_META_SET];
+
+	bind_text(st, 1, key);
+	/* A zero-length blob must still be a blob, not NULL. */
+	sqlite3_bind_blob(st, 2, len ? value : "", (int)len, SQLITE_STATIC);
+	return exec_stmt(st);
+}
+
+int veld_store_code_add(struct veld_store *s, const uint8_t hash[32],
+			const struct veld_code_row *c)
+{
+	sqlite3_stmt *st = s->st[S_CODE_ADD];
+
+	bind_blob(st, 1, hash, 32);
+	bind_text(st, 2, c->role);
+	bind_text(st, 3, c->name);
+	bind_text(st, 4, c->area);
+	bind_u64(st, 5, c->expires);
+	return exec_stmt(st);
+}
+
+int veld_store_code_take(struct veld_store *s, const uint8_t hash[32],
+			 uint64_t now_ms, struct veld_code_row *c,
+			 char *strings, size_t strings_len)
+{
+	sqlite3_stmt *st = s->st[S_CODE_GET];
+	int rc, used;
+	size_t off = 0;
+
+	bind_blob(st, 1, hash, 32);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		done(st);
+		return rc == SQLITE_DONE ? VELD_ECODE : VELD_ESTORE;
+	}
+	memset(c, 0, sizeof(*c));
+	/* Copy the strings out: the row goes away at reset. */
+	for (int i = 0; i < 3; i++) {
+		const char *t = (const char *)sqlite3_column_text(st, i);
+		size_t n = t ? strlen(t) + 1 : 0;
+		const char **dst = i == 0   ? &c->role
+				   : i == 1 ? &c->name
+					    : &c->area;
+		if (!t)
+			continue;
+		if (n > strings_len - off) {
+			done(st);
+			return VELD_ETOOBIG;
+		}
+		memcpy(strings + off, t, n);
+		*dst = strings + off;
+		off += n;
+	}
+	c->expires = col_u64(st, 3);
+	used = sqlite3_column_int(st, 4);
+	done(st);
+	if (used)
+		return VELD_ECODEUSED;
+	if (now_ms >= c->expires)
+		return VELD_ECODEEXPIRED;
+	st = s->st[S_CODE_USE];
+	bind_blob(st, 1, hash, 32);
+	rc = exec_stmt(st);
+	if (rc == 0 && sqlite3_changes(s->db) != 1)
+		rc = VELD_ECODEUSED; /* taken by someone else just now */
+	return rc;
 }

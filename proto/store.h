@@ -327,4 +327,36 @@ int veld_store_notes(struct veld_store *s, const uint8_t id[VELD_RECORD_LEN],
 int veld_store_record_ids(struct veld_store *s, veld_store_key_fn fn, void *ctx)
 	__attribute__((warn_unused_result));
 
+/* --- replica settings (server URL, cursors, receipts ...) --- */
+
+/* 1 and out filled if key is set, 0 if not. */
+int veld_store_meta_get(struct veld_store *s, const char *key,
+			struct veld_buf *out)
+	__attribute__((warn_unused_result));
+int veld_store_meta_set(struct veld_store *s, const char *key,
+			const void *value, size_t len)
+	__attribute__((warn_unused_result));
+
+/* --- enrolment codes (server only); stored by hash --- */
+
+struct veld_code_row {
+	const char *role, *name, *area; /* area may be NULL */
+	uint64_t expires;		/* wall-clock ms */
+};
+
+int veld_store_code_add(struct veld_store *s, const uint8_t hash[32],
+			const struct veld_code_row *c)
+	__attribute__((warn_unused_result));
+
+/*
+ * veld_store_code_take - look up a code by hash and mark it used, at once.
+ * strings (caller's) receives the role/name/area text *c points to.
+ * Returns 0, VELD_ECODE (unknown), VELD_ECODEUSED, VELD_ECODEEXPIRED,
+ * VELD_ESTORE.  Call inside a transaction to make the take atomic.
+ */
+int veld_store_code_take(struct veld_store *s, const uint8_t hash[32],
+			 uint64_t now_ms, struct veld_code_row *c,
+			 char *strings, size_t strings_len)
+	__attribute__((warn_unused_result));
+
 #endif /* VELD_STORE_H */

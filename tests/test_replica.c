@@ -538,6 +538,33 @@ static void persistence(void)
 	rmdir(dir);
 }
 
+/* A pushed batch is taken whole or not at all. */
+static void apply_all_or_nothing(void)
+{
+	struct veld_buf o1, o2;
+	uint8_t id1[32], rec[16] = {4};
+	struct veld_bytes b[2];
+	size_t bad = 99;
+	int status;
+
+	setup();
+	make_op(&kA, 1, NULL, VELD_KIND_PUT, rec, "a", "1", 0, &o1);
+	op_id_of(&o1, id1);
+	make_op(&kA, 2, id1, VELD_KIND_NOTE, rec, NULL, NULL, 0, &o2);
+	b[0] = (struct veld_bytes){o1.data, o1.len};
+	b[1] = (struct veld_bytes){o2.data, o2.len};
+	CHECK_ERR(veld_replica_apply_all(S, b, 2, 0, &bad), VELD_ECONTENT);
+	CHECK_EQ(bad, 1);
+	CHECK_EQ(veld_store_op_status(veld_replica_store(S), id1, &status), 0);
+	CHECK(!snapshot(S, rec).found);
+	CHECK_ERR(veld_replica_apply_all(S, b, 1, 0, &bad), 0);
+	CHECK(snapshot(S, rec).found);
+	CHECK_ERR(veld_replica_apply_all(S, b, 1, 0, &bad), 0); /* dup ok */
+	veld_buf_release(&o1);
+	veld_buf_release(&o2);
+	teardown();
+}
+
 static int count_rec(void *ctx, const struct veld_record_row *row)
 {
 	(void)row;
@@ -647,5 +674,6 @@ int main(void)
 	revocation();
 	persistence();
 	reads_and_filters();
+	apply_all_or_nothing();
 	return test_summary("test_replica");
 }
