@@ -4,6 +4,7 @@
 #include "home.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,4 +67,60 @@ int veld_home_init(const struct veld_home *h, struct veld_key *key)
 		return VELD_EIO;
 	veld_key_generate(key);
 	return veld_key_save(key, h->key_path);
+}
+
+int veld_home_set_server(const struct veld_home *h,
+			 const uint8_t server_key[VELD_PK_LEN])
+{
+	char tmp[PATH_MAX + 8];
+	int fd, n, ok;
+
+	n = snprintf(tmp, sizeof(tmp), "%s.tmp", h->server_path);
+	if (n < 0 || (size_t)n >= sizeof(tmp))
+		return VELD_EINVAL;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return VELD_EIO;
+	ok = write(fd, server_key, VELD_PK_LEN) == VELD_PK_LEN &&
+	     fsync(fd) == 0;
+	ok = close(fd) == 0 && ok;
+	if (!ok || rename(tmp, h->server_path) < 0) {
+		unlink(tmp);
+		return VELD_EIO;
+	}
+	return 0;
+}
+
+int veld_device_open(struct veld_device *d, const struct veld_home *h)
+{
+	ssize_t n;
+	int fd, rc;
+
+	memset(d, 0, sizeof(*d));
+	d->home = *h;
+	rc = veld_key_load(&d->key, h->key_path);
+	if (rc < 0)
+		return rc;
+	fd = open(h->server_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		veld_key_release(&d->key);
+		return errno == ENOENT ? VELD_ENOTENROLLED : VELD_EIO;
+	}
+	n = read(fd, d->server_key, VELD_PK_LEN);
+	close(fd);
+	if (n != VELD_PK_LEN) {
+		veld_key_release(&d->key);
+		return VELD_EKEYFILE;
+	}
+	rc = veld_replica_open(h->db_path, &d->key, d->server_key, &d->replica);
+	if (rc < 0)
+		veld_key_release(&d->key);
+	return rc;
+}
+
+void veld_device_close(struct veld_device *d)
+{
+	veld_replica_close(d->replica);
+	d->replica = NULL;
+	veld_key_release(&d->key);
 }

@@ -1,10 +1,15 @@
 /*
  * home.h - where a field device keeps its replica: the device home.
  *
- * The home directory holds the device key (device.key, mode 0600) and, from
- * the replica milestone on, the SQLite store.  It is chosen, first match:
- * --dir DIR on the command line, $VELD_DIR, $XDG_DATA_HOME/veld,
- * $HOME/.local/share/veld.
+ * The directory holds
+ *   device.key   the device's Ed25519 seed (mode 0600, never leaves it);
+ *   server.pub   the server's public key, the root of trust, written at
+ *                enrolment (32 bytes);
+ *   veld.db      the replica (SQLite), whose meta table also keeps the
+ *                sync settings: "server_url", "name", "role", "area",
+ *                "pull_cursor", "receipt", "last_sync".
+ * It is chosen, first match: --dir DIR on the command line, $VELD_DIR,
+ * $XDG_DATA_HOME/veld, $HOME/.local/share/veld.
  */
 #ifndef VELD_CLIENT_HOME_H
 #define VELD_CLIENT_HOME_H
@@ -12,10 +17,22 @@
 #include <limits.h>
 
 #include "key.h"
+#include "op.h"
+#include "replica.h"
 
 struct veld_home {
 	char dir[PATH_MAX];
 	char key_path[PATH_MAX];
+	char server_path[PATH_MAX];
+	char db_path[PATH_MAX];
+};
+
+/* An open device: its key, the server's key and its replica. */
+struct veld_device {
+	struct veld_home home;
+	struct veld_key key;
+	uint8_t server_key[VELD_PK_LEN];
+	struct veld_replica *replica;
 };
 
 /*
@@ -33,5 +50,25 @@ int veld_home_resolve(struct veld_home *h, const char *flag)
  */
 int veld_home_init(const struct veld_home *h, struct veld_key *key)
 	__attribute__((warn_unused_result));
+
+/*
+ * veld_home_set_server - record the server's public key (at enrolment),
+ * atomically.  Returns 0 or VELD_EIO.
+ */
+int veld_home_set_server(const struct veld_home *h,
+			 const uint8_t server_key[VELD_PK_LEN])
+	__attribute__((warn_unused_result));
+
+/*
+ * veld_device_open - open the device in h: load its key and the server's
+ * key and open the replica.  Returns 0; VELD_EKEYFILE/VELD_EIO for the
+ * device key (run `veld init`); VELD_ENOTENROLLED when there is no server
+ * key yet; a store error.  Close with veld_device_close().
+ */
+int veld_device_open(struct veld_device *d, const struct veld_home *h)
+	__attribute__((warn_unused_result));
+
+/* Close the replica and wipe the key; safe on a failed open. */
+void veld_device_close(struct veld_device *d);
 
 #endif /* VELD_CLIENT_HOME_H */

@@ -67,7 +67,17 @@
 	X(EAMBIGUOUS, "record id prefix matches more than one record")         \
 	X(ECODE, "unknown enrolment code")                                     \
 	X(ECODEUSED, "enrolment code was already used")                        \
-	X(ECODEEXPIRED, "enrolment code has expired")
+	X(ECODEEXPIRED, "enrolment code has expired")                          \
+	X(ENOTENROLLED, "this device is not enrolled with a server yet")       \
+	X(EPROTO, "message not allowed in this state of the protocol")         \
+	X(EMSGTYPE, "unknown message type")                                    \
+	X(EMSGSHAPE, "message does not have the fields its type needs")        \
+	X(EMSGSIZE, "message larger than VELD_MSG_MAX bytes")                  \
+	X(EAUTH, "authentication failed (unknown key or bad signature)")       \
+	X(ERATE, "too many attempts; wait and try again")                      \
+	X(ETIMEOUT, "the peer took too long")                                  \
+	X(ESERVER, "the server could not complete the request")                \
+	X(ECONNECT, "cannot connect to the server")
 
 /* Position of each error in the list; only used to derive the values. */
 enum veld_err_index {
