@@ -18,6 +18,7 @@
 
 #include <sqlite3.h>
 
+#include "canon.h"
 #include "err.h"
 
 #define SCHEMA_VERSION 2
@@ -1140,4 +1141,722 @@ int veld_store_code_take(struct veld_store *s, const uint8_t hash[32],
 	if (rc == 0 && sqlite3_changes(s->db) != 1)
 		rc = VELD_ECODEUSED; /* taken by someone else just now */
 	return rc;
+}
+
+/* --- admin helpers ---
+ *
+ * Rare calls (veldd's admin commands), so the statements are prepared per
+ * call rather than listed in `sql` above.
+ */
+
+/* sqlite3_bind_text takes the length as an int. */
+#define JSON_LEN_MAX 0x7fffffff
+
+#define ISO_TIME(col)                                                          \
+	"strftime('%Y-%m-%dT%H:%M:%SZ', (" col " >> 16) / 1000, 'unixepoch')"
+
+int veld_store_devices_json(struct veld_store *s, struct veld_buf *out)
+{
+	/* The subquery's ORDER BY fixes the order json_group_array sees. */
+	static const char q[] =
+		"SELECT json_group_array(json_object("
+		" 'key', lower(hex(d.key)),"
+		" 'role', d.role, 'name', d.name, 'area', d.area,"
+		" 'status', CASE WHEN d.revoked THEN 'revoked'"
+		" ELSE 'active' END,"
+		" 'enrolled', " ISO_TIME(
+			"d.enrolled") ","
+				      " 'revoked', CASE WHEN d.revoked "
+				      "THEN " ISO_TIME(
+					      "d.revoked") " END,"
+							   " 'seq', "
+							   "coalesce(h.seq, 0),"
+							   " 'frozen', "
+							   "json(CASE WHEN "
+							   "h.frozen THEN "
+							   "'true'"
+							   " ELSE 'false' "
+							   "END)))"
+							   " FROM (SELECT * "
+							   "FROM devices ORDER "
+							   "BY key) d"
+							   " LEFT JOIN heads h "
+							   "ON h.author = "
+							   "d.key";
+	sqlite3_stmt *st;
+	int rc;
+
+	veld_buf_reset(out);
+	if (sqlite3_prepare_v2(s->db, q, -1, &st, NULL) != SQLITE_OK)
+		return VELD_ESTORE;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const unsigned char *t = sqlite3_column_text(st, 0);
+		rc = t ? veld_buf_append(out, t,
+					 (size_t)sqlite3_column_bytes(st, 0))
+		       : VELD_ESTORE;
+	} else {
+		rc = VELD_ESTORE;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static enum veld_json_type json_type(const char *t, int atom_type)
+{
+	static const struct {
+		const char *name;
+		enum veld_json_type type;
+	} types[] = {
+		{"null", VELD_JSON_NULL},   {"true", VELD_JSON_TRUE},
+		{"false", VELD_JSON_FALSE}, {"integer", VELD_JSON_INTEGER},
+		{"real", VELD_JSON_REAL},   {"text", VELD_JSON_TEXT},
+		{"array", VELD_JSON_ARRAY}, {"object", VELD_JSON_OBJECT},
+	};
+
+	for (size_t i = 0; t && i < sizeof(types) / sizeof(types[0]); i++) {
+		if (strcmp(t, types[i].name))
+			continue;
+		/* json_tree calls an integer too big for int64 "integer"
+		 * but hands it over as a real. */
+		if (types[i].type == VELD_JSON_INTEGER &&
+		    atom_type != SQLITE_INTEGER)
+			return VELD_JSON_REAL;
+		return types[i].type;
+	}
+	return VELD_JSON_NULL;
+}
+
+int veld_store_json_walk(struct veld_store *s, const char *json, size_t len,
+			 veld_store_json_fn fn, void *ctx)
+{
+	/* json_tree numbers its nodes in document order: ORDER BY id is
+	 * a pre-order walk, so each node's parent is on the stack. */
+	static const char q[] = "SELECT type, key, atom, id, parent"
+				" FROM json_tree(?1) ORDER BY id";
+	int64_t stack[VELD_STORE_JSON_DEPTH_MAX + 1];
+	int top = 0; /* nodes on the stack */
+	sqlite3_stmt *st;
+	int rc;
+
+	if (len > JSON_LEN_MAX)
+		return VELD_ETOOBIG;
+	if (sqlite3_prepare_v2(s->db, "SELECT json_valid(?1)", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return VELD_ESTORE;
+	sqlite3_bind_text(st, 1, json, (int)len, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	rc = rc != SQLITE_ROW		      ? VELD_ESTORE
+	     : sqlite3_column_int(st, 0) == 1 ? 0
+					      : VELD_EINVAL;
+	sqlite3_finalize(st);
+	if (rc < 0)
+		return rc;
+
+	if (sqlite3_prepare_v2(s->db, q, -1, &st, NULL) != SQLITE_OK)
+		return VELD_ESTORE;
+	sqlite3_bind_text(st, 1, json, (int)len, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct veld_json_node n;
+		int64_t id = sqlite3_column_int64(st, 3);
+		int r;
+
+		memset(&n, 0, sizeof(n));
+		n.index = -1;
+		if (sqlite3_column_type(st, 4) != SQLITE_NULL) {
+			int64_t parent = sqlite3_column_int64(st, 4);
+			while (top > 0 && stack[top - 1] != parent)
+				top--;
+			if (top == 0) {
+				rc = SQLITE_CORRUPT; /* not pre-order */
+				break;
+			}
+		} else {
+			top = 0;
+		}
+		if (top > VELD_STORE_JSON_DEPTH_MAX) {
+			sqlite3_finalize(st);
+			return VELD_EDEPTH;
+		}
+		n.depth = top;
+		stack[top++] = id;
+
+		n.type = json_type((const char *)sqlite3_column_text(st, 0),
+				   sqlite3_column_type(st, 2));
+		if (sqlite3_column_type(st, 1) == SQLITE_INTEGER) {
+			n.index = sqlite3_column_int64(st, 1);
+		} else if (sqlite3_column_type(st, 1) == SQLITE_TEXT) {
+			n.key = (const char *)sqlite3_column_text(st, 1);
+			n.key_len = (size_t)sqlite3_column_bytes(st, 1);
+		}
+		if (n.type == VELD_JSON_TEXT) {
+			n.text = (const char *)sqlite3_column_text(st, 2);
+			n.text_len = (size_t)sqlite3_column_bytes(st, 2);
+			if (!n.text) {
+				n.text = "";
+				n.text_len = 0;
+			}
+		} else if (n.type == VELD_JSON_INTEGER) {
+			n.i = sqlite3_column_int64(st, 2);
+		} else if (n.type == VELD_JSON_REAL) {
+			n.d = sqlite3_column_double(st, 2);
+		}
+		if ((r = fn(ctx, &n)) != 0) {
+			sqlite3_finalize(st);
+			return r;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : VELD_ESTORE;
+}
+
+/* --- client read helpers --- */
+
+/*
+ * These serve the veld commands: finding a record by a short id, and the
+ * records as JSON.  Each runs once per command, so their statements are
+ * prepared per call rather than kept in the table above.
+ *
+ * JSON is built by SQLite's JSON1 functions, never by hand: field values
+ * are canonical msgpack blobs, so an SQL function veld_json(blob), alive
+ * only during a helper call, turns one into JSON text by binding its
+ * scalars as SQL values to json_quote() and its arrays and maps to
+ * json_array() / json_object().
+ */
+
+/* Hex digit value, or -1. */
+static int cli_hex_nibble(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int veld_store_record_prefix(struct veld_store *s, const char *hex,
+			     uint8_t out[VELD_RECORD_LEN])
+{
+	uint8_t lo[VELD_RECORD_LEN], hi[VELD_RECORD_LEN];
+	size_t n = strlen(hex);
+	sqlite3_stmt *st;
+	int rc, found = 0;
+
+	if (n == 0 || n > 2 * VELD_RECORD_LEN)
+		return VELD_EINVAL;
+	/* The ids starting with the prefix are the range [lo, hi]: the
+	 * prefix padded with zero bits, and with one bits. */
+	memset(lo, 0x00, sizeof(lo));
+	memset(hi, 0xff, sizeof(hi));
+	for (size_t i = 0; i < n; i++) {
+		int v = cli_hex_nibble(hex[i]);
+		if (v < 0)
+			return VELD_EINVAL;
+		if (i % 2 == 0) {
+			lo[i / 2] = (uint8_t)(v << 4);
+			hi[i / 2] = (uint8_t)(v << 4 | 0x0f);
+		} else {
+			lo[i / 2] |= (uint8_t)v;
+			hi[i / 2] = (uint8_t)((hi[i / 2] & 0xf0) | v);
+		}
+	}
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT id FROM records WHERE id BETWEEN ?1 AND"
+			       " ?2 ORDER BY id LIMIT 2",
+			       -1, &st, NULL) != SQLITE_OK)
+		return VELD_ESTORE;
+	bind_blob(st, 1, lo, sizeof(lo));
+	bind_blob(st, 2, hi, sizeof(hi));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (found++ == 0 && !col_fixed(st, 0, out, VELD_RECORD_LEN)) {
+			rc = SQLITE_CORRUPT;
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return VELD_ESTORE;
+	return found == 0 ? VELD_ENOTFOUND : found > 1 ? VELD_EAMBIGUOUS : 0;
+}
+
+/* What veld_json() needs while it is registered. */
+struct cli_json_fn {
+	sqlite3 *db;
+	sqlite3_stmt *quote; /* SELECT json_quote(scalar) */
+	int err;	     /* first VELD_E* seen */
+};
+
+/* Append the text of column 0 of st's current row. */
+static int cli_json_take(sqlite3_stmt *st, struct veld_buf *out)
+{
+	const unsigned char *t = sqlite3_column_text(st, 0);
+
+	if (!t)
+		return VELD_ESTORE;
+	return veld_buf_append(out, t, (size_t)sqlite3_column_bytes(st, 0));
+}
+
+static int cli_json_value(struct cli_json_fn *j, const msgpack_object *o,
+			  struct veld_buf *out);
+
+/* Append a C string. */
+static int cli_puts(struct veld_buf *b, const char *t)
+{
+	return veld_buf_append(b, t, strlen(t));
+}
+
+/* An array or map: json_array(json(?), ...) or json_object(?, json(?),
+ * ...), with every element converted first. */
+static int cli_json_container(struct cli_json_fn *j, const msgpack_object *o,
+			      struct veld_buf *out)
+{
+	int is_map = o->type == MSGPACK_OBJECT_MAP;
+	uint32_t n = is_map ? o->via.map.size : o->via.array.size;
+	struct veld_buf q, *parts = calloc(n ? n : 1, sizeof(*parts));
+	sqlite3_stmt *st = NULL;
+	int rc, p = 1;
+
+	if (!parts)
+		return VELD_ENOMEM;
+	veld_buf_init(&q, 64 + (size_t)n * 16);
+	rc = cli_puts(&q,
+		      is_map ? "SELECT json_object(" : "SELECT json_array(");
+	for (uint32_t i = 0; i < n && rc == 0; i++) {
+		const msgpack_object *v =
+			is_map ? &o->via.map.ptr[i].val : &o->via.array.ptr[i];
+		/* Canonical maps have str keys only. */
+		if (is_map && o->via.map.ptr[i].key.type != MSGPACK_OBJECT_STR)
+			rc = VELD_EKEYTYPE;
+		veld_buf_init(&parts[i], VELD_BODY_MAX * 8);
+		if (rc == 0)
+			rc = cli_json_value(j, v, &parts[i]);
+		if (rc == 0 && i)
+			rc = cli_puts(&q, ",");
+		if (rc == 0)
+			rc = cli_puts(&q, is_map ? "?,json(?)" : "json(?)");
+	}
+	if (rc == 0)
+		rc = cli_puts(&q, ")");
+	if (rc == 0 && sqlite3_prepare_v2(j->db, (const char *)q.data,
+					  (int)q.len, &st, NULL) != SQLITE_OK)
+		rc = VELD_ESTORE;
+	for (uint32_t i = 0; i < n && rc == 0; i++) {
+		if (is_map) {
+			const msgpack_object *k = &o->via.map.ptr[i].key;
+			sqlite3_bind_text(st, p++, k->via.str.ptr,
+					  (int)k->via.str.size, SQLITE_STATIC);
+		}
+		sqlite3_bind_text(st, p++, (const char *)parts[i].data,
+				  (int)parts[i].len, SQLITE_STATIC);
+	}
+	if (rc == 0)
+		rc = sqlite3_step(st) == SQLITE_ROW ? cli_json_take(st, out)
+						    : VELD_ESTORE;
+	sqlite3_finalize(st);
+	for (uint32_t i = 0; i < n; i++)
+		veld_buf_release(&parts[i]);
+	free(parts);
+	veld_buf_release(&q);
+	return rc;
+}
+
+/* One msgpack value as JSON text, appended to out. */
+static int cli_json_value(struct cli_json_fn *j, const msgpack_object *o,
+			  struct veld_buf *out)
+{
+	sqlite3_stmt *st = j->quote;
+	int rc;
+
+	switch (o->type) {
+	case MSGPACK_OBJECT_NIL:
+		return veld_buf_append(out, "null", 4);
+	case MSGPACK_OBJECT_BOOLEAN:
+		return o->via.boolean ? veld_buf_append(out, "true", 4)
+				      : veld_buf_append(out, "false", 5);
+	case MSGPACK_OBJECT_ARRAY:
+	case MSGPACK_OBJECT_MAP:
+		return cli_json_container(j, o, out);
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		/* JSON has no integer limit, SQLite has: beyond it, a real. */
+		if (o->via.u64 > INT64_MAX)
+			sqlite3_bind_double(st, 1, (double)o->via.u64);
+		else
+			sqlite3_bind_int64(st, 1, (sqlite3_int64)o->via.u64);
+		break;
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		sqlite3_bind_int64(st, 1, o->via.i64);
+		break;
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64:
+		sqlite3_bind_double(st, 1, o->via.f64);
+		break;
+	case MSGPACK_OBJECT_STR:
+		sqlite3_bind_text(st, 1, o->via.str.ptr, (int)o->via.str.size,
+				  SQLITE_STATIC);
+		break;
+	case MSGPACK_OBJECT_BIN:
+		/* A zero-length blob would bind as NULL: bind "" instead. */
+		sqlite3_bind_blob(st, 1, o->via.bin.size ? o->via.bin.ptr : "",
+				  (int)o->via.bin.size, SQLITE_STATIC);
+		break;
+	default:
+		return VELD_EEXT;
+	}
+	rc = sqlite3_step(st) == SQLITE_ROW ? cli_json_take(st, out)
+					    : VELD_ESTORE;
+	done(st);
+	return rc;
+}
+
+/* SQL function veld_json(blob): canonical msgpack -> JSON text; NULL in,
+ * NULL out (an erased value). */
+static void cli_sql_veld_json(sqlite3_context *ctx, int argc,
+			      sqlite3_value **argv)
+{
+	struct cli_json_fn *j = sqlite3_user_data(ctx);
+	const uint8_t *p = sqlite3_value_blob(argv[0]);
+	size_t n = (size_t)sqlite3_value_bytes(argv[0]);
+	msgpack_unpacked u;
+	struct veld_buf out;
+	int rc;
+
+	(void)argc;
+	if (sqlite3_value_type(argv[0]) == SQLITE_NULL) {
+		sqlite3_result_null(ctx);
+		return;
+	}
+	veld_buf_init(&out, VELD_BODY_MAX * 8);
+	msgpack_unpacked_init(&u);
+	rc = veld_canon_decode(p, n, &u);
+	if (rc == 0)
+		rc = cli_json_value(j, &u.data, &out);
+	if (rc == 0)
+		sqlite3_result_text(ctx, (const char *)out.data, (int)out.len,
+				    SQLITE_TRANSIENT);
+	else
+		sqlite3_result_error(ctx, veld_strerror(rc), -1);
+	if (rc && !j->err)
+		j->err = rc;
+	msgpack_unpacked_destroy(&u);
+	veld_buf_release(&out);
+}
+
+/* SQL function veld_kind(kind): the kind's name. */
+static void cli_sql_veld_kind(sqlite3_context *ctx, int argc,
+			      sqlite3_value **argv)
+{
+	(void)argc;
+	sqlite3_result_text(
+		ctx, veld_kind_name((uint64_t)sqlite3_value_int64(argv[0])), -1,
+		SQLITE_STATIC);
+}
+
+/* Register veld_json / veld_kind for the duration of one helper call. */
+static int cli_json_fns_add(struct veld_store *s, struct cli_json_fn *j)
+{
+	const int flags =
+		SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY;
+
+	memset(j, 0, sizeof(*j));
+	j->db = s->db;
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT json_quote(CASE WHEN typeof(?1) = 'blob'"
+			       " THEN lower(hex(?1)) ELSE ?1 END)",
+			       -1, &j->quote, NULL) != SQLITE_OK ||
+	    sqlite3_create_function_v2(s->db, "veld_json", 1, flags, j,
+				       cli_sql_veld_json, NULL, NULL,
+				       NULL) != SQLITE_OK ||
+	    sqlite3_create_function_v2(s->db, "veld_kind", 1, flags, NULL,
+				       cli_sql_veld_kind, NULL, NULL,
+				       NULL) != SQLITE_OK)
+		return VELD_ESTORE;
+	return 0;
+}
+
+static void cli_json_fns_remove(struct veld_store *s, struct cli_json_fn *j)
+{
+	/* j lives on the caller's stack: the function must go with it. */
+	sqlite3_create_function_v2(s->db, "veld_json", 1, SQLITE_UTF8, NULL,
+				   NULL, NULL, NULL, NULL);
+	sqlite3_create_function_v2(s->db, "veld_kind", 1, SQLITE_UTF8, NULL,
+				   NULL, NULL, NULL, NULL);
+	sqlite3_finalize(j->quote);
+	j->quote = NULL;
+}
+
+/* An hlc as ISO-8601 UTC with milliseconds. */
+#define CLI_ISO(x)                                                             \
+	"strftime('%Y-%m-%dT%H:%M:%fZ', (" x " >> 16) / 1000.0,"               \
+	" 'unixepoch')"
+#define CLI_JBOOL(x) "json(iif(" x ", 'true', 'false'))"
+#define CLI_DEVICE_NAME(key)                                                   \
+	"(SELECT name FROM devices d WHERE d.key = " key ")"
+
+/* One record (alias r) as a JSON object, winners only under "values". */
+#define CLI_REC_JSON_COMMON                                                                                                                               \
+	"'id', lower(hex(r.id)), 'form', r.form, 'area', r.area,"                                                                                         \
+	" 'street', r.street, 'followup', r.followup,"                                                                                                    \
+	" 'created', " CLI_ISO("r.created") ", 'updated', " CLI_ISO(                                                                                      \
+		"r.updated") ","                                                                                                                          \
+			     " 'deleted', " CLI_JBOOL(                                                                                                    \
+				     "r.deleted") ","                                                                                                     \
+						  " 'delete_conflict',"                                                                                   \
+						  " " CLI_JBOOL(                                                                                          \
+							  "r.delete_"                                                                                     \
+							  "conflict") ","                                                                                 \
+								      " '"                                                                                \
+								      "confli"                                                                            \
+								      "cts', "                                                                            \
+								      "r."                                                                                \
+								      "confli"                                                                            \
+								      "cts, "                                                                             \
+								      "'erase"                                                                            \
+								      "d',"                                                                               \
+								      " " CLI_JBOOL(                                                                      \
+									      "r.erased") ","                                                             \
+											  " 'values', (SELECT json_group_object(v.field, json(veld_json(" \
+											  "v.value))) FROM field_values v WHERE v.record = r.id AND v.winner)"
+
+/*
+ * The detail adds every current value, the notes and the history.  The
+ * ordered arrays aggregate an ordered subquery: SQLite does not flatten a
+ * subquery with ORDER BY into an aggregate, so rows arrive in that order.
+ */
+#define CLI_REC_JSON_DETAIL                                                                                                                                                             \
+	", 'current', (SELECT json_group_object(field, json(vals)) FROM"                                                                                                                \
+	" (SELECT field, json_group_array(json_object("                                                                                                                                 \
+	"'value', json(veld_json(value)), 'winner', " CLI_JBOOL(                                                                                                                        \
+		"winner") ","                                                                                                                                                           \
+			  " 'op', lower(hex(op)), 'author', "                                                                                                                           \
+			  "lower(hex(author)),"                                                                                                                                         \
+			  " 'device', " CLI_DEVICE_NAME(                                                                                                                                \
+				  "v.author") ", 'time', " CLI_ISO("hlc") "))"                                                                                                          \
+									  " A"                                                                                                          \
+									  "S "                                                                                                          \
+									  "va"                                                                                                          \
+									  "ls"                                                                                                          \
+									  " F"                                                                                                          \
+									  "RO"                                                                                                          \
+									  "M "                                                                                                          \
+									  "(S"                                                                                                          \
+									  "EL"                                                                                                          \
+									  "EC"                                                                                                          \
+									  "T "                                                                                                          \
+									  "* "                                                                                                          \
+									  "FR"                                                                                                          \
+									  "OM"                                                                                                          \
+									  " f"                                                                                                          \
+									  "ie"                                                                                                          \
+									  "ld"                                                                                                          \
+									  "_v"                                                                                                          \
+									  "al"                                                                                                          \
+									  "ue"                                                                                                          \
+									  "s "                                                                                                          \
+									  "WH"                                                                                                          \
+									  "ER"                                                                                                          \
+									  "E "                                                                                                          \
+									  "re"                                                                                                          \
+									  "co"                                                                                                          \
+									  "rd"                                                                                                          \
+									  " ="                                                                                                          \
+									  " r"                                                                                                          \
+									  ".i"                                                                                                          \
+									  "d"                                                                                                           \
+									  " O"                                                                                                          \
+									  "RD"                                                                                                          \
+									  "ER"                                                                                                          \
+									  " B"                                                                                                          \
+									  "Y "                                                                                                          \
+									  "fi"                                                                                                          \
+									  "el"                                                                                                          \
+									  "d,"                                                                                                          \
+									  " w"                                                                                                          \
+									  "in"                                                                                                          \
+									  "ne"                                                                                                          \
+									  "r "                                                                                                          \
+									  "DE"                                                                                                          \
+									  "SC"                                                                                                          \
+									  ", "                                                                                                          \
+									  "hl"                                                                                                          \
+									  "c "                                                                                                          \
+									  "DE"                                                                                                          \
+									  "SC"                                                                                                          \
+									  ", "                                                                                                          \
+									  "au"                                                                                                          \
+									  "th"                                                                                                          \
+									  "or"                                                                                                          \
+									  ") "                                                                                                          \
+									  "v "                                                                                                          \
+									  "GR"                                                                                                          \
+									  "OU"                                                                                                          \
+									  "P "                                                                                                          \
+									  "BY"                                                                                                          \
+									  " f"                                                                                                          \
+									  "ie"                                                                                                          \
+									  "ld"                                                                                                          \
+									  "))"                                                                                                          \
+									  ","                                                                                                           \
+									  " '"                                                                                                          \
+									  "no"                                                                                                          \
+									  "te"                                                                                                          \
+									  "s'"                                                                                                          \
+									  ", "                                                                                                          \
+									  "(S"                                                                                                          \
+									  "EL"                                                                                                          \
+									  "EC"                                                                                                          \
+									  "T "                                                                                                          \
+									  "js"                                                                                                          \
+									  "on"                                                                                                          \
+									  "_g"                                                                                                          \
+									  "ro"                                                                                                          \
+									  "up"                                                                                                          \
+									  "_a"                                                                                                          \
+									  "rr"                                                                                                          \
+									  "ay"                                                                                                          \
+									  "(j"                                                                                                          \
+									  "so"                                                                                                          \
+									  "n_"                                                                                                          \
+									  "ob"                                                                                                          \
+									  "je"                                                                                                          \
+									  "ct"                                                                                                          \
+									  "("                                                                                                           \
+									  "'o"                                                                                                          \
+									  "p'"                                                                                                          \
+									  ", "                                                                                                          \
+									  "lo"                                                                                                          \
+									  "we"                                                                                                          \
+									  "r("                                                                                                          \
+									  "he"                                                                                                          \
+									  "x("                                                                                                          \
+									  "op"                                                                                                          \
+									  "))"                                                                                                          \
+									  ", "                                                                                                          \
+									  "'a"                                                                                                          \
+									  "ut"                                                                                                          \
+									  "ho"                                                                                                          \
+									  "r'"                                                                                                          \
+									  ", "                                                                                                          \
+									  "lo"                                                                                                          \
+									  "we"                                                                                                          \
+									  "r("                                                                                                          \
+									  "he"                                                                                                          \
+									  "x("                                                                                                          \
+									  "au"                                                                                                          \
+									  "th"                                                                                                          \
+									  "or"                                                                                                          \
+									  "))"                                                                                                          \
+									  ","                                                                                                           \
+									  " '"                                                                                                          \
+									  "de"                                                                                                          \
+									  "vi"                                                                                                          \
+									  "ce"                                                                                                          \
+									  "',"                                                                                                          \
+									  " " CLI_DEVICE_NAME("n.author") ", 'time', " CLI_ISO(                                                         \
+										  "hlc") ","                                                                                            \
+											 " 'text', text, 'erased', " CLI_JBOOL(                                                         \
+												 "text IS NULL") "))"                                                                   \
+														 " FROM (SELECT * FROM notes WHERE record = r.id"                       \
+														 " ORDER BY hlc, author, op) n),"                                       \
+														 " 'history', (SELECT json_group_array(json_object("                    \
+														 "'op', lower(hex(id)), 'author', lower(hex(author)),"                  \
+														 " 'device', " CLI_DEVICE_NAME("o.author") ", 'time', " CLI_ISO(        \
+															 "hlc") ","                                                     \
+																" 'seq', seq, 'kind', veld_kind(kind), 'status',"       \
+																" CASE status WHEN 0 THEN 'applied' WHEN 1 THEN 'void'" \
+																" ELSE 'fork' END))"                                    \
+																" FROM (SELECT * FROM ops WHERE record = r.id"          \
+																" ORDER BY hlc, author, id) o)"
+
+struct cli_json_rows {
+	struct veld_store *s;
+	struct cli_json_fn fn;
+	sqlite3_stmt *st; /* one record's object, by id */
+	veld_store_text_fn cb;
+	void *ctx;
+	int found;
+};
+
+/* Run the object statement for one id and hand the text to the caller. */
+static int cli_json_one(struct cli_json_rows *jr,
+			const uint8_t id[VELD_RECORD_LEN])
+{
+	sqlite3_stmt *st = jr->st;
+	int rc, x = 0;
+
+	bind_blob(st, 1, id, VELD_RECORD_LEN);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(st, 0);
+		jr->found++;
+		x = t ? jr->cb(jr->ctx, t, (size_t)sqlite3_column_bytes(st, 0))
+		      : VELD_ESTORE;
+	}
+	done(st);
+	if (jr->fn.err)
+		return jr->fn.err;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return VELD_ESTORE;
+	return x;
+}
+
+static int cli_json_row(void *ctx, const struct veld_record_row *row)
+{
+	return cli_json_one(ctx, row->id);
+}
+
+/* Set up: register the functions and prepare the object statement. */
+static int cli_json_rows_init(struct cli_json_rows *jr, struct veld_store *s,
+			      int detail, veld_store_text_fn cb, void *ctx)
+{
+	const char *sql_obj = detail ? "SELECT json_object(" CLI_REC_JSON_COMMON
+					       CLI_REC_JSON_DETAIL
+				       ") FROM records r WHERE r.id = ?1"
+				     : "SELECT json_object(" CLI_REC_JSON_COMMON
+				       ") FROM records r WHERE r.id = ?1";
+	int rc;
+
+	memset(jr, 0, sizeof(*jr));
+	jr->s = s;
+	jr->cb = cb;
+	jr->ctx = ctx;
+	rc = cli_json_fns_add(s, &jr->fn);
+	if (rc == 0 && sqlite3_prepare_v2(s->db, sql_obj, -1, &jr->st, NULL))
+		rc = VELD_ESTORE;
+	return rc;
+}
+
+static void cli_json_rows_release(struct cli_json_rows *jr)
+{
+	sqlite3_finalize(jr->st);
+	jr->st = NULL;
+	cli_json_fns_remove(jr->s, &jr->fn);
+}
+
+int veld_store_records_json(struct veld_store *s,
+			    const struct veld_record_filter *f,
+			    veld_store_text_fn fn, void *ctx)
+{
+	struct cli_json_rows jr;
+	int rc = cli_json_rows_init(&jr, s, 0, fn, ctx);
+
+	/* The filter and order are veld_store_records' own. */
+	if (rc == 0)
+		rc = veld_store_records(s, f, cli_json_row, &jr);
+	cli_json_rows_release(&jr);
+	return rc;
+}
+
+int veld_store_record_json(struct veld_store *s,
+			   const uint8_t id[VELD_RECORD_LEN],
+			   veld_store_text_fn fn, void *ctx)
+{
+	struct cli_json_rows jr;
+	int rc = cli_json_rows_init(&jr, s, 1, fn, ctx);
+
+	if (rc == 0)
+		rc = cli_json_one(&jr, id);
+	cli_json_rows_release(&jr);
+	return rc < 0 ? rc : rc > 0 ? rc : jr.found;
 }

@@ -359,4 +359,121 @@ int veld_store_code_take(struct veld_store *s, const uint8_t hash[32],
 			 char *strings, size_t strings_len)
 	__attribute__((warn_unused_result));
 
+/* --- admin helpers ---
+ *
+ * JSON in and out for veldd's admin commands, done by SQLite's JSON1
+ * functions so that nobody hand-writes a JSON parser or string escaping.
+ * These run rarely, so their statements are prepared per call.
+ */
+
+/*
+ * veld_store_devices_json - the device registry as one JSON array, by key:
+ *
+ *	[{"key": "<64 hex>", "role": "field", "name": "...", "area": null,
+ *	  "status": "active" | "revoked",
+ *	  "enrolled": "2025-05-01T12:00:00Z", "revoked": null | "<ISO>",
+ *	  "seq": <head of the device's chain, 0 if none>,
+ *	  "frozen": false}, ...]
+ *
+ * Times are UTC, from the hlc milliseconds, to the second.  out is reset
+ * and receives the text (not NUL-terminated).  Returns 0, VELD_ETOOBIG
+ * (past out's maximum), VELD_ENOMEM, VELD_ESTORE.
+ */
+int veld_store_devices_json(struct veld_store *s, struct veld_buf *out)
+	__attribute__((warn_unused_result));
+
+/* Deepest nesting veld_store_json_walk accepts (top-level value: 0). */
+#define VELD_STORE_JSON_DEPTH_MAX 32
+
+enum veld_json_type {
+	VELD_JSON_NULL,
+	VELD_JSON_TRUE,
+	VELD_JSON_FALSE,
+	VELD_JSON_INTEGER, /* fits in int64 */
+	VELD_JSON_REAL,	   /* has a fraction or exponent, or is too big */
+	VELD_JSON_TEXT,
+	VELD_JSON_ARRAY,
+	VELD_JSON_OBJECT,
+};
+
+/* One value of a JSON document; views valid during the callback only. */
+struct veld_json_node {
+	enum veld_json_type type;
+	int depth;	 /* 0 for the top-level value, its children 1, ... */
+	const char *key; /* member name in an object (decoded, NUL-terminated,
+			    key_len bytes), else NULL */
+	size_t key_len;
+	int64_t index;	  /* position in an array, else -1 */
+	const char *text; /* VELD_JSON_TEXT: the decoded string
+			     (NUL-terminated, text_len bytes; may hold a
+			     NUL if the JSON had \u0000), else NULL */
+	size_t text_len;
+	int64_t i; /* VELD_JSON_INTEGER */
+	double d;  /* VELD_JSON_REAL */
+};
+
+typedef int (*veld_store_json_fn)(void *ctx, const struct veld_json_node *n);
+
+/*
+ * veld_store_json_walk - parse json (len bytes, borrowed) with SQLite's
+ * json_tree and call fn for every value in document order: a container
+ * comes before its members, members in the order written (duplicate keys
+ * are passed on as they are).  fn returning nonzero stops the walk.
+ *
+ * Returns 0, VELD_EINVAL (not well-formed JSON), VELD_EDEPTH (nested
+ * deeper than VELD_STORE_JSON_DEPTH_MAX), VELD_ETOOBIG (len >= 2^31),
+ * VELD_ESTORE, or fn's nonzero value.
+ */
+int veld_store_json_walk(struct veld_store *s, const char *json, size_t len,
+			 veld_store_json_fn fn, void *ctx)
+	__attribute__((warn_unused_result));
+
+/* --- client read helpers --- */
+
+/*
+ * veld_store_record_prefix - the one record whose id starts with hex (1..32
+ * hex digits, either case).  Returns 0 with out filled; VELD_ENOTFOUND (no
+ * record), VELD_EAMBIGUOUS (several), VELD_EINVAL (not hex, empty or too
+ * long), VELD_ESTORE.  Deleted and erased records count: they still exist.
+ */
+int veld_store_record_prefix(struct veld_store *s, const char *hex,
+			     uint8_t out[VELD_RECORD_LEN])
+	__attribute__((warn_unused_result));
+
+/* Callback over JSON texts (borrowed, valid during the call, not
+ * NUL-terminated at len); nonzero stops and is returned. */
+typedef int (*veld_store_text_fn)(void *ctx, const char *json, size_t len);
+
+/*
+ * veld_store_records_json - the records veld_store_records(f) selects, in
+ * its order, each as one JSON object built by SQLite:
+ *   {"id": hex, "form", "area", "street", "followup" (string or null),
+ *    "created", "updated" (ISO-8601 UTC, ms), "deleted",
+ *    "delete_conflict", "erased" (booleans), "conflicts" (fields in
+ *    conflict), "values": {field: display winner as JSON}}.
+ * msgpack values map to JSON naturally; bin becomes a hex string; an
+ * erased value is null.  Returns 0, a store error, or fn's nonzero.
+ */
+int veld_store_records_json(struct veld_store *s,
+			    const struct veld_record_filter *f,
+			    veld_store_text_fn fn, void *ctx)
+	__attribute__((warn_unused_result));
+
+/*
+ * veld_store_record_json - one record as the object above plus
+ *   "current": {field: [{"value", "winner", "op", "author", "device"
+ *               (registry name or null), "time"}, ...]} (winner first),
+ *   "notes": [{"op", "author", "device", "time", "text" (null if erased),
+ *              "erased"}, ...] in note order,
+ *   "history": [{"op", "author", "device", "time", "seq", "kind",
+ *                "status": "applied"|"void"|"fork"}, ...] in (hlc,
+ *                author, id) order, every op of the record.
+ * fn is called once if the record exists.  Returns 1 found, 0 not, <0
+ * error, or fn's positive return.
+ */
+int veld_store_record_json(struct veld_store *s,
+			   const uint8_t id[VELD_RECORD_LEN],
+			   veld_store_text_fn fn, void *ctx)
+	__attribute__((warn_unused_result));
+
 #endif /* VELD_STORE_H */

@@ -25,9 +25,17 @@
 #include <libwebsockets.h>
 #include <sodium.h>
 
+#include "code.h"
 #include "datadir.h"
+#include "err.h"
+#include "hlc.h"
 #include "http.h"
+#include "ingest.h"
 #include "listen.h"
+#include "registry.h"
+#include "replica.h"
+#include "server.h"
+#include "ws.h"
 
 #ifndef VELDD_VERSION
 #error "VELDD_VERSION must be defined by the build (server/CMakeLists.txt)"
@@ -190,6 +198,53 @@ static void print_banner(const struct veld_datadir *dd,
 	fflush(stdout);
 }
 
+/* Ping an idle connection after 30 s; drop it if silent for 70 s. */
+static const lws_retry_bo_t idle_policy = {
+	.secs_since_valid_ping = 30,
+	.secs_since_valid_hangup = 70,
+};
+
+/*
+ * First start: a code for the first coordinator, so a new installation can
+ * be used without reading the manual first.
+ */
+static void first_code(struct veld_server *srv)
+{
+	struct veld_code_row row = {"coordinator", "coordinator", NULL,
+				    veld_hlc_wall_ms() + 24 * 3600 * 1000};
+	char code[VELD_CODE_BUF];
+
+	if (veld_code_issue(veld_replica_store(srv->replica), &row, code) < 0) {
+		fprintf(stderr, "veldd: cannot issue the first code\n");
+		return;
+	}
+	printf("first coordinator enrolment code (valid 24 hours): %s\n", code);
+	fflush(stdout);
+}
+
+/* A once-a-second timer on the service loop. */
+struct tick {
+	lws_sorted_usec_list_t sul;
+	struct veld_server *srv;
+	struct lws_context *context;
+};
+
+static void on_tick(lws_sorted_usec_list_t *sul)
+{
+	struct tick *t = lws_container_of(sul, struct tick, sul);
+
+	veld_server_committed(t->srv);
+	lws_sul_schedule(t->context, 0, &t->sul, on_tick, LWS_US_PER_SEC);
+}
+
+static void serve_release(struct veld_server *srv, struct veld_datadir *dd)
+{
+	veld_ingest_free(srv->ingest);
+	veld_replica_close(srv->replica);
+	free(srv->wbuf);
+	veld_datadir_close(dd);
+}
+
 static int cmd_serve(int argc, char **argv)
 {
 	struct lws_protocol_vhost_options pvo_key = {
@@ -200,7 +255,11 @@ static int cmd_serve(int argc, char **argv)
 		.name = VELD_HTTP_PROTOCOL_NAME,
 		.value = "",
 	};
-	const struct lws_protocols *protocols[] = {&veld_http_protocol, NULL};
+	const struct lws_protocols *protocols[] = {&veld_http_protocol,
+						   &veld_ws_protocol, NULL};
+	struct veld_server srv;
+	struct tick tick;
+	char db_path[PATH_MAX + 16];
 	struct lws_context_creation_info info;
 	struct lws_context *context;
 	struct veld_datadir dd;
@@ -242,8 +301,26 @@ static int cmd_serve(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
+	memset(&srv, 0, sizeof(srv));
+	snprintf(db_path, sizeof(db_path), "%s/veld.db", dd.path);
+	rc = veld_replica_open(db_path, &dd.key, dd.key.pk, &srv.replica);
+	if (rc < 0) {
+		fprintf(stderr, "veldd: cannot open the store '%s': %s\n",
+			db_path, veld_strerror(rc));
+		veld_datadir_close(&dd);
+		return 1;
+	}
+	srv.key = &dd.key;
+	srv.enrol_tokens = VELD_ENROL_BURST;
+	srv.enrol_refill_ms = veld_server_now_ms();
+	srv.wbuf = malloc(VELD_WS_HEADROOM + VELD_MSG_MAX);
+	veld_ws_bind(&srv);
+
 	pvo_key.value = dd.key_hex;
 	memset(&info, 0, sizeof(info));
+	info.user = &srv;
+	/* Dead peers are found by ping/pong, live ones stay connected. */
+	info.retry_and_idle_policy = &idle_policy;
 	info.port = o.listen.port;
 	info.iface = o.listen.host;
 	info.pprotocols = protocols;
@@ -259,31 +336,44 @@ static int cmd_serve(int argc, char **argv)
 	if (!o.listen.ipv6)
 		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
 
-	context = lws_create_context(&info);
-	if (!context) {
+	context = srv.wbuf ? lws_create_context(&info) : NULL;
+	if (!context || veld_ingest_new(&srv.ingest, VELD_INGEST_THREADS,
+					veld_ws_wake, context) < 0) {
 		fprintf(stderr, "veldd: cannot start libwebsockets\n");
-		veld_datadir_close(&dd);
+		if (context)
+			lws_context_destroy(context);
+		serve_release(&srv, &dd);
 		return 1;
 	}
 	if (!lws_create_vhost(context, &info)) {
 		fprintf(stderr, "veldd: cannot listen on %s port %d\n",
 			o.listen.host, o.listen.port);
 		lws_context_destroy(context);
-		veld_datadir_close(&dd);
+		serve_release(&srv, &dd);
 		return 1;
 	}
 	print_banner(&dd, &o.listen);
+	if (dd.key_created)
+		first_code(&srv);
 
 	/*
 	 * A signal that lands between the test and lws's poll() is only
 	 * seen when poll() next returns: at the latest on lws's own timer
 	 * (about 30 s in lws 4.1).
 	 */
+	/* Ops committed by admin commands (other processes) reach live
+	 * connections within a second. */
+	tick.srv = &srv;
+	tick.context = context;
+	lws_sul_schedule(context, 0, &tick.sul, on_tick, LWS_US_PER_SEC);
 	while (n >= 0 && !interrupted)
 		n = lws_service(context, 0);
 
+	/* Workers first: they may still wake the context. */
+	veld_ingest_free(srv.ingest);
+	srv.ingest = NULL;
 	lws_context_destroy(context);
-	veld_datadir_close(&dd);
+	serve_release(&srv, &dd);
 	if (n < 0) {
 		fprintf(stderr, "veldd: service loop failed\n");
 		return 1;

@@ -1,0 +1,144 @@
+/*
+ * msg.h - the sync messages of the WebSocket subprotocol "veld.1".
+ *
+ * Each WebSocket binary message is one canonical msgpack array whose first
+ * element is the message type; docs/protocol.md Part 2 is the normative
+ * description of every message, the order they may come in, and the
+ * limits.  This module only encodes and decodes (bounded, canonical, see
+ * canon.h) and signs/verifies the three signed messages; the state machines
+ * live in server/session.c and client/sync.c.
+ *
+ * Decoded messages borrow the input buffer: keys, signatures, strings and
+ * op bytes point into it.
+ */
+#ifndef VELD_MSG_H
+#define VELD_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#include "buf.h"
+#include "key.h"
+#include "op.h"
+#include "replica.h"
+
+#define VELD_PROTO_VERSION 1
+#define VELD_SUBPROTOCOL "veld.1"
+
+/* Limits (docs/protocol.md §P6). */
+#define VELD_MSG_MAX (1024 * 1024) /* bytes in one message */
+#define VELD_BATCH_MAX 256	   /* ops in one PUSH or OPS message */
+#define VELD_CODE_MAX 32	   /* bytes of a typed enrolment code */
+#define VELD_TEXT_MAX 256	   /* bytes of an error message text */
+#define VELD_NONCE_LEN 32
+
+/* Domain prefixes of the signed messages (NUL included, as in op.h). */
+#define VELD_DS_AUTH "veld-auth-1"
+#define VELD_DS_ENROL "veld-enrol-1"
+#define VELD_DS_RECEIPT "veld-receipt-1"
+
+enum veld_msg_type {
+	VELD_MSG_HELLO = 1,   /* server: [1, version, server_key, nonce] */
+	VELD_MSG_AUTH = 2,    /* client: [2, device_key, sig] */
+	VELD_MSG_ENROL = 3,   /* client: [3, device_key, code, name, sig] */
+	VELD_MSG_WELCOME = 4, /* server: [4, role, name, area|nil, your_seq] */
+	VELD_MSG_PUSH = 5,    /* client: [5, batch, [op, ...]] */
+	VELD_MSG_RECEIPT = 6, /* server: [6, batch, seq, head, sig] */
+	VELD_MSG_PULL = 7,    /* client: [7, cursor] */
+	VELD_MSG_OPS = 8,     /* server: [8, [op, ...], cursor, more] */
+	VELD_MSG_ACK = 9,     /* client: [9, cursor] */
+	VELD_MSG_ERROR = 10,  /* either: [10, code, text, fatal] */
+};
+
+/* A decoded message; which fields are set depends on type. */
+struct veld_msg {
+	int type;
+	uint64_t version;
+	const uint8_t *key;   /* HELLO: server key; AUTH/ENROL: device key */
+	const uint8_t *nonce; /* HELLO */
+	const uint8_t *sig;   /* AUTH, ENROL, RECEIPT */
+	const char *code;     /* ENROL (not NUL-terminated) */
+	size_t code_len;
+	const char *name; /* ENROL, WELCOME */
+	size_t name_len;
+	const char *role; /* WELCOME */
+	size_t role_len;
+	const char *area; /* WELCOME; NULL if none */
+	size_t area_len;
+	uint64_t batch;			       /* PUSH, RECEIPT */
+	uint64_t seq;			       /* WELCOME (your_seq), RECEIPT */
+	const uint8_t *head;		       /* RECEIPT */
+	uint64_t cursor;		       /* PULL, OPS, ACK */
+	int more;			       /* OPS */
+	struct veld_bytes ops[VELD_BATCH_MAX]; /* PUSH, OPS */
+	size_t nops;
+	int64_t err;	  /* ERROR: a VELD_E* code */
+	const char *text; /* ERROR */
+	size_t text_len;
+	int fatal; /* ERROR */
+	msgpack_unpacked u;
+};
+
+/*
+ * veld_msg_decode - decode one message.  Returns 0, EMSGSIZE, a canon.h
+ * code (not canonical msgpack), EMSGTYPE (unknown type) or EMSGSHAPE
+ * (wrong fields for its type).  Always release m with veld_msg_release().
+ */
+int veld_msg_decode(const uint8_t *buf, size_t len, struct veld_msg *m)
+	__attribute__((warn_unused_result));
+void veld_msg_release(struct veld_msg *m);
+
+/* Name of a message type ("HELLO", ...), or "unknown". */
+const char *veld_msg_name(int type);
+
+/*
+ * Encoders: each appends one message to out (reset it first if needed).
+ * Return 0, VELD_ETOOBIG (exceeds out's maximum) or VELD_ENOMEM.
+ */
+int veld_msg_hello(struct veld_buf *out, const uint8_t server_key[32],
+		   const uint8_t nonce[VELD_NONCE_LEN])
+	__attribute__((warn_unused_result));
+int veld_msg_auth(struct veld_buf *out, const struct veld_key *device,
+		  const uint8_t server_key[32],
+		  const uint8_t nonce[VELD_NONCE_LEN])
+	__attribute__((warn_unused_result));
+int veld_msg_enrol(struct veld_buf *out, const struct veld_key *device,
+		   const uint8_t server_key[32],
+		   const uint8_t nonce[VELD_NONCE_LEN], const char *code,
+		   const char *name) __attribute__((warn_unused_result));
+int veld_msg_welcome(struct veld_buf *out, const char *role, const char *name,
+		     const char *area, uint64_t your_seq)
+	__attribute__((warn_unused_result));
+/* ops: n complete op envelopes (1..VELD_BATCH_MAX). */
+int veld_msg_push(struct veld_buf *out, uint64_t batch,
+		  const struct veld_bytes *ops, size_t n)
+	__attribute__((warn_unused_result));
+int veld_msg_receipt(struct veld_buf *out, const struct veld_key *server,
+		     const uint8_t device_key[32], uint64_t batch, uint64_t seq,
+		     const uint8_t head[VELD_HASH_LEN])
+	__attribute__((warn_unused_result));
+int veld_msg_pull(struct veld_buf *out, uint64_t cursor)
+	__attribute__((warn_unused_result));
+int veld_msg_ops(struct veld_buf *out, const struct veld_bytes *ops, size_t n,
+		 uint64_t cursor, int more) __attribute__((warn_unused_result));
+int veld_msg_ack(struct veld_buf *out, uint64_t cursor)
+	__attribute__((warn_unused_result));
+int veld_msg_error(struct veld_buf *out, int err, const char *text, int fatal)
+	__attribute__((warn_unused_result));
+
+/* Check the proof of key possession in an AUTH or ENROL message against
+ * the server key and the nonce of this connection: 0 or VELD_EAUTH. */
+int veld_msg_verify_proof(const struct veld_msg *m,
+			  const uint8_t server_key[32],
+			  const uint8_t nonce[VELD_NONCE_LEN])
+	__attribute__((warn_unused_result));
+
+/* Check a RECEIPT's signature for this device: 0 or VELD_ESIG. */
+int veld_msg_verify_receipt(const struct veld_msg *m,
+			    const uint8_t server_key[32],
+			    const uint8_t device_key[32])
+	__attribute__((warn_unused_result));
+
+#endif /* VELD_MSG_H */

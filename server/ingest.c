@@ -1,0 +1,193 @@
+/*
+ * ingest.c - worker pool that decodes and verifies pushed batches; see
+ * ingest.h.  Two queues under one mutex: todo (service thread -> workers)
+ * and done (workers -> service thread).
+ */
+#include "ingest.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+
+struct veld_ingest {
+	pthread_mutex_t lock;
+	pthread_cond_t work;
+	struct veld_ingest_job *todo, *todo_tail;
+	struct veld_ingest_job *done, *done_tail;
+	int stop;
+	int nthreads;
+	pthread_t threads[8];
+	void (*wake)(void *);
+	void *wake_ctx;
+};
+
+static void push(struct veld_ingest_job **head, struct veld_ingest_job **tail,
+		 struct veld_ingest_job *job)
+{
+	job->next = NULL;
+	if (*tail)
+		(*tail)->next = job;
+	else
+		*head = job;
+	*tail = job;
+}
+
+static struct veld_ingest_job *pop(struct veld_ingest_job **head,
+				   struct veld_ingest_job **tail)
+{
+	struct veld_ingest_job *job = *head;
+
+	if (job) {
+		*head = job->next;
+		if (!*head)
+			*tail = NULL;
+	}
+	return job;
+}
+
+/* Decode and verify every op; stop at the first bad one. */
+static void check(struct veld_ingest_job *job)
+{
+	struct veld_op op;
+
+	job->err = 0;
+	for (size_t i = 0; i < job->nops; i++) {
+		int rc = veld_op_decode(job->ops[i].p, job->ops[i].len, &op);
+		if (rc == 0 && memcmp(op.h.author, job->author, 32) != 0)
+			rc = VELD_EAUTH; /* a device pushes its own ops */
+		if (rc == 0)
+			rc = veld_op_verify(&op);
+		if (rc < 0) {
+			job->err = rc;
+			job->bad = i;
+			return;
+		}
+	}
+}
+
+static void *worker(void *arg)
+{
+	struct veld_ingest *in = arg;
+
+	pthread_mutex_lock(&in->lock);
+	for (;;) {
+		struct veld_ingest_job *job;
+
+		while (!in->stop && !in->todo)
+			pthread_cond_wait(&in->work, &in->lock);
+		if (in->stop)
+			break;
+		job = pop(&in->todo, &in->todo_tail);
+		pthread_mutex_unlock(&in->lock);
+		check(job);
+		pthread_mutex_lock(&in->lock);
+		push(&in->done, &in->done_tail, job);
+		pthread_mutex_unlock(&in->lock);
+		in->wake(in->wake_ctx);
+		pthread_mutex_lock(&in->lock);
+	}
+	pthread_mutex_unlock(&in->lock);
+	return NULL;
+}
+
+int veld_ingest_new(struct veld_ingest **out, int threads, void (*wake)(void *),
+		    void *ctx)
+{
+	struct veld_ingest *in = calloc(1, sizeof(*in));
+
+	if (!in)
+		return VELD_ENOMEM;
+	if (threads < 1)
+		threads = 1;
+	if (threads > 8)
+		threads = 8;
+	pthread_mutex_init(&in->lock, NULL);
+	pthread_cond_init(&in->work, NULL);
+	in->wake = wake;
+	in->wake_ctx = ctx;
+	for (int i = 0; i < threads; i++) {
+		if (pthread_create(&in->threads[i], NULL, worker, in) != 0) {
+			veld_ingest_free(in);
+			return VELD_EIO;
+		}
+		in->nthreads++;
+	}
+	*out = in;
+	return 0;
+}
+
+void veld_ingest_free(struct veld_ingest *in)
+{
+	struct veld_ingest_job *job;
+
+	if (!in)
+		return;
+	pthread_mutex_lock(&in->lock);
+	in->stop = 1;
+	pthread_cond_broadcast(&in->work);
+	pthread_mutex_unlock(&in->lock);
+	for (int i = 0; i < in->nthreads; i++)
+		pthread_join(in->threads[i], NULL);
+	while ((job = pop(&in->todo, &in->todo_tail)))
+		veld_ingest_job_free(job);
+	while ((job = pop(&in->done, &in->done_tail)))
+		veld_ingest_job_free(job);
+	pthread_cond_destroy(&in->work);
+	pthread_mutex_destroy(&in->lock);
+	free(in);
+}
+
+struct veld_ingest_job *veld_ingest_job_new(const struct veld_msg *m,
+					    const uint8_t *raw, size_t len,
+					    uint64_t session_id,
+					    const uint8_t author[32])
+{
+	struct veld_ingest_job *job = calloc(1, sizeof(*job));
+
+	if (!job)
+		return NULL;
+	job->msg = malloc(len);
+	if (!job->msg) {
+		free(job);
+		return NULL;
+	}
+	memcpy(job->msg, raw, len);
+	job->session_id = session_id;
+	job->batch = m->batch;
+	memcpy(job->author, author, 32);
+	job->nops = m->nops;
+	/* Same offsets, in our copy. */
+	for (size_t i = 0; i < m->nops; i++) {
+		job->ops[i].p = job->msg + (m->ops[i].p - raw);
+		job->ops[i].len = m->ops[i].len;
+	}
+	return job;
+}
+
+void veld_ingest_job_free(struct veld_ingest_job *job)
+{
+	if (job) {
+		free(job->msg);
+		free(job);
+	}
+}
+
+void veld_ingest_submit(struct veld_ingest *in, struct veld_ingest_job *job)
+{
+	pthread_mutex_lock(&in->lock);
+	push(&in->todo, &in->todo_tail, job);
+	pthread_cond_signal(&in->work);
+	pthread_mutex_unlock(&in->lock);
+}
+
+struct veld_ingest_job *veld_ingest_done(struct veld_ingest *in)
+{
+	struct veld_ingest_job *job;
+
+	pthread_mutex_lock(&in->lock);
+	job = pop(&in->done, &in->done_tail);
+	pthread_mutex_unlock(&in->lock);
+	return job;
+}

@@ -1,0 +1,65 @@
+/*
+ * ingest.h - checking pushed ops off the lws service thread.
+ *
+ * Verifying an Ed25519 signature costs ~50-90 us; a full PUSH of 256 ops
+ * costs ~15-25 ms.  Done on the service thread it would stall every other
+ * connection, so a small pool of worker threads decodes and verifies each
+ * pushed batch, then wakes the service thread (lws_cancel_service, through
+ * the wake callback), which applies the batch to the replica (SQLite stays
+ * on the service thread) and answers with a receipt.
+ *
+ * Threading: submit() and done() are called from the service thread only;
+ * the workers touch nothing but the jobs they take.
+ */
+#ifndef VELD_INGEST_H
+#define VELD_INGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "msg.h"
+
+#define VELD_INGEST_THREADS 2
+
+struct veld_ingest;
+
+struct veld_ingest_job {
+	struct veld_ingest_job *next;
+	uint64_t session_id; /* who pushed (the session may be gone) */
+	uint64_t batch;	     /* the client's batch number */
+	uint8_t author[32];  /* every op must be by this key */
+	uint8_t *msg;	     /* owned copy of the PUSH message */
+	struct veld_bytes ops[VELD_BATCH_MAX]; /* point into msg */
+	size_t nops;
+	int err;    /* result: 0, or the first op's VELD_E* reason */
+	size_t bad; /* index of that op */
+};
+
+/*
+ * veld_ingest_new - start threads workers; wake(ctx) is called from a
+ * worker after each finished job (it must be thread-safe:
+ * lws_cancel_service is).  Returns 0, VELD_ENOMEM or VELD_EIO.
+ */
+int veld_ingest_new(struct veld_ingest **out, int threads, void (*wake)(void *),
+		    void *ctx) __attribute__((warn_unused_result));
+
+/* Stop and join the workers, free every job.  NULL is fine. */
+void veld_ingest_free(struct veld_ingest *in);
+
+/*
+ * veld_ingest_job_new - a job for one decoded PUSH: copies msg (the raw
+ * message bytes) and points the job's ops into the copy.  NULL on ENOMEM.
+ */
+struct veld_ingest_job *veld_ingest_job_new(const struct veld_msg *m,
+					    const uint8_t *raw, size_t len,
+					    uint64_t session_id,
+					    const uint8_t author[32]);
+void veld_ingest_job_free(struct veld_ingest_job *job);
+
+/* Queue a job (ownership moves to the pool). */
+void veld_ingest_submit(struct veld_ingest *in, struct veld_ingest_job *job);
+
+/* Take one finished job (ownership moves to the caller), or NULL. */
+struct veld_ingest_job *veld_ingest_done(struct veld_ingest *in);
+
+#endif /* VELD_INGEST_H */

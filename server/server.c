@@ -1,0 +1,22 @@
+/*
+ * server.c - the few things veldd's modules share; see server.h.
+ */
+#include "server.h"
+
+#include <time.h>
+
+#include "session.h"
+
+uint64_t veld_server_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void veld_server_committed(struct veld_server *srv)
+{
+	for (struct veld_session *s = srv->sessions; s; s = s->next)
+		veld_session_pump(s);
+}

@@ -1,0 +1,56 @@
+/*
+ * server.h - what one running veldd shares between its modules.
+ *
+ * main.c owns it; ws.c (the lws callbacks), session.c (the protocol state
+ * machine of one connection), ingest.c (signature checks on worker
+ * threads) and registry.c (who may connect) all borrow it.  Everything here
+ * is touched only from the lws service thread, except what ingest.c says.
+ */
+#ifndef VELD_SERVER_H
+#define VELD_SERVER_H
+
+#include <stdint.h>
+
+#include "key.h"
+#include "replica.h"
+
+/* Room the transport needs before a message (lws's LWS_PRE is 16 in
+ * lws 4.1 on 64-bit; checked in ws.c). */
+#define VELD_WS_HEADROOM 64
+
+struct veld_session;
+struct veld_ingest;
+
+/* How session.c asks the transport (ws.c) to act on a connection. */
+struct veld_transport {
+	/* Call back when the connection can take a message. */
+	void (*want_write)(struct veld_session *s);
+	/* Stop (0) or resume (1) reading from the connection. */
+	void (*rx_flow)(struct veld_session *s, int on);
+};
+
+struct veld_server {
+	struct veld_replica *replica; /* the server's replica (owned) */
+	const struct veld_key *key;   /* the server key (borrowed) */
+	struct veld_ingest *ingest;   /* worker pool (owned) */
+	struct veld_transport tx;
+	struct veld_session *sessions; /* every open connection */
+	uint64_t next_session_id;
+	/* Scratch for one outgoing message plus the transport's headroom
+	 * (VELD_WS_HEADROOM + VELD_MSG_MAX bytes; owned). */
+	unsigned char *wbuf;
+	/* Enrolment attempts: a token bucket shared by all connections. */
+	double enrol_tokens;
+	uint64_t enrol_refill_ms;
+};
+
+/* Milliseconds on CLOCK_MONOTONIC (timeouts, rate limits). */
+uint64_t veld_server_now_ms(void);
+
+/*
+ * veld_server_committed - ops were committed to the replica: offer them to
+ * every connection that is streaming (live push).
+ */
+void veld_server_committed(struct veld_server *srv);
+
+#endif /* VELD_SERVER_H */

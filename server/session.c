@@ -1,0 +1,385 @@
+/*
+ * session.c - the server side of veld.1 for one connection; see session.h
+ * and docs/protocol.md Part 2.
+ *
+ * Every refusal goes out as an ERROR message naming the VELD_E* code,
+ * then the connection closes with a matching close code; nothing of a
+ * refused PUSH is stored (veld_replica_apply_all), and other connections
+ * never notice.
+ */
+#include "session.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "err.h"
+#include "hlc.h"
+#include "store.h"
+
+static struct veld_buf *out_slot(struct veld_session *s)
+{
+	struct veld_buf *b;
+
+	if (s->out_n == VELD_SESSION_OUT_MAX)
+		return NULL;
+	b = &s->out[(s->out_head + s->out_n) % VELD_SESSION_OUT_MAX];
+	veld_buf_reset(b);
+	return b;
+}
+
+static void out_commit(struct veld_session *s)
+{
+	s->out_n++;
+	s->srv->tx.want_write(s);
+}
+
+int veld_session_open(struct veld_session *s, struct veld_server *srv,
+		      void *conn)
+{
+	struct veld_buf *b;
+
+	memset(s, 0, sizeof(*s));
+	s->srv = srv;
+	s->conn = conn;
+	s->id = ++srv->next_session_id;
+	s->state = VELD_SS_HELLO;
+	for (int i = 0; i < VELD_SESSION_OUT_MAX; i++)
+		veld_buf_init(&s->out[i], VELD_MSG_MAX);
+	randombytes_buf(s->nonce, sizeof(s->nonce));
+	s->next = srv->sessions;
+	srv->sessions = s;
+	b = out_slot(s);
+	if (veld_msg_hello(b, srv->key->pk, s->nonce) < 0)
+		return VELD_ENOMEM;
+	out_commit(s);
+	return 0;
+}
+
+void veld_session_close(struct veld_session *s)
+{
+	struct veld_session **p = &s->srv->sessions;
+
+	while (*p && *p != s)
+		p = &(*p)->next;
+	if (*p)
+		*p = s->next;
+	for (int i = 0; i < VELD_SESSION_OUT_MAX; i++)
+		veld_buf_release(&s->out[i]);
+	s->state = VELD_SS_CLOSING;
+}
+
+const struct veld_buf *veld_session_out(struct veld_session *s)
+{
+	return s->out_n ? &s->out[s->out_head] : NULL;
+}
+
+void veld_session_out_pop(struct veld_session *s)
+{
+	if (!s->out_n)
+		return;
+	s->out_head = (s->out_head + 1) % VELD_SESSION_OUT_MAX;
+	s->out_n--;
+	veld_session_pump(s);
+}
+
+static int close_code_for(int err)
+{
+	switch (err) {
+	case VELD_EREVOKED:
+		return 4403;
+	case VELD_EAUTH:
+	case VELD_ECODE:
+	case VELD_ECODEUSED:
+	case VELD_ECODEEXPIRED:
+		return 4401;
+	case VELD_ERATE:
+		return 4429;
+	case VELD_ETIMEOUT:
+		return 4408;
+	case VELD_EMSGSIZE:
+		return 4413;
+	case VELD_ESTORE:
+	case VELD_ENOMEM:
+	case VELD_ESERVER:
+		return 4500;
+	default:
+		return 4400;
+	}
+}
+
+void veld_session_fail(struct veld_session *s, int err, const char *text)
+{
+	struct veld_buf *b;
+	char line[VELD_TEXT_MAX];
+
+	if (s->state == VELD_SS_CLOSING)
+		return;
+	s->state = VELD_SS_CLOSING;
+	s->close_code = close_code_for(err);
+	snprintf(s->close_text, sizeof(s->close_text), "%s",
+		 veld_err_name(err));
+	snprintf(line, sizeof(line), "%s: %s", veld_strerror(err),
+		 text ? text : "");
+	/* If the queue is full the close code still says why. */
+	b = out_slot(s);
+	if (b && veld_msg_error(b, err, line, 1) == 0)
+		out_commit(s);
+	else
+		s->srv->tx.want_write(s);
+}
+
+static void welcome(struct veld_session *s)
+{
+	struct veld_head head;
+	struct veld_buf *b = out_slot(s);
+
+	if (!b ||
+	    veld_store_head(veld_replica_store(s->srv->replica), s->device,
+			    &head) < 0 ||
+	    veld_msg_welcome(b, s->info.role, s->info.name,
+			     s->info.has_area ? s->info.area : NULL,
+			     head.seq) < 0) {
+		veld_session_fail(s, VELD_ESERVER, "cannot welcome");
+		return;
+	}
+	s->state = VELD_SS_READY;
+	out_commit(s);
+}
+
+static void on_hello_reply(struct veld_session *s, const struct veld_msg *m)
+{
+	int rc;
+
+	if (m->type != VELD_MSG_AUTH && m->type != VELD_MSG_ENROL) {
+		veld_session_fail(s, VELD_EPROTO, "expected AUTH or ENROL");
+		return;
+	}
+	rc = veld_msg_verify_proof(m, s->srv->key->pk, s->nonce);
+	if (rc == 0) {
+		memcpy(s->device, m->key, 32);
+		if (m->type == VELD_MSG_AUTH)
+			rc = veld_registry_lookup(s->srv, m->key, &s->info);
+		else
+			rc = veld_registry_enrol(s->srv, m->key, m->code,
+						 m->code_len, &s->info);
+	}
+	if (rc == 0 && s->info.revoked)
+		rc = VELD_EREVOKED;
+	if (rc < 0) {
+		veld_session_fail(s, rc,
+				  m->type == VELD_MSG_AUTH ? "authentication"
+							   : "enrolment");
+		return;
+	}
+	welcome(s);
+}
+
+static void on_push(struct veld_session *s, const struct veld_msg *m,
+		    const uint8_t *raw, size_t len)
+{
+	struct veld_ingest_job *job;
+
+	if (s->push_busy) {
+		veld_session_fail(s, VELD_EPROTO, "PUSH before the RECEIPT");
+		return;
+	}
+	job = veld_ingest_job_new(m, raw, len, s->id, s->device);
+	if (!job) {
+		veld_session_fail(s, VELD_ENOMEM, "PUSH");
+		return;
+	}
+	s->push_busy = 1;
+	s->srv->tx.rx_flow(s, 0);
+	veld_ingest_submit(s->srv->ingest, job);
+}
+
+/* Remember how far a device has pulled, for operators (devices view). */
+static void note_ack(struct veld_session *s)
+{
+	char key[80];
+	uint8_t val[16];
+	uint64_t now = veld_hlc_wall_ms();
+
+	snprintf(key, sizeof(key), "ack:");
+	sodium_bin2hex(key + 4, sizeof(key) - 4, s->device, 32);
+	for (int i = 0; i < 8; i++) {
+		val[i] = (uint8_t)(s->cursor >> (56 - 8 * i));
+		val[8 + i] = (uint8_t)(now >> (56 - 8 * i));
+	}
+	if (veld_store_meta_set(veld_replica_store(s->srv->replica), key, val,
+				sizeof(val)) < 0) {
+		/* Monitoring only: a failure here must not fail the sync. */
+	}
+}
+
+void veld_session_input(struct veld_session *s, const uint8_t *raw, size_t len)
+{
+	struct veld_msg *m;
+	int rc;
+
+	if (s->state == VELD_SS_CLOSING)
+		return;
+	m = malloc(sizeof(*m));
+	if (!m) {
+		veld_session_fail(s, VELD_ENOMEM, "message");
+		return;
+	}
+	rc = veld_msg_decode(raw, len, m);
+	if (rc < 0) {
+		veld_session_fail(s, rc, "message refused");
+		goto out;
+	}
+	if (m->type == VELD_MSG_ERROR) { /* the peer gives up */
+		s->state = VELD_SS_CLOSING;
+		s->close_code = 1000;
+		snprintf(s->close_text, sizeof(s->close_text), "bye");
+		s->srv->tx.want_write(s);
+		goto out;
+	}
+	if (s->state == VELD_SS_HELLO) {
+		on_hello_reply(s, m);
+		goto out;
+	}
+	switch (m->type) {
+	case VELD_MSG_PUSH:
+		on_push(s, m, raw, len);
+		break;
+	case VELD_MSG_PULL:
+		if (s->streaming) {
+			veld_session_fail(s, VELD_EPROTO, "second PULL");
+			break;
+		}
+		s->streaming = 1;
+		s->cursor = m->cursor;
+		veld_session_pump(s);
+		break;
+	case VELD_MSG_ACK:
+		if (!s->ops_unacked || m->cursor != s->cursor) {
+			veld_session_fail(s, VELD_EPROTO, "unexpected ACK");
+			break;
+		}
+		s->ops_unacked = 0;
+		note_ack(s);
+		veld_session_pump(s);
+		break;
+	default:
+		veld_session_fail(s, VELD_EPROTO, veld_msg_name(m->type));
+	}
+out:
+	veld_msg_release(m);
+	free(m);
+}
+
+void veld_session_push_done(struct veld_session *s, struct veld_ingest_job *job)
+{
+	struct veld_head head;
+	struct veld_buf *b;
+	char what[64];
+	size_t bad = job->bad;
+	int rc = job->err;
+
+	s->push_busy = 0;
+	if (s->state == VELD_SS_CLOSING)
+		return;
+	if (rc == 0)
+		rc = veld_replica_apply_all(s->srv->replica, job->ops,
+					    job->nops, 1, &bad);
+	if (rc < 0) {
+		snprintf(what, sizeof(what), "op %zu of batch %llu", bad,
+			 (unsigned long long)job->batch);
+		veld_session_fail(s, rc, what);
+		return;
+	}
+	/* Durable now: the receipt may say so. */
+	b = out_slot(s);
+	if (!b ||
+	    veld_store_head(veld_replica_store(s->srv->replica), s->device,
+			    &head) < 0 ||
+	    veld_msg_receipt(b, s->srv->key, s->device, job->batch, head.seq,
+			     head.id) < 0) {
+		veld_session_fail(s, VELD_ESERVER, "receipt");
+		return;
+	}
+	out_commit(s);
+	s->srv->tx.rx_flow(s, 1);
+	veld_server_committed(s->srv);
+}
+
+/* Collect framed ops after the cursor into one OPS message. */
+struct collect {
+	struct veld_buf frames;
+	size_t offs[VELD_BATCH_MAX + 1];
+	size_t n;
+	int64_t last_pos;
+	int full;
+};
+
+static int collect_one(void *ctx, const struct veld_stored_op *op)
+{
+	struct collect *c = ctx;
+	size_t before = c->frames.len;
+
+	if (c->n == VELD_BATCH_MAX) {
+		c->full = 1;
+		return 1;
+	}
+	if (veld_op_frame(op->header, op->header_len, op->sig, op->body,
+			  op->body_len, &c->frames) < 0) {
+		c->frames.len = before;
+		c->full = 1; /* the message is full: the rest next time */
+		return 1;
+	}
+	c->offs[c->n++] = before;
+	c->offs[c->n] = c->frames.len;
+	c->last_pos = op->pos;
+	return 0;
+}
+
+void veld_session_pump(struct veld_session *s)
+{
+	struct veld_bytes ops[VELD_BATCH_MAX];
+	struct collect *c;
+	struct veld_buf *b;
+	int rc;
+
+	if (s->state != VELD_SS_READY || !s->streaming || s->ops_unacked ||
+	    s->out_n == VELD_SESSION_OUT_MAX)
+		return;
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		veld_session_fail(s, VELD_ENOMEM, "OPS");
+		return;
+	}
+	/* Leave room for the message around the ops. */
+	veld_buf_init(&c->frames, VELD_MSG_MAX - 64 - 5 * VELD_BATCH_MAX);
+	c->last_pos = (int64_t)s->cursor;
+	rc = veld_store_ops_since(veld_replica_store(s->srv->replica),
+				  (int64_t)s->cursor, VELD_BATCH_MAX + 1,
+				  collect_one, c);
+	if (rc < 0) {
+		veld_session_fail(s, VELD_ESERVER, "reading the log");
+		goto out;
+	}
+	if (c->n == 0 && s->caught_up)
+		goto out; /* live, and nothing new */
+	for (size_t i = 0; i < c->n; i++) {
+		ops[i].p = c->frames.data + c->offs[i];
+		ops[i].len = c->offs[i + 1] - c->offs[i];
+	}
+	b = out_slot(s);
+	if (veld_msg_ops(b, ops, c->n, (uint64_t)c->last_pos, c->full) < 0) {
+		veld_session_fail(s, VELD_ESERVER, "OPS");
+		goto out;
+	}
+	s->cursor = (uint64_t)c->last_pos;
+	s->ops_unacked = 1;
+	if (!c->full)
+		s->caught_up = 1;
+	out_commit(s);
+out:
+	veld_buf_release(&c->frames);
+	free(c);
+}

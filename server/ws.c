@@ -1,0 +1,164 @@
+/*
+ * ws.c - lws callbacks of the veld.1 sync endpoint; see ws.h.
+ */
+#include "ws.h"
+
+#include <string.h>
+
+#include "err.h"
+#include "ingest.h"
+#include "msg.h"
+#include "session.h"
+
+_Static_assert(LWS_PRE <= VELD_WS_HEADROOM, "raise VELD_WS_HEADROOM");
+
+/* Per connection. */
+struct pss {
+	struct veld_session s;
+	struct veld_buf rx; /* the message being assembled */
+	int open;
+};
+
+static struct veld_server *server_of(struct lws *wsi)
+{
+	return lws_context_user(lws_get_context(wsi));
+}
+
+static void want_write(struct veld_session *s)
+{
+	lws_callback_on_writable(s->conn);
+}
+
+static void rx_flow(struct veld_session *s, int on)
+{
+	lws_rx_flow_control(s->conn, on);
+}
+
+void veld_ws_bind(struct veld_server *srv)
+{
+	srv->tx.want_write = want_write;
+	srv->tx.rx_flow = rx_flow;
+}
+
+void veld_ws_wake(void *ctx)
+{
+	lws_cancel_service(ctx);
+}
+
+static void drain_ingest(struct veld_server *srv)
+{
+	struct veld_ingest_job *job;
+
+	while ((job = veld_ingest_done(srv->ingest))) {
+		struct veld_session *s = srv->sessions;
+		while (s && s->id != job->session_id)
+			s = s->next;
+		if (s) /* else the connection went away meanwhile */
+			veld_session_push_done(s, job);
+		veld_ingest_job_free(job);
+	}
+}
+
+/* Sync connections only on /sync. */
+static int path_ok(struct lws *wsi)
+{
+	char uri[64];
+
+	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) < 0)
+		return 0;
+	return strcmp(uri, "/sync") == 0;
+}
+
+static int receive(struct pss *p, struct lws *wsi, const void *in, size_t len)
+{
+	if (!lws_frame_is_binary(wsi)) {
+		veld_session_fail(&p->s, VELD_EMSGSHAPE, "text frame");
+		return 0;
+	}
+	if (veld_buf_append(&p->rx, in, len) < 0) {
+		veld_session_fail(&p->s, VELD_EMSGSIZE, "message");
+		veld_buf_reset(&p->rx);
+		return 0;
+	}
+	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
+		return 0;
+	veld_session_input(&p->s, p->rx.data, p->rx.len);
+	veld_buf_reset(&p->rx);
+	if (p->s.state != VELD_SS_HELLO) /* handshake done (or failed) */
+		lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+	return 0;
+}
+
+static int writeable(struct pss *p, struct lws *wsi)
+{
+	const struct veld_buf *m = veld_session_out(&p->s);
+	unsigned char *wbuf = p->s.srv->wbuf;
+
+	if (m) {
+		/* lws needs LWS_PRE bytes of headroom before the payload. */
+		memcpy(wbuf + LWS_PRE, m->data, m->len);
+		if (lws_write(wsi, wbuf + LWS_PRE, m->len, LWS_WRITE_BINARY) <
+		    (int)m->len)
+			return -1;
+		veld_session_out_pop(&p->s);
+		if (veld_session_out(&p->s) || p->s.close_code)
+			lws_callback_on_writable(wsi);
+		return 0;
+	}
+	if (p->s.state == VELD_SS_CLOSING && p->s.close_code) {
+		lws_close_reason(wsi, (enum lws_close_status)p->s.close_code,
+				 (unsigned char *)p->s.close_text,
+				 strlen(p->s.close_text));
+		return -1;
+	}
+	return 0;
+}
+
+static int callback_veld(struct lws *wsi, enum lws_callback_reasons reason,
+			 void *user, void *in, size_t len)
+{
+	struct pss *p = user;
+	struct veld_server *srv;
+
+	switch (reason) {
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		return path_ok(wsi) ? 0 : -1;
+	case LWS_CALLBACK_ESTABLISHED:
+		srv = server_of(wsi);
+		veld_buf_init(&p->rx, VELD_MSG_MAX);
+		if (veld_session_open(&p->s, srv, wsi) < 0)
+			return -1;
+		p->open = 1;
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK,
+				VELD_HANDSHAKE_SECONDS);
+		return 0;
+	case LWS_CALLBACK_RECEIVE:
+		return p->open ? receive(p, wsi, in, len) : -1;
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return p->open ? writeable(p, wsi) : -1;
+	case LWS_CALLBACK_TIMER:
+		break;
+	case LWS_CALLBACK_CLOSED:
+		if (p->open) {
+			veld_session_close(&p->s);
+			veld_buf_release(&p->rx);
+			p->open = 0;
+		}
+		return 0;
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+		srv = lws_context_user(lws_get_context(wsi));
+		if (srv && srv->ingest)
+			drain_ingest(srv);
+		return 0;
+	default:
+		break;
+	}
+	return 0;
+}
+
+const struct lws_protocols veld_ws_protocol = {
+	.name = VELD_SUBPROTOCOL,
+	.callback = callback_veld,
+	.per_session_data_size = sizeof(struct pss),
+	.rx_buffer_size = 65536,
+};

@@ -1,0 +1,27 @@
+/*
+ * ws.h - the sync endpoint: lws protocol "veld.1" on path /sync.
+ *
+ * This file's callbacks are the only place where sync connections meet
+ * libwebsockets: they assemble fragmented messages (up to VELD_MSG_MAX),
+ * hand whole ones to session.c, write what it queues (one lws_write per
+ * WRITEABLE), pause reading while a PUSH is checked, enforce the handshake
+ * timeout, and drain the ingest pool when a worker wakes the loop.
+ *
+ * The context's user pointer must be the struct veld_server.
+ */
+#ifndef VELD_WS_H
+#define VELD_WS_H
+
+#include <libwebsockets.h>
+
+#include "server.h"
+
+extern const struct lws_protocols veld_ws_protocol;
+
+/* Fill srv->tx with this transport's hooks. */
+void veld_ws_bind(struct veld_server *srv);
+
+/* Wake the service loop from a worker thread (ctx: the lws_context). */
+void veld_ws_wake(void *ctx);
+
+#endif /* VELD_WS_H */

@@ -1,0 +1,496 @@
+/*
+ * test_session.c - the server's side of veld.1, driven in-process: the
+ * real session, registry, code and ingest modules, a real replica, and a
+ * fake transport.  Each refusal is checked twice: the ERROR (code and close
+ * code) the peer gets, and that the server's state did not change.
+ */
+#include <sodium.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "code.h"
+#include "hlc.h"
+#include "replica_util.h"
+#include "session.h"
+
+static struct veld_key kS, kA, kB, kX;
+static struct veld_server srv;
+static int flow_on = 1;
+
+static void want_write(struct veld_session *s)
+{
+	(void)s;
+}
+
+static void rx_flow(struct veld_session *s, int on)
+{
+	(void)s;
+	flow_on = on;
+}
+
+static void wake(void *ctx)
+{
+	(void)ctx;
+}
+
+static void server_up(void)
+{
+	memset(&srv, 0, sizeof(srv));
+	if (veld_replica_open(":memory:", &kS, kS.pk, &srv.replica) ||
+	    veld_ingest_new(&srv.ingest, 2, wake, NULL))
+		abort();
+	srv.key = &kS;
+	srv.tx.want_write = want_write;
+	srv.tx.rx_flow = rx_flow;
+	srv.enrol_tokens = VELD_ENROL_BURST;
+	srv.enrol_refill_ms = veld_server_now_ms();
+}
+
+static void server_down(void)
+{
+	veld_ingest_free(srv.ingest);
+	veld_replica_close(srv.replica);
+}
+
+static void issue(const char *role, const char *name, uint64_t expires,
+		  char code[VELD_CODE_BUF])
+{
+	struct veld_code_row row = {role, name, "noord", expires};
+	if (veld_code_issue(veld_replica_store(srv.replica), &row, code))
+		abort();
+}
+
+/* Pop the next queued message into m (caller releases); 0 if none. */
+static int next(struct veld_session *s, struct veld_msg *m,
+		struct veld_buf *keep)
+{
+	const struct veld_buf *b = veld_session_out(s);
+
+	if (!b)
+		return 0;
+	veld_buf_reset(keep);
+	if (veld_buf_append(keep, b->data, b->len))
+		abort();
+	veld_session_out_pop(s);
+	if (veld_msg_decode(keep->data, keep->len, m))
+		abort();
+	return 1;
+}
+
+static void input(struct veld_session *s, const struct veld_buf *b)
+{
+	veld_session_input(s, b->data, b->len);
+}
+
+/* Let the worker pool finish a PUSH and hand it back. */
+static void settle_push(struct veld_session *s)
+{
+	struct veld_ingest_job *job = NULL;
+
+	for (int i = 0; i < 2000 && !job; i++) {
+		struct timespec ts = {0, 1000000};
+		job = veld_ingest_done(srv.ingest);
+		if (!job)
+			nanosleep(&ts, NULL);
+	}
+	if (!job)
+		abort();
+	veld_session_push_done(s, job);
+	veld_ingest_job_free(job);
+}
+
+struct conn {
+	struct veld_session s;
+	struct veld_msg m;
+	struct veld_buf keep, tx;
+	uint8_t nonce[32];
+};
+
+/* Connect: HELLO arrives, its nonce is kept. */
+static void conn_open(struct conn *c)
+{
+	veld_buf_init(&c->keep, VELD_MSG_MAX);
+	veld_buf_init(&c->tx, VELD_MSG_MAX);
+	CHECK_EQ(veld_session_open(&c->s, &srv, c), 0);
+	CHECK(next(&c->s, &c->m, &c->keep));
+	CHECK_EQ(c->m.type, VELD_MSG_HELLO);
+	CHECK_MEM(c->m.key, kS.pk, 32);
+	memcpy(c->nonce, c->m.nonce, 32);
+	veld_msg_release(&c->m);
+}
+
+static void conn_close(struct conn *c)
+{
+	veld_session_close(&c->s);
+	veld_buf_release(&c->keep);
+	veld_buf_release(&c->tx);
+}
+
+/* Expect an ERROR with this code, then the close code. */
+static void expect_error(struct conn *c, int err, int close_code)
+{
+	CHECK(next(&c->s, &c->m, &c->keep));
+	CHECK_EQ(c->m.type, VELD_MSG_ERROR);
+	CHECK_ERR((int)c->m.err, err);
+	CHECK(c->m.fatal);
+	veld_msg_release(&c->m);
+	CHECK_EQ(c->s.state, VELD_SS_CLOSING);
+	CHECK_EQ(c->s.close_code, close_code);
+}
+
+static void auth(struct conn *c, const struct veld_key *k)
+{
+	veld_buf_reset(&c->tx);
+	CHECK_EQ(veld_msg_auth(&c->tx, k, kS.pk, c->nonce), 0);
+	input(&c->s, &c->tx);
+}
+
+static void enrol(struct conn *c, const struct veld_key *k, const char *code)
+{
+	veld_buf_reset(&c->tx);
+	CHECK_EQ(veld_msg_enrol(&c->tx, k, kS.pk, c->nonce, code, "dev"), 0);
+	input(&c->s, &c->tx);
+}
+
+static void expect_welcome(struct conn *c, const char *role)
+{
+	CHECK(next(&c->s, &c->m, &c->keep));
+	CHECK_EQ(c->m.type, VELD_MSG_WELCOME);
+	CHECK(c->m.role_len == strlen(role) &&
+	      memcmp(c->m.role, role, c->m.role_len) == 0);
+	veld_msg_release(&c->m);
+}
+
+static void hash_now(uint8_t h[32])
+{
+	state_hash(srv.replica, h);
+}
+
+/* A device's own put op, seq/prev given. */
+static void own_op(const struct veld_key *k, uint64_t seq, const uint8_t *prev,
+		   uint64_t kind, struct veld_buf *out, uint8_t id[32])
+{
+	struct veld_op_header h;
+	struct veld_buf body;
+	msgpack_packer pk;
+	uint8_t salt[16] = {0};
+
+	memset(&h, 0, sizeof(h));
+	h.seq = seq;
+	h.has_prev = prev != NULL;
+	if (prev)
+		memcpy(h.prev, prev, 32);
+	h.hlc = VELD_HLC_MAKE(veld_hlc_wall_ms(), seq);
+	memset(h.record, (int)seq, 16);
+	h.kind = kind;
+	veld_buf_init(&body, VELD_BODY_MAX);
+	veld_buf_packer_init(&pk, &body);
+	veld_body_begin(&pk, salt);
+	if (kind == VELD_KIND_FORM) {
+		msgpack_pack_map(&pk, 2);
+		msgpack_pack_str_with_body(&pk, "def", 3);
+		msgpack_pack_map(&pk, 0);
+		msgpack_pack_str_with_body(&pk, "name", 4);
+		msgpack_pack_str_with_body(&pk, "f", 1);
+	} else {
+		msgpack_pack_map(&pk, 1);
+		msgpack_pack_str_with_body(&pk, "set", 3);
+		msgpack_pack_map(&pk, 1);
+		msgpack_pack_str_with_body(&pk, "wish", 4);
+		msgpack_pack_str_with_body(&pk, "bankjes", 7);
+	}
+	veld_buf_init(out, VELD_OP_MAX);
+	if (veld_op_create(k, &h, body.data, body.len, out, id))
+		abort();
+	veld_buf_release(&body);
+}
+
+static void push(struct conn *c, uint64_t batch, struct veld_buf *ops, size_t n)
+{
+	struct veld_bytes b[8];
+
+	for (size_t i = 0; i < n; i++)
+		b[i] = (struct veld_bytes){ops[i].data, ops[i].len};
+	veld_buf_reset(&c->tx);
+	CHECK_EQ(veld_msg_push(&c->tx, batch, b, n), 0);
+	input(&c->s, &c->tx);
+	CHECK_EQ(flow_on, 0); /* not read while the batch is checked */
+	settle_push(&c->s);
+}
+
+static void enrolment(void)
+{
+	struct conn c;
+	char code[VELD_CODE_BUF], lower[VELD_CODE_BUF];
+	uint8_t h0[32], h1[32];
+
+	server_up();
+	issue("field", "Ahmed", veld_hlc_wall_ms() + 60000, code);
+	/* What a person types: lowercase, no dash. */
+	snprintf(lower, sizeof(lower), "%.5s%s", code, code + 6);
+	for (char *p = lower; *p; p++)
+		*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+	conn_open(&c);
+	enrol(&c, &kA, lower);
+	expect_welcome(&c, "field");
+	conn_close(&c);
+
+	/* The same code again: refused; nothing new stored. */
+	hash_now(h0);
+	conn_open(&c);
+	enrol(&c, &kB, code);
+	expect_error(&c, VELD_ECODEUSED, 4401);
+	conn_close(&c);
+	/* Expired and unknown codes. */
+	issue("field", "Bea", veld_hlc_wall_ms() - 1, code);
+	conn_open(&c);
+	enrol(&c, &kB, code);
+	expect_error(&c, VELD_ECODEEXPIRED, 4401);
+	conn_close(&c);
+	conn_open(&c);
+	enrol(&c, &kB, "00000-00000");
+	expect_error(&c, VELD_ECODE, 4401);
+	conn_close(&c);
+	/* An enrolled key cannot enrol again. */
+	issue("coordinator", "Mallory", veld_hlc_wall_ms() + 60000, code);
+	conn_open(&c);
+	enrol(&c, &kA, code);
+	expect_error(&c, VELD_EAUTH, 4401);
+	conn_close(&c);
+	hash_now(h1);
+	CHECK_MEM(h0, h1, 32);
+	/* Guessing codes: the bucket runs dry. */
+	int limited = 0;
+	for (int i = 0; i < 20; i++) {
+		conn_open(&c);
+		enrol(&c, &kB, "ZZZZZ-ZZZZZ");
+		CHECK(next(&c.s, &c.m, &c.keep));
+		limited += c.m.err == VELD_ERATE;
+		veld_msg_release(&c.m);
+		conn_close(&c);
+	}
+	CHECK(limited >= 10);
+	server_down();
+}
+
+static void authentication(void)
+{
+	struct conn c, d;
+	char code[VELD_CODE_BUF];
+
+	server_up();
+	issue("field", "Ahmed", veld_hlc_wall_ms() + 60000, code);
+	conn_open(&c);
+	enrol(&c, &kA, code);
+	expect_welcome(&c, "field");
+	conn_close(&c);
+
+	conn_open(&c);
+	auth(&c, &kA);
+	expect_welcome(&c, "field");
+	conn_close(&c);
+	/* Unknown key. */
+	conn_open(&c);
+	auth(&c, &kX);
+	expect_error(&c, VELD_EAUTH, 4401);
+	conn_close(&c);
+	/* A recorded AUTH replayed on another connection. */
+	conn_open(&c);
+	conn_open(&d);
+	veld_buf_reset(&c.tx);
+	CHECK_EQ(veld_msg_auth(&c.tx, &kA, kS.pk, c.nonce), 0);
+	input(&d.s, &c.tx);
+	expect_error(&d, VELD_EAUTH, 4401);
+	conn_close(&d);
+	conn_close(&c);
+	/* Messages out of order, and garbage. */
+	conn_open(&c);
+	veld_buf_reset(&c.tx);
+	CHECK_EQ(veld_msg_pull(&c.tx, 0), 0);
+	input(&c.s, &c.tx);
+	expect_error(&c, VELD_EPROTO, 4400);
+	conn_close(&c);
+	conn_open(&c);
+	veld_session_input(&c.s, (const uint8_t *)"\x93\x01", 2);
+	expect_error(&c, VELD_EDECLARED, 4400);
+	conn_close(&c);
+	conn_open(&c);
+	veld_session_input(&c.s, (const uint8_t *)"\x91\x63", 2);
+	expect_error(&c, VELD_EMSGTYPE, 4400);
+	conn_close(&c);
+	/* Revoked: told so. */
+	CHECK_EQ(veld_replica_device(srv.replica, kA.pk, "field", "Ahmed",
+				     "noord", 1, NULL),
+		 0);
+	conn_open(&c);
+	auth(&c, &kA);
+	expect_error(&c, VELD_EREVOKED, 4403);
+	conn_close(&c);
+	server_down();
+}
+
+static void pushing(void)
+{
+	struct conn c;
+	char code[VELD_CODE_BUF];
+	struct veld_buf o1, o2, o3, other, form;
+	uint8_t id1[32], id2[32], id3[32], idx[32], idf[32], h0[32], h1[32];
+	struct veld_head head;
+
+	server_up();
+	issue("field", "Ahmed", veld_hlc_wall_ms() + 60000, code);
+	conn_open(&c);
+	enrol(&c, &kA, code);
+	expect_welcome(&c, "field");
+	own_op(&kA, 1, NULL, VELD_KIND_PUT, &o1, id1);
+	own_op(&kA, 2, id1, VELD_KIND_PUT, &o2, id2);
+	own_op(&kA, 3, id2, VELD_KIND_PUT, &o3, id3);
+	own_op(&kB, 1, NULL, VELD_KIND_PUT, &other, idx);
+	own_op(&kA, 3, id2, VELD_KIND_FORM, &form, idf);
+
+	/* A good batch: a signed receipt for our chain head. */
+	push(&c, 1, &o1, 1);
+	CHECK(next(&c.s, &c.m, &c.keep));
+	CHECK_EQ(c.m.type, VELD_MSG_RECEIPT);
+	CHECK_EQ(c.m.batch, 1);
+	CHECK_EQ(c.m.seq, 1);
+	CHECK_MEM(c.m.head, id1, 32);
+	CHECK_EQ(veld_msg_verify_receipt(&c.m, kS.pk, kA.pk), 0);
+	CHECK_EQ(veld_msg_verify_receipt(&c.m, kS.pk, kB.pk), VELD_ESIG);
+	veld_msg_release(&c.m);
+	CHECK_EQ(flow_on, 1);
+	hash_now(h0);
+
+	/* A field device may not push a form: nothing of the batch kept. */
+	struct veld_buf batch[2] = {o2, form};
+	push(&c, 2, batch, 2);
+	expect_error(&c, VELD_EROLE, 4400);
+	hash_now(h1);
+	CHECK_MEM(h0, h1, 32);
+	CHECK_EQ(veld_store_head(veld_replica_store(srv.replica), kA.pk, &head),
+		 0);
+	CHECK_EQ(head.seq, 1); /* op 2 of that batch was not kept either */
+	conn_close(&c);
+
+	/* Someone else's op; a forged signature; a gap. */
+	conn_open(&c);
+	auth(&c, &kA);
+	expect_welcome(&c, "field");
+	push(&c, 3, &other, 1);
+	expect_error(&c, VELD_EAUTH, 4401);
+	conn_close(&c);
+	conn_open(&c);
+	auth(&c, &kA);
+	expect_welcome(&c, "field");
+	o2.data[o2.len - 80] ^= 1; /* inside the signature */
+	push(&c, 4, &o2, 1);
+	expect_error(&c, VELD_ESIG, 4400);
+	o2.data[o2.len - 80] ^= 1;
+	conn_close(&c);
+	conn_open(&c);
+	auth(&c, &kA);
+	expect_welcome(&c, "field");
+	push(&c, 5, &o3, 1);
+	expect_error(&c, VELD_ESEQ, 4400);
+	conn_close(&c);
+	hash_now(h1);
+	CHECK_MEM(h0, h1, 32);
+
+	/* Resuming: WELCOME says how far the server is; the rest goes. */
+	conn_open(&c);
+	auth(&c, &kA);
+	CHECK(next(&c.s, &c.m, &c.keep));
+	CHECK_EQ(c.m.seq, 1);
+	veld_msg_release(&c.m);
+	struct veld_buf rest[2] = {o2, o3};
+	push(&c, 6, rest, 2);
+	CHECK(next(&c.s, &c.m, &c.keep));
+	CHECK_EQ(c.m.type, VELD_MSG_RECEIPT);
+	CHECK_EQ(c.m.seq, 3);
+	veld_msg_release(&c.m);
+	/* Sent twice (a lost receipt): fine, same receipt. */
+	push(&c, 7, rest, 2);
+	CHECK(next(&c.s, &c.m, &c.keep));
+	CHECK_EQ(c.m.type, VELD_MSG_RECEIPT);
+	CHECK_EQ(c.m.seq, 3);
+	veld_msg_release(&c.m);
+	conn_close(&c);
+	veld_buf_release(&o1);
+	veld_buf_release(&o2);
+	veld_buf_release(&o3);
+	veld_buf_release(&other);
+	veld_buf_release(&form);
+	server_down();
+}
+
+static void pulling_and_live(void)
+{
+	struct conn a, b;
+	char c1[VELD_CODE_BUF], c2[VELD_CODE_BUF];
+	struct veld_buf o1;
+	uint8_t id1[32];
+	uint64_t cursor;
+
+	server_up();
+	issue("field", "Ahmed", veld_hlc_wall_ms() + 60000, c1);
+	issue("coordinator", "Carla", veld_hlc_wall_ms() + 60000, c2);
+	conn_open(&a);
+	enrol(&a, &kA, c1);
+	expect_welcome(&a, "field");
+	conn_open(&b);
+	enrol(&b, &kB, c2);
+	expect_welcome(&b, "coordinator");
+
+	/* B pulls from 0: the two enrolments, then caught up. */
+	veld_buf_reset(&b.tx);
+	CHECK_EQ(veld_msg_pull(&b.tx, 0), 0);
+	input(&b.s, &b.tx);
+	CHECK(next(&b.s, &b.m, &b.keep));
+	CHECK_EQ(b.m.type, VELD_MSG_OPS);
+	CHECK_EQ(b.m.nops, 2);
+	CHECK_EQ(b.m.more, 0);
+	cursor = b.m.cursor;
+	veld_msg_release(&b.m);
+	CHECK(!next(&b.s, &b.m, &b.keep)); /* nothing before the ACK */
+	/* A wrong ACK is a protocol error; the right one is quiet. */
+	veld_buf_reset(&b.tx);
+	CHECK_EQ(veld_msg_ack(&b.tx, cursor), 0);
+	input(&b.s, &b.tx);
+	CHECK(!next(&b.s, &b.m, &b.keep));
+
+	/* A pushes: B gets it live, without asking. */
+	own_op(&kA, 1, NULL, VELD_KIND_PUT, &o1, id1);
+	push(&a, 1, &o1, 1);
+	CHECK(next(&a.s, &a.m, &a.keep));
+	CHECK_EQ(a.m.type, VELD_MSG_RECEIPT);
+	veld_msg_release(&a.m);
+	CHECK(next(&b.s, &b.m, &b.keep));
+	CHECK_EQ(b.m.type, VELD_MSG_OPS);
+	CHECK_EQ(b.m.nops, 1);
+	CHECK(b.m.nops == 1 && b.m.ops[0].len == o1.len &&
+	      memcmp(b.m.ops[0].p, o1.data, o1.len) == 0);
+	veld_msg_release(&b.m);
+	veld_buf_reset(&b.tx);
+	CHECK_EQ(veld_msg_ack(&b.tx, cursor), 0); /* stale cursor */
+	input(&b.s, &b.tx);
+	expect_error(&b, VELD_EPROTO, 4400);
+	conn_close(&a);
+	conn_close(&b);
+	veld_buf_release(&o1);
+	server_down();
+}
+
+int main(void)
+{
+	if (sodium_init() < 0)
+		return 2;
+	util_key(&kS, 0x53);
+	util_key(&kA, 0x41);
+	util_key(&kB, 0x42);
+	util_key(&kX, 0x58);
+	enrolment();
+	authentication();
+	pushing();
+	pulling_and_live();
+	return test_summary("test_session");
+}
