@@ -34,6 +34,13 @@ int veld_home_resolve(struct veld_home *h, const char *flag)
 	n = snprintf(h->key_path, sizeof(h->key_path), "%s/device.key", h->dir);
 	if (n < 0 || (size_t)n >= sizeof(h->key_path))
 		return VELD_EINVAL;
+	n = snprintf(h->server_path, sizeof(h->server_path), "%s/server.pub",
+		     h->dir);
+	if (n < 0 || (size_t)n >= sizeof(h->server_path))
+		return VELD_EINVAL;
+	n = snprintf(h->db_path, sizeof(h->db_path), "%s/veld.db", h->dir);
+	if (n < 0 || (size_t)n >= sizeof(h->db_path))
+		return VELD_EINVAL;
 	return 0;
 }
 

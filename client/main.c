@@ -1,9 +1,10 @@
 /*
  * main.c - veld, the field client: command-line entry point.
  *
- * Commands that need no server never touch the network.  This first
- * version has the device identity and a developer's op inspector; entry,
- * sync and the rest arrive with the replica and sync milestones.
+ * Resolves the device directory and dispatches to the commands: records.c
+ * (new, edit, note, delete, list, show, state-hash — offline, they never
+ * touch the network), cmd_sync.c (init, sync, status), and the key and op
+ * inspection commands here.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -12,10 +13,12 @@
 
 #include <sodium.h>
 
+#include "cmd_sync.h"
 #include "err.h"
 #include "hlc.h"
 #include "home.h"
 #include "op.h"
+#include "records.h"
 
 #define VELD_VERSION "0.1.0"
 
@@ -25,7 +28,28 @@ static void usage(FILE *f)
 		"usage: veld [--dir DIR] COMMAND [ARGS]\n"
 		"\n"
 		"commands:\n"
-		"  init            create this device's key (once per device)\n"
+		"  init [--server URL --code CODE [--name NAME]]\n"
+		"                  create this device's key; enrol it with a "
+		"server\n"
+		"  sync [--watch]  send this device's entries, fetch the "
+		"others'\n"
+		"  status          server, name, role, unsynced entries, last "
+		"sync\n"
+		"  new FORM field=value ...\n"
+		"                  create a record; prints its id last\n"
+		"  edit ID field=value ...\n"
+		"                  change fields ('field=' clears one)\n"
+		"  note ID TEXT    add a note to a record\n"
+		"  delete ID       delete a record\n"
+		"  list [--json] [--form F] [--street S] [--conflicts] "
+		"[--all]\n"
+		"                  records, newest first (--all: also "
+		"deleted)\n"
+		"  show ID [--json]\n"
+		"                  values, conflicts, notes and history\n"
+		"  state-hash      hash of this replica's state (equal "
+		"replicas,\n"
+		"                  equal hashes)\n"
 		"  whoami          print this device's public key\n"
 		"  inspect [FILE]  decode and verify one op (binary, or hex "
 		"text with --hex);\n"
@@ -44,28 +68,6 @@ static void print_hex(const char *label, const uint8_t *p, size_t n)
 	for (size_t i = 0; i < n; i++)
 		printf("%02x", p[i]);
 	printf("\n");
-}
-
-static int cmd_init(const struct veld_home *h)
-{
-	struct veld_key key;
-	int rc = veld_home_init(h, &key);
-
-	if (rc == VELD_EINVAL) {
-		fprintf(stderr,
-			"veld: '%s' already exists; this device has a key\n",
-			h->key_path);
-		return 1;
-	}
-	if (rc < 0) {
-		fprintf(stderr, "veld: cannot create '%s': %s\n", h->key_path,
-			strerror(errno));
-		return 1;
-	}
-	printf("created device key in '%s'\n", h->dir);
-	print_hex("device", key.pk, VELD_PK_LEN);
-	veld_key_release(&key);
-	return 0;
 }
 
 static int cmd_whoami(const struct veld_home *h)
@@ -176,6 +178,23 @@ static int cmd_inspect(int argc, char **argv)
 	return rc < 0 ? 1 : 0;
 }
 
+/* Commands on the device: the arguments after the name, an exit status. */
+static const struct command {
+	const char *name;
+	int (*run)(const struct veld_home *h, int argc, char **argv);
+} commands[] = {
+	{"init", veld_cmd_init},
+	{"sync", veld_cmd_sync},
+	{"status", veld_cmd_status},
+	{"new", veld_records_new},
+	{"edit", veld_records_edit},
+	{"note", veld_records_note},
+	{"delete", veld_records_delete},
+	{"list", veld_records_list},
+	{"show", veld_records_show},
+	{"state-hash", veld_records_state_hash},
+};
+
 int main(int argc, char **argv)
 {
 	struct veld_home home;
@@ -212,8 +231,9 @@ int main(int argc, char **argv)
 				"use --dir DIR\n");
 		return 2;
 	}
-	if (strcmp(cmd, "init") == 0)
-		return cmd_init(&home);
+	for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++)
+		if (strcmp(cmd, commands[c].name) == 0)
+			return commands[c].run(&home, argc - i, argv + i);
 	if (strcmp(cmd, "whoami") == 0)
 		return cmd_whoami(&home);
 	fprintf(stderr, "veld: unknown command '%s' (see 'veld help')\n", cmd);

@@ -706,34 +706,43 @@ static int write_op(struct veld_replica *r, uint64_t kind,
 	struct veld_op_header h;
 	struct veld_head head;
 	struct veld_buf op;
-	struct veld_apply_result res;
 	struct veld_bytes b;
+	size_t bad;
 	int rc;
 
-	memset(&h, 0, sizeof(h));
-	if ((rc = veld_store_head(r->store, r->key.pk, &head)) < 0)
-		return rc;
-	if (head.frozen)
-		return VELD_EFROZEN;
-	h.seq = head.seq + 1;
-	h.has_prev = head.seq > 0;
-	memcpy(h.prev, head.id, VELD_HASH_LEN);
-	if ((rc = veld_hlc_now(&r->clock, wall_now(r), &h.hlc)) < 0)
-		return rc;
-	memcpy(h.record, record, VELD_RECORD_LEN);
-	h.kind = kind;
+	/*
+	 * Another process may write with the same key (veldd's admin
+	 * commands beside the server): the head read here can be stale by
+	 * the time apply takes the write lock.  So apply all-or-nothing: a
+	 * lost race is then refused as a fork with nothing kept (no
+	 * evidence, no freeze), and we sign again on the new head.
+	 */
+	for (int attempt = 0;; attempt++) {
+		memset(&h, 0, sizeof(h));
+		if ((rc = veld_store_head(r->store, r->key.pk, &head)) < 0)
+			return rc;
+		if (head.frozen)
+			return VELD_EFROZEN;
+		h.seq = head.seq + 1;
+		h.has_prev = head.seq > 0;
+		memcpy(h.prev, head.id, VELD_HASH_LEN);
+		if ((rc = veld_hlc_now(&r->clock, wall_now(r), &h.hlc)) < 0)
+			return rc;
+		memcpy(h.record, record, VELD_RECORD_LEN);
+		h.kind = kind;
 
-	veld_buf_init(&op, VELD_OP_MAX);
-	rc = veld_op_create(&r->key, &h, body->data, body->len, &op, id);
-	if (rc == 0) {
-		b.p = op.data;
-		b.len = op.len;
-		rc = veld_replica_apply(r, &b, 1, 1, &res);
+		veld_buf_init(&op, VELD_OP_MAX);
+		rc = veld_op_create(&r->key, &h, body->data, body->len, &op,
+				    id);
+		if (rc == 0) {
+			b.p = op.data;
+			b.len = op.len;
+			rc = veld_replica_apply_all(r, &b, 1, 1, &bad);
+		}
+		veld_buf_release(&op);
+		if (rc != VELD_EFORK || attempt == 8)
+			return rc;
 	}
-	if (rc == 0 && res.status != VELD_APPLY_APPLIED)
-		rc = res.err ? res.err : VELD_EINVAL;
-	veld_buf_release(&op);
-	return rc;
 }
 
 static int pack_str(msgpack_packer *pk, const char *s)

@@ -12,6 +12,7 @@
  */
 #include "store.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1227,6 +1228,24 @@ static enum veld_json_type json_type(const char *t, int atom_type)
 	return VELD_JSON_NULL;
 }
 
+/*
+ * Does valid JSON text hold a \u0000 escape?  In valid JSON every
+ * backslash starts an escape, so skipping each escaped character is
+ * enough to tell an escape from an escaped backslash followed by "u0000".
+ */
+static int json_has_nul(const char *json, size_t len)
+{
+	for (size_t i = 0; i + 1 < len; i++) {
+		if (json[i] != '\\')
+			continue;
+		if (json[i + 1] == 'u' && len - i >= 6 &&
+		    !memcmp(json + i + 2, "0000", 4))
+			return 1;
+		i++;
+	}
+	return 0;
+}
+
 int veld_store_json_walk(struct veld_store *s, const char *json, size_t len,
 			 veld_store_json_fn fn, void *ctx)
 {
@@ -1250,6 +1269,8 @@ int veld_store_json_walk(struct veld_store *s, const char *json, size_t len,
 	     : sqlite3_column_int(st, 0) == 1 ? 0
 					      : VELD_EINVAL;
 	sqlite3_finalize(st);
+	if (rc == 0 && json_has_nul(json, len))
+		rc = VELD_EINVAL;
 	if (rc < 0)
 		return rc;
 
@@ -1320,8 +1341,9 @@ int veld_store_json_walk(struct veld_store *s, const char *json, size_t len,
  * JSON is built by SQLite's JSON1 functions, never by hand: field values
  * are canonical msgpack blobs, so an SQL function veld_json(blob), alive
  * only during a helper call, turns one into JSON text by binding its
- * scalars as SQL values to json_quote() and its arrays and maps to
- * json_array() / json_object().
+ * strings (and byte strings, as hex) to json_quote() and its arrays and
+ * maps to json_array() / json_object(); numbers, true, false and null are
+ * written as they are, since they need no escaping.
  */
 
 /* Hex digit value, or -1. */
@@ -1462,6 +1484,30 @@ static int cli_json_container(struct cli_json_fn *j, const msgpack_object *o,
 	return rc;
 }
 
+/*
+ * A number, written exactly: SQLite would turn integers above INT64_MAX
+ * into reals and print reals with 15 digits.  A number needs no escaping;
+ * a double gets the fewest digits that read back as the same value (the
+ * canonical form has no NaN or infinity).
+ */
+static int cli_json_number(const msgpack_object *o, struct veld_buf *out)
+{
+	char t[40];
+
+	if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+		snprintf(t, sizeof(t), "%" PRIu64, o->via.u64);
+	} else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+		snprintf(t, sizeof(t), "%" PRId64, o->via.i64);
+	} else {
+		for (int digits = 15; digits <= 17; digits++) {
+			snprintf(t, sizeof(t), "%.*g", digits, o->via.f64);
+			if (strtod(t, NULL) == o->via.f64)
+				break;
+		}
+	}
+	return veld_buf_append(out, t, strlen(t));
+}
+
 /* One msgpack value as JSON text, appended to out. */
 static int cli_json_value(struct cli_json_fn *j, const msgpack_object *o,
 			  struct veld_buf *out)
@@ -1479,19 +1525,10 @@ static int cli_json_value(struct cli_json_fn *j, const msgpack_object *o,
 	case MSGPACK_OBJECT_MAP:
 		return cli_json_container(j, o, out);
 	case MSGPACK_OBJECT_POSITIVE_INTEGER:
-		/* JSON has no integer limit, SQLite has: beyond it, a real. */
-		if (o->via.u64 > INT64_MAX)
-			sqlite3_bind_double(st, 1, (double)o->via.u64);
-		else
-			sqlite3_bind_int64(st, 1, (sqlite3_int64)o->via.u64);
-		break;
 	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-		sqlite3_bind_int64(st, 1, o->via.i64);
-		break;
 	case MSGPACK_OBJECT_FLOAT32:
 	case MSGPACK_OBJECT_FLOAT64:
-		sqlite3_bind_double(st, 1, o->via.f64);
-		break;
+		return cli_json_number(o, out);
 	case MSGPACK_OBJECT_STR:
 		sqlite3_bind_text(st, 1, o->via.str.ptr, (int)o->via.str.size,
 				  SQLITE_STATIC);
@@ -1586,188 +1623,76 @@ static void cli_json_fns_remove(struct veld_store *s, struct cli_json_fn *j)
 	j->quote = NULL;
 }
 
-/* An hlc as ISO-8601 UTC with milliseconds. */
-#define CLI_ISO(x)                                                             \
-	"strftime('%Y-%m-%dT%H:%M:%fZ', (" x " >> 16) / 1000.0,"               \
-	" 'unixepoch')"
-#define CLI_JBOOL(x) "json(iif(" x ", 'true', 'false'))"
-#define CLI_DEVICE_NAME(key)                                                   \
-	"(SELECT name FROM devices d WHERE d.key = " key ")"
-
-/* One record (alias r) as a JSON object, winners only under "values". */
-#define CLI_REC_JSON_COMMON                                                                                                                               \
-	"'id', lower(hex(r.id)), 'form', r.form, 'area', r.area,"                                                                                         \
-	" 'street', r.street, 'followup', r.followup,"                                                                                                    \
-	" 'created', " CLI_ISO("r.created") ", 'updated', " CLI_ISO(                                                                                      \
-		"r.updated") ","                                                                                                                          \
-			     " 'deleted', " CLI_JBOOL(                                                                                                    \
-				     "r.deleted") ","                                                                                                     \
-						  " 'delete_conflict',"                                                                                   \
-						  " " CLI_JBOOL(                                                                                          \
-							  "r.delete_"                                                                                     \
-							  "conflict") ","                                                                                 \
-								      " '"                                                                                \
-								      "confli"                                                                            \
-								      "cts', "                                                                            \
-								      "r."                                                                                \
-								      "confli"                                                                            \
-								      "cts, "                                                                             \
-								      "'erase"                                                                            \
-								      "d',"                                                                               \
-								      " " CLI_JBOOL(                                                                      \
-									      "r.erased") ","                                                             \
-											  " 'values', (SELECT json_group_object(v.field, json(veld_json(" \
-											  "v.value))) FROM field_values v WHERE v.record = r.id AND v.winner)"
-
 /*
- * The detail adds every current value, the notes and the history.  The
- * ordered arrays aggregate an ordered subquery: SQLite does not flatten a
- * subquery with ORDER BY into an aggregate, so rows arrive in that order.
+ * One record (alias r) as a JSON object.  Times are ISO-8601 UTC with
+ * milliseconds, from the hlc's upper 48 bits; flags are JSON booleans;
+ * "values" holds the display winners.  The detail adds every current
+ * value, the notes and the history.  Each ordered array aggregates an
+ * ordered subquery without GROUP BY: SQLite does not flatten a subquery
+ * with ORDER BY into an aggregate, so rows reach it in that order.
  */
-#define CLI_REC_JSON_DETAIL                                                                                                                                                             \
-	", 'current', (SELECT json_group_object(field, json(vals)) FROM"                                                                                                                \
-	" (SELECT field, json_group_array(json_object("                                                                                                                                 \
-	"'value', json(veld_json(value)), 'winner', " CLI_JBOOL(                                                                                                                        \
-		"winner") ","                                                                                                                                                           \
-			  " 'op', lower(hex(op)), 'author', "                                                                                                                           \
-			  "lower(hex(author)),"                                                                                                                                         \
-			  " 'device', " CLI_DEVICE_NAME(                                                                                                                                \
-				  "v.author") ", 'time', " CLI_ISO("hlc") "))"                                                                                                          \
-									  " A"                                                                                                          \
-									  "S "                                                                                                          \
-									  "va"                                                                                                          \
-									  "ls"                                                                                                          \
-									  " F"                                                                                                          \
-									  "RO"                                                                                                          \
-									  "M "                                                                                                          \
-									  "(S"                                                                                                          \
-									  "EL"                                                                                                          \
-									  "EC"                                                                                                          \
-									  "T "                                                                                                          \
-									  "* "                                                                                                          \
-									  "FR"                                                                                                          \
-									  "OM"                                                                                                          \
-									  " f"                                                                                                          \
-									  "ie"                                                                                                          \
-									  "ld"                                                                                                          \
-									  "_v"                                                                                                          \
-									  "al"                                                                                                          \
-									  "ue"                                                                                                          \
-									  "s "                                                                                                          \
-									  "WH"                                                                                                          \
-									  "ER"                                                                                                          \
-									  "E "                                                                                                          \
-									  "re"                                                                                                          \
-									  "co"                                                                                                          \
-									  "rd"                                                                                                          \
-									  " ="                                                                                                          \
-									  " r"                                                                                                          \
-									  ".i"                                                                                                          \
-									  "d"                                                                                                           \
-									  " O"                                                                                                          \
-									  "RD"                                                                                                          \
-									  "ER"                                                                                                          \
-									  " B"                                                                                                          \
-									  "Y "                                                                                                          \
-									  "fi"                                                                                                          \
-									  "el"                                                                                                          \
-									  "d,"                                                                                                          \
-									  " w"                                                                                                          \
-									  "in"                                                                                                          \
-									  "ne"                                                                                                          \
-									  "r "                                                                                                          \
-									  "DE"                                                                                                          \
-									  "SC"                                                                                                          \
-									  ", "                                                                                                          \
-									  "hl"                                                                                                          \
-									  "c "                                                                                                          \
-									  "DE"                                                                                                          \
-									  "SC"                                                                                                          \
-									  ", "                                                                                                          \
-									  "au"                                                                                                          \
-									  "th"                                                                                                          \
-									  "or"                                                                                                          \
-									  ") "                                                                                                          \
-									  "v "                                                                                                          \
-									  "GR"                                                                                                          \
-									  "OU"                                                                                                          \
-									  "P "                                                                                                          \
-									  "BY"                                                                                                          \
-									  " f"                                                                                                          \
-									  "ie"                                                                                                          \
-									  "ld"                                                                                                          \
-									  "))"                                                                                                          \
-									  ","                                                                                                           \
-									  " '"                                                                                                          \
-									  "no"                                                                                                          \
-									  "te"                                                                                                          \
-									  "s'"                                                                                                          \
-									  ", "                                                                                                          \
-									  "(S"                                                                                                          \
-									  "EL"                                                                                                          \
-									  "EC"                                                                                                          \
-									  "T "                                                                                                          \
-									  "js"                                                                                                          \
-									  "on"                                                                                                          \
-									  "_g"                                                                                                          \
-									  "ro"                                                                                                          \
-									  "up"                                                                                                          \
-									  "_a"                                                                                                          \
-									  "rr"                                                                                                          \
-									  "ay"                                                                                                          \
-									  "(j"                                                                                                          \
-									  "so"                                                                                                          \
-									  "n_"                                                                                                          \
-									  "ob"                                                                                                          \
-									  "je"                                                                                                          \
-									  "ct"                                                                                                          \
-									  "("                                                                                                           \
-									  "'o"                                                                                                          \
-									  "p'"                                                                                                          \
-									  ", "                                                                                                          \
-									  "lo"                                                                                                          \
-									  "we"                                                                                                          \
-									  "r("                                                                                                          \
-									  "he"                                                                                                          \
-									  "x("                                                                                                          \
-									  "op"                                                                                                          \
-									  "))"                                                                                                          \
-									  ", "                                                                                                          \
-									  "'a"                                                                                                          \
-									  "ut"                                                                                                          \
-									  "ho"                                                                                                          \
-									  "r'"                                                                                                          \
-									  ", "                                                                                                          \
-									  "lo"                                                                                                          \
-									  "we"                                                                                                          \
-									  "r("                                                                                                          \
-									  "he"                                                                                                          \
-									  "x("                                                                                                          \
-									  "au"                                                                                                          \
-									  "th"                                                                                                          \
-									  "or"                                                                                                          \
-									  "))"                                                                                                          \
-									  ","                                                                                                           \
-									  " '"                                                                                                          \
-									  "de"                                                                                                          \
-									  "vi"                                                                                                          \
-									  "ce"                                                                                                          \
-									  "',"                                                                                                          \
-									  " " CLI_DEVICE_NAME("n.author") ", 'time', " CLI_ISO(                                                         \
-										  "hlc") ","                                                                                            \
-											 " 'text', text, 'erased', " CLI_JBOOL(                                                         \
-												 "text IS NULL") "))"                                                                   \
-														 " FROM (SELECT * FROM notes WHERE record = r.id"                       \
-														 " ORDER BY hlc, author, op) n),"                                       \
-														 " 'history', (SELECT json_group_array(json_object("                    \
-														 "'op', lower(hex(id)), 'author', lower(hex(author)),"                  \
-														 " 'device', " CLI_DEVICE_NAME("o.author") ", 'time', " CLI_ISO(        \
-															 "hlc") ","                                                     \
-																" 'seq', seq, 'kind', veld_kind(kind), 'status',"       \
-																" CASE status WHEN 0 THEN 'applied' WHEN 1 THEN 'void'" \
-																" ELSE 'fork' END))"                                    \
-																" FROM (SELECT * FROM ops WHERE record = r.id"          \
-																" ORDER BY hlc, author, id) o)"
+#define CLI_ISO(x)                                                             \
+	"strftime('%Y-%m-%dT%H:%M:%fZ', (" x " >> 16) / 1000.0, 'unixepoch')"
+#define CLI_BOOL(x) "json(iif(" x ", 'true', 'false'))"
+#define CLI_WHO(key)                                                           \
+	"'author', lower(hex(" key ")), 'device', (SELECT name FROM devices d" \
+	" WHERE d.key = " key ")"
+
+/* clang-format off */
+static const char cli_rec_json[] =
+	"SELECT json_object("
+	" 'id', lower(hex(r.id)), 'form', r.form, 'area', r.area,"
+	" 'street', r.street, 'followup', r.followup,"
+	" 'created', " CLI_ISO("r.created") ","
+	" 'updated', " CLI_ISO("r.updated") ","
+	" 'deleted', " CLI_BOOL("r.deleted") ","
+	" 'delete_conflict', " CLI_BOOL("r.delete_conflict") ","
+	" 'conflicts', r.conflicts,"
+	" 'erased', " CLI_BOOL("r.erased") ","
+	" 'values', (SELECT json_group_object(v.field,"
+	"  json(veld_json(v.value)))"
+	"  FROM field_values v WHERE v.record = r.id AND v.winner))"
+	" FROM records r WHERE r.id = ?1";
+
+static const char cli_rec_json_detail[] =
+	"SELECT json_object("
+	" 'id', lower(hex(r.id)), 'form', r.form, 'area', r.area,"
+	" 'street', r.street, 'followup', r.followup,"
+	" 'created', " CLI_ISO("r.created") ","
+	" 'updated', " CLI_ISO("r.updated") ","
+	" 'deleted', " CLI_BOOL("r.deleted") ","
+	" 'delete_conflict', " CLI_BOOL("r.delete_conflict") ","
+	" 'conflicts', r.conflicts,"
+	" 'erased', " CLI_BOOL("r.erased") ","
+	" 'values', (SELECT json_group_object(v.field,"
+	"  json(veld_json(v.value)))"
+	"  FROM field_values v WHERE v.record = r.id AND v.winner),"
+	" 'current', (SELECT json_group_object(f.field, json("
+	"  (SELECT json_group_array(json_object("
+	"    'value', json(veld_json(v.value)),"
+	"    'winner', " CLI_BOOL("v.winner") ","
+	"    'op', lower(hex(v.op)), " CLI_WHO("v.author") ","
+	"    'time', " CLI_ISO("v.hlc") "))"
+	"   FROM (SELECT * FROM field_values WHERE record = r.id"
+	"    AND field = f.field ORDER BY winner DESC, hlc DESC, author) v)))"
+	"  FROM (SELECT DISTINCT field FROM field_values"
+	"   WHERE record = r.id) f),"
+	" 'notes', (SELECT json_group_array(json_object("
+	"   'op', lower(hex(n.op)), " CLI_WHO("n.author") ","
+	"   'time', " CLI_ISO("n.hlc") ", 'text', n.text,"
+	"   'erased', " CLI_BOOL("n.text IS NULL") "))"
+	"  FROM (SELECT * FROM notes WHERE record = r.id"
+	"   ORDER BY hlc, author, op) n),"
+	" 'history', (SELECT json_group_array(json_object("
+	"   'op', lower(hex(o.id)), " CLI_WHO("o.author") ","
+	"   'time', " CLI_ISO("o.hlc") ", 'seq', o.seq,"
+	"   'kind', veld_kind(o.kind),"
+	"   'status', CASE o.status WHEN 0 THEN 'applied'"
+	"    WHEN 1 THEN 'void' ELSE 'fork' END))"
+	"  FROM (SELECT * FROM ops WHERE record = r.id"
+	"   ORDER BY hlc, author, id) o))"
+	" FROM records r WHERE r.id = ?1";
+/* clang-format on */
 
 struct cli_json_rows {
 	struct veld_store *s;
@@ -1810,11 +1735,7 @@ static int cli_json_row(void *ctx, const struct veld_record_row *row)
 static int cli_json_rows_init(struct cli_json_rows *jr, struct veld_store *s,
 			      int detail, veld_store_text_fn cb, void *ctx)
 {
-	const char *sql_obj = detail ? "SELECT json_object(" CLI_REC_JSON_COMMON
-					       CLI_REC_JSON_DETAIL
-				       ") FROM records r WHERE r.id = ?1"
-				     : "SELECT json_object(" CLI_REC_JSON_COMMON
-				       ") FROM records r WHERE r.id = ?1";
+	const char *sql_obj = detail ? cli_rec_json_detail : cli_rec_json;
 	int rc;
 
 	memset(jr, 0, sizeof(*jr));

@@ -405,8 +405,7 @@ struct veld_json_node {
 	size_t key_len;
 	int64_t index;	  /* position in an array, else -1 */
 	const char *text; /* VELD_JSON_TEXT: the decoded string
-			     (NUL-terminated, text_len bytes; may hold a
-			     NUL if the JSON had \u0000), else NULL */
+			     (NUL-terminated, text_len bytes), else NULL */
 	size_t text_len;
 	int64_t i; /* VELD_JSON_INTEGER */
 	double d;  /* VELD_JSON_REAL */
@@ -420,7 +419,8 @@ typedef int (*veld_store_json_fn)(void *ctx, const struct veld_json_node *n);
  * comes before its members, members in the order written (duplicate keys
  * are passed on as they are).  fn returning nonzero stops the walk.
  *
- * Returns 0, VELD_EINVAL (not well-formed JSON), VELD_EDEPTH (nested
+ * Returns 0, VELD_EINVAL (not well-formed JSON, or a string with a \u0000
+ * escape, which SQLite would silently cut short there), VELD_EDEPTH (nested
  * deeper than VELD_STORE_JSON_DEPTH_MAX), VELD_ETOOBIG (len >= 2^31),
  * VELD_ESTORE, or fn's nonzero value.
  */

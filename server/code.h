@@ -39,7 +39,7 @@
 /* Room for a formatted code: "XXXXX-XXXXX" and the NUL. */
 #define VELD_CODE_BUF (VELD_CODE_SYMBOLS + 1 + 1)
 #define VELD_CODE_HASH_LEN 32
-/* Hash domain; the terminating NUL is part of the prefix (13 bytes). */
+/* Hash domain; the terminating NUL is part of the prefix (12 bytes). */
 #define VELD_DS_CODE "veld-code-1"
 
 /* The 32 symbols, in value order. */

@@ -2,6 +2,7 @@
  * main.c - veldd, the veldwerk sync server: command line and service loop.
  *
  *	veldd serve [--data DIR] [--listen HOST:PORT] [--verbose]
+ *	veldd code new | devices | revoke | form import | state-hash  (admin.c)
  *	veldd version
  *	veldd help
  *
@@ -25,6 +26,7 @@
 #include <libwebsockets.h>
 #include <sodium.h>
 
+#include "admin.h"
 #include "code.h"
 #include "datadir.h"
 #include "err.h"
@@ -57,9 +59,10 @@ struct serve_opts {
 
 static void usage(FILE *f)
 {
+	fprintf(f, "usage: veldd serve [--data DIR] [--listen HOST:PORT] "
+		   "[--verbose]\n");
+	veld_admin_usage(f);
 	fprintf(f,
-		"usage: veldd serve [--data DIR] [--listen HOST:PORT] "
-		"[--verbose]\n"
 		"       veldd version\n"
 		"       veldd help\n"
 		"\n"
@@ -409,7 +412,7 @@ int main(int argc, char **argv)
 		}
 		return cmd_version();
 	}
-	if (strcmp(cmd, "serve")) {
+	if (strcmp(cmd, "serve") && !veld_admin_is_command(cmd)) {
 		usage_error("unknown command '%s'", cmd);
 		return EXIT_USAGE;
 	}
@@ -418,5 +421,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "veldd: cannot initialise libsodium\n");
 		return 1;
 	}
+	if (strcmp(cmd, "serve"))
+		return veld_admin_main(argc - 1, argv + 1);
 	return cmd_serve(argc - 1, argv + 1);
 }

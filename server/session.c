@@ -310,6 +310,7 @@ void veld_session_push_done(struct veld_session *s, struct veld_ingest_job *job)
 
 /* Collect framed ops after the cursor into one OPS message. */
 struct collect {
+	const uint8_t *device; /* the peer: its own ops are not sent back */
 	struct veld_buf frames;
 	size_t offs[VELD_BATCH_MAX + 1];
 	size_t n;
@@ -322,6 +323,12 @@ static int collect_one(void *ctx, const struct veld_stored_op *op)
 	struct collect *c = ctx;
 	size_t before = c->frames.len;
 
+	/* The device has its own ops: skip them, but move past them. */
+	if (memcmp(op->h.author, c->device, 32) == 0) {
+		if (c->n < VELD_BATCH_MAX)
+			c->last_pos = op->pos;
+		return 0;
+	}
 	if (c->n == VELD_BATCH_MAX) {
 		c->full = 1;
 		return 1;
@@ -355,6 +362,7 @@ void veld_session_pump(struct veld_session *s)
 	}
 	/* Leave room for the message around the ops. */
 	veld_buf_init(&c->frames, VELD_MSG_MAX - 64 - 5 * VELD_BATCH_MAX);
+	c->device = s->device;
 	c->last_pos = (int64_t)s->cursor;
 	rc = veld_store_ops_since(veld_replica_store(s->srv->replica),
 				  (int64_t)s->cursor, VELD_BATCH_MAX + 1,
@@ -363,8 +371,11 @@ void veld_session_pump(struct veld_session *s)
 		veld_session_fail(s, VELD_ESERVER, "reading the log");
 		goto out;
 	}
-	if (c->n == 0 && s->caught_up)
-		goto out; /* live, and nothing new */
+	if (c->n == 0 && s->caught_up) {
+		/* Live, and nothing new for this device. */
+		s->cursor = (uint64_t)c->last_pos;
+		goto out;
+	}
 	for (size_t i = 0; i < c->n; i++) {
 		ops[i].p = c->frames.data + c->offs[i];
 		ops[i].len = c->offs[i + 1] - c->offs[i];

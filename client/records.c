@@ -1,0 +1,1042 @@
+/*
+ * records.c - the record commands of veld; see records.h.
+ *
+ * Every command opens the device (open_device, which also says what to do
+ * when the device is not set up), does one thing through the replica or
+ * its store, and closes it again.  Writes go through veld_replica_put /
+ * _delete / _note, so each is one signed op in one transaction.
+ *
+ * Text output is for people: times are local, ids and keys are short, and
+ * text that came from other devices is printed with control characters
+ * replaced, so a value cannot drive the terminal.  --json output is built
+ * by the store with SQLite's JSON functions and is exact.
+ *
+ * Form-driven validation (field names, types, choices, required fields)
+ * belongs in check_fields(); today it only knows whether a form exists.
+ */
+#include "records.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "canon.h"
+#include "err.h"
+#include "hlc.h"
+#include "merge.h"
+#include "replica.h"
+#include "store.h"
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+#define SHORT_ID 8  /* hex digits of a record id in lists */
+#define SHORT_KEY 8 /* hex digits of an author key */
+#define HINT_INIT "veld: run 'veld init --server URL --code CODE' first\n"
+
+/* --- output helpers --- */
+
+/* Print n bytes of text from a replica, control characters as spaces. */
+static void put_safe(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		putchar(c < 0x20 || c == 0x7f ? ' ' : c);
+	}
+}
+
+/* Print s (NULL: "-") padded to width columns (UTF-8 aware). */
+static void put_cell(const char *s, int width)
+{
+	int cols = 0;
+
+	if (!s || !*s)
+		s = "-";
+	put_safe(s, strlen(s));
+	for (const char *p = s; *p; p++)
+		cols += ((unsigned char)*p & 0xc0) != 0x80;
+	for (; cols < width; cols++)
+		putchar(' ');
+}
+
+static void put_hex(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		printf("%02x", p[i]);
+}
+
+/* An hlc as local time. */
+static void fmt_time(uint64_t hlc, int seconds, char *out, size_t n)
+{
+	time_t t = (time_t)(VELD_HLC_MS(hlc) / 1000);
+	struct tm tm;
+
+	if (!localtime_r(&t, &tm) ||
+	    !strftime(out, n, seconds ? "%Y-%m-%d %H:%M:%S" : "%Y-%m-%d %H:%M",
+		      &tm))
+		snprintf(out, n, "?");
+}
+
+/* A field value (canonical msgpack; NULL = erased) for people. */
+static void put_value(const uint8_t *mp, size_t len)
+{
+	msgpack_unpacked u;
+	char text[256];
+
+	if (!mp) {
+		fputs("[erased]", stdout);
+		return;
+	}
+	msgpack_unpacked_init(&u);
+	if (veld_canon_decode(mp, len, &u) != 0) {
+		fputs("[unreadable]", stdout);
+	} else if (u.data.type == MSGPACK_OBJECT_STR) {
+		put_safe(u.data.via.str.ptr, u.data.via.str.size);
+	} else if (u.data.type == MSGPACK_OBJECT_NIL) {
+		fputs("(cleared)", stdout);
+	} else {
+		/* Numbers, yes/no, lists: msgpack-c's own rendering. */
+		int n = msgpack_object_print_buffer(text, sizeof(text), u.data);
+		if (n > 0)
+			put_safe(text, strnlen(text, sizeof(text)));
+	}
+	msgpack_unpacked_destroy(&u);
+}
+
+/* --- the device --- */
+
+/* Open the device in h; on failure, say what is wrong and what to do. */
+static int open_device(struct veld_device *d, const struct veld_home *h)
+{
+	int rc = veld_device_open(d, h);
+
+	if (rc == 0)
+		return 0;
+	if (rc == VELD_EIO && errno == ENOENT) {
+		fprintf(stderr,
+			"veld: this device is not set up ('%s' has no "
+			"device key)\n",
+			h->dir);
+		fputs(HINT_INIT, stderr);
+	} else if (rc == VELD_ENOTENROLLED) {
+		fprintf(stderr, "veld: this device is not enrolled with a "
+				"server yet\n");
+		fputs(HINT_INIT, stderr);
+	} else if (rc == VELD_EKEYFILE) {
+		fprintf(stderr, "veld: a key file in '%s' is damaged (%s)\n",
+			h->dir, veld_strerror(rc));
+	} else if (rc == VELD_EIO) {
+		fprintf(stderr,
+			"veld: cannot read the device files in '%s': "
+			"%s\n",
+			h->dir, strerror(errno));
+	} else {
+		fprintf(stderr, "veld: cannot open the replica '%s': %s (%s)\n",
+			h->db_path, veld_strerror(rc), veld_err_name(rc));
+	}
+	return EXIT_FAIL;
+}
+
+static struct veld_store *store_of(struct veld_device *d)
+{
+	return veld_replica_store(d->replica);
+}
+
+/* Report a failed library call on the open device. */
+static int fail(struct veld_device *d, const char *what, int rc)
+{
+	fprintf(stderr, "veld: %s: %s (%s)\n", what, veld_strerror(rc),
+		veld_err_name(rc));
+	if (rc == VELD_ESTORE)
+		fprintf(stderr, "veld: sqlite: %s\n",
+			veld_store_errmsg(store_of(d)));
+	return EXIT_FAIL;
+}
+
+/* This device's registry entry, if any. */
+struct self {
+	const uint8_t *pk;
+	int found, revoked;
+};
+
+static int self_one(void *ctx, const struct veld_device_row *row)
+{
+	struct self *s = ctx;
+
+	if (memcmp(row->key, s->pk, VELD_PK_LEN) == 0) {
+		s->found = 1;
+		s->revoked = row->revoked != 0;
+	}
+	return 0;
+}
+
+/*
+ * Writes need this device in the registry: an op of an author the replica
+ * does not know would only be held, never shown.
+ */
+static int check_can_write(struct veld_device *d)
+{
+	struct self me = {d->key.pk, 0, 0};
+	int rc = veld_store_devices(store_of(d), self_one, &me);
+
+	if (rc < 0)
+		return fail(d, "cannot read the device registry", rc);
+	if (!me.found) {
+		fprintf(stderr, "veld: this device's enrolment has not reached "
+				"its replica yet\n"
+				"veld: run 'veld sync' to fetch it\n");
+		return EXIT_FAIL;
+	}
+	if (me.revoked) {
+		fprintf(stderr, "veld: this device was revoked by the "
+				"coordinator; it can no longer write\n");
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+/* --- record ids --- */
+
+static int is_hex(const char *s)
+{
+	for (; *s; s++)
+		if (!strchr("0123456789abcdefABCDEF", *s))
+			return 0;
+	return 1;
+}
+
+struct candidates {
+	char prefix[2 * VELD_RECORD_LEN + 1];
+	int shown;
+};
+
+static int candidate_one(void *ctx, const uint8_t *id)
+{
+	struct candidates *c = ctx;
+	char hex[2 * VELD_RECORD_LEN + 1];
+
+	sodium_bin2hex(hex, sizeof(hex), id, VELD_RECORD_LEN);
+	if (strncmp(hex, c->prefix, strlen(c->prefix)) != 0)
+		return 0;
+	if (c->shown++ == 10) {
+		fprintf(stderr, "  ...\n");
+		return 1;
+	}
+	fprintf(stderr, "  %s\n", hex);
+	return 0;
+}
+
+/* Resolve a full id or unambiguous prefix; returns an exit status. */
+static int resolve_id(struct veld_device *d, const char *arg,
+		      uint8_t id[VELD_RECORD_LEN])
+{
+	size_t n = strlen(arg);
+	struct candidates c = {{0}, 0};
+	int rc;
+
+	if (n < VELD_ID_PREFIX_MIN || n > 2 * VELD_RECORD_LEN || !is_hex(arg)) {
+		fprintf(stderr,
+			"veld: '%s' is not a record id (%d to %d hex "
+			"digits)\n",
+			arg, VELD_ID_PREFIX_MIN, 2 * VELD_RECORD_LEN);
+		return EXIT_USAGE;
+	}
+	rc = veld_store_record_prefix(store_of(d), arg, id);
+	if (rc == VELD_ENOTFOUND) {
+		fprintf(stderr, "veld: no record with id '%s'\n", arg);
+		return EXIT_FAIL;
+	}
+	if (rc == VELD_EAMBIGUOUS) {
+		fprintf(stderr,
+			"veld: record id '%s' is ambiguous; give more "
+			"digits of one of:\n",
+			arg);
+		for (size_t i = 0; i < n; i++)
+			c.prefix[i] = (char)(arg[i] | 0x20); /* lower case */
+		if (veld_store_record_ids(store_of(d), candidate_one, &c) < 0)
+			fprintf(stderr, "  (cannot list them)\n");
+		return EXIT_FAIL;
+	}
+	if (rc < 0)
+		return fail(d, "cannot look up the record", rc);
+	return EXIT_OK;
+}
+
+/* --- fields --- */
+
+/* Is s valid UTF-8?  Asks the canonical decoder, which every op passes. */
+static int utf8_ok(const char *s)
+{
+	struct veld_buf b;
+	msgpack_packer pk;
+	msgpack_unpacked u;
+	int rc;
+
+	veld_buf_init(&b, VELD_STR_MAX + 8);
+	veld_buf_packer_init(&pk, &b);
+	msgpack_pack_str_with_body(&pk, s, strlen(s));
+	msgpack_unpacked_init(&u);
+	rc = b.err ? b.err : veld_canon_decode(b.data, b.len, &u);
+	msgpack_unpacked_destroy(&u);
+	veld_buf_release(&b);
+	return rc != VELD_EUTF8;
+}
+
+/*
+ * Parse field=value arguments into f (n entries, caller's), splitting each
+ * argument in place.  An empty value clears the field (nil).  Returns an
+ * exit status; on error nothing has been written anywhere.
+ */
+static int parse_fields(int n, char **argv, struct veld_field *f)
+{
+	if (n == 0) {
+		fprintf(stderr, "veld: no fields given (field=value ...)\n");
+		return EXIT_USAGE;
+	}
+	if (n > VELD_ITEMS_MAX) {
+		fprintf(stderr, "veld: too many fields (at most %d)\n",
+			VELD_ITEMS_MAX);
+		return EXIT_USAGE;
+	}
+	for (int i = 0; i < n; i++) {
+		char *eq = strchr(argv[i], '=');
+
+		if (!eq) {
+			fprintf(stderr,
+				"veld: '%s' is not field=value (use '%s=' "
+				"to clear a field)\n",
+				argv[i], argv[i]);
+			return EXIT_USAGE;
+		}
+		if (eq == argv[i]) {
+			fprintf(stderr, "veld: '%s' has an empty field name\n",
+				argv[i]);
+			return EXIT_USAGE;
+		}
+		*eq = 0;
+		if (eq - argv[i] > VELD_NAME_MAX) {
+			fprintf(stderr,
+				"veld: field name '%s' is longer than %d "
+				"bytes\n",
+				argv[i], VELD_NAME_MAX);
+			return EXIT_USAGE;
+		}
+		if (strlen(eq + 1) > VELD_STR_MAX) {
+			fprintf(stderr,
+				"veld: the value of field '%s' is longer "
+				"than %d bytes\n",
+				argv[i], VELD_STR_MAX);
+			return EXIT_USAGE;
+		}
+		if (!utf8_ok(argv[i]) || !utf8_ok(eq + 1)) {
+			fprintf(stderr,
+				"veld: field '%s' is not valid UTF-8 text\n",
+				argv[i]);
+			return EXIT_USAGE;
+		}
+		for (int j = 0; j < i; j++) {
+			if (strcmp(f[j].name, argv[i]) == 0) {
+				fprintf(stderr,
+					"veld: field '%s' is given twice\n",
+					argv[i]);
+				return EXIT_USAGE;
+			}
+		}
+		memset(&f[i], 0, sizeof(f[i]));
+		f[i].name = argv[i];
+		f[i].text = eq[1] ? eq + 1 : NULL;
+	}
+	return EXIT_OK;
+}
+
+/* The known form names, for messages. */
+struct form_names {
+	char list[512];
+	int count, found;
+	const char *want;
+};
+
+static int form_one(void *ctx, const struct veld_form_row *row)
+{
+	struct form_names *fn = ctx;
+	size_t used = strlen(fn->list);
+
+	fn->count++;
+	if (fn->want && strcmp(row->name, fn->want) == 0)
+		fn->found = 1;
+	snprintf(fn->list + used, sizeof(fn->list) - used, "%s%s",
+		 used ? ", " : "", row->name);
+	return 0;
+}
+
+/*
+ * check_fields - the validation hook: everything a form can say about the
+ * fields of a write is checked here, before anything is written.  Returns
+ * an exit status.
+ *
+ * Today: a new record's form must be one the replica knows, unless it
+ * knows none (no form has been published yet); an edit keeps the record's
+ * form, known or not.  To come with the form definitions: unknown fields,
+ * types, choices, required fields.
+ */
+static int check_fields(struct veld_device *d, const char *form, int create,
+			const struct veld_field *f, size_t n)
+{
+	struct form_names names;
+	int rc;
+
+	(void)f;
+	(void)n;
+	memset(&names, 0, sizeof(names));
+	names.want = form;
+	rc = veld_store_forms(store_of(d), form_one, &names);
+	if (rc < 0)
+		return fail(d, "cannot read the forms", rc);
+	if (create && form && names.count > 0 && !names.found) {
+		fprintf(stderr, "veld: unknown form '%s'; known forms: %s\n",
+			form, names.list);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+/* The record's form, for check_fields on an edit. */
+struct rec_form {
+	char form[VELD_NAME_MAX + 1];
+	int has;
+};
+
+static int rec_form_one(void *ctx, const struct veld_record_row *row)
+{
+	struct rec_form *rf = ctx;
+
+	if (row->form) {
+		snprintf(rf->form, sizeof(rf->form), "%s", row->form);
+		rf->has = 1;
+	}
+	return 0;
+}
+
+/* The device's area (meta "area"), if set and valid. */
+static int device_area(struct veld_device *d, char area[VELD_NAME_MAX + 1])
+{
+	struct veld_buf b;
+	int rc;
+
+	veld_buf_init(&b, VELD_NAME_MAX + 1);
+	rc = veld_store_meta_get(store_of(d), "area", &b);
+	if (rc > 0 && b.len > 0 && b.len <= VELD_NAME_MAX &&
+	    !memchr(b.data, 0, b.len)) {
+		memcpy(area, b.data, b.len);
+		area[b.len] = 0;
+		rc = 1;
+	} else if (rc >= 0 || rc == VELD_ETOOBIG) {
+		rc = 0;
+	}
+	veld_buf_release(&b);
+	return rc;
+}
+
+/* --- writes --- */
+
+int veld_records_new(const struct veld_home *h, int argc, char **argv)
+{
+	struct veld_device d;
+	struct veld_field *f;
+	uint8_t id[VELD_RECORD_LEN];
+	char area[VELD_NAME_MAX + 1];
+	const char *form;
+	int ex, rc;
+
+	if (argc < 1) {
+		fprintf(stderr, "usage: veld new FORM field=value ...\n");
+		return EXIT_USAGE;
+	}
+	form = argv[0];
+	if (!*form || strlen(form) > VELD_NAME_MAX || !utf8_ok(form)) {
+		fprintf(stderr,
+			"veld: '%s' is not a form name (1 to %d "
+			"bytes of UTF-8)\n",
+			form, VELD_NAME_MAX);
+		return EXIT_USAGE;
+	}
+	f = calloc(argc, sizeof(*f));
+	if (!f) {
+		fprintf(stderr, "veld: out of memory\n");
+		return EXIT_FAIL;
+	}
+	ex = parse_fields(argc - 1, argv + 1, f);
+	if (ex != EXIT_OK) {
+		free(f);
+		return ex;
+	}
+	if ((ex = open_device(&d, h)) != EXIT_OK) {
+		free(f);
+		return ex;
+	}
+	ex = check_can_write(&d);
+	if (ex == EXIT_OK)
+		ex = check_fields(&d, form, 1, f, (size_t)argc - 1);
+	if (ex == EXIT_OK) {
+		rc = device_area(&d, area);
+		if (rc < 0)
+			ex = fail(&d, "cannot read this device's area", rc);
+		else if ((rc = veld_replica_put(d.replica, id, 1, form,
+						rc ? area : NULL, f,
+						(size_t)argc - 1, NULL)) < 0)
+			ex = fail(&d, "cannot save the record", rc);
+	}
+	if (ex == EXIT_OK) {
+		printf("saved a new '%s' record on this device\n", form);
+		put_hex(id, sizeof(id));
+		putchar('\n');
+	}
+	veld_device_close(&d);
+	free(f);
+	return ex;
+}
+
+int veld_records_edit(const struct veld_home *h, int argc, char **argv)
+{
+	struct veld_device d;
+	struct veld_field *f;
+	struct rec_form rf = {{0}, 0};
+	uint8_t id[VELD_RECORD_LEN];
+	int ex, rc;
+
+	if (argc < 1) {
+		fprintf(stderr, "usage: veld edit ID field=value ...\n");
+		return EXIT_USAGE;
+	}
+	f = calloc(argc, sizeof(*f));
+	if (!f) {
+		fprintf(stderr, "veld: out of memory\n");
+		return EXIT_FAIL;
+	}
+	ex = parse_fields(argc - 1, argv + 1, f);
+	if (ex != EXIT_OK) {
+		free(f);
+		return ex;
+	}
+	if ((ex = open_device(&d, h)) != EXIT_OK) {
+		free(f);
+		return ex;
+	}
+	ex = check_can_write(&d);
+	if (ex == EXIT_OK)
+		ex = resolve_id(&d, argv[0], id);
+	if (ex == EXIT_OK &&
+	    (rc = veld_store_record(store_of(&d), id, rec_form_one, &rf)) < 0)
+		ex = fail(&d, "cannot read the record", rc);
+	if (ex == EXIT_OK)
+		ex = check_fields(&d, rf.has ? rf.form : NULL, 0, f,
+				  (size_t)argc - 1);
+	if (ex == EXIT_OK &&
+	    (rc = veld_replica_put(d.replica, id, 0, NULL, NULL, f,
+				   (size_t)argc - 1, NULL)) < 0)
+		ex = fail(&d, "cannot save the record", rc);
+	if (ex == EXIT_OK) {
+		printf("saved %d field%s of record ", argc - 1,
+		       argc == 2 ? "" : "s");
+		put_hex(id, sizeof(id));
+		putchar('\n');
+	}
+	veld_device_close(&d);
+	free(f);
+	return ex;
+}
+
+int veld_records_note(const struct veld_home *h, int argc, char **argv)
+{
+	struct veld_device d;
+	struct veld_buf text;
+	uint8_t id[VELD_RECORD_LEN];
+	int ex, rc = 0;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: veld note ID TEXT ...\n");
+		return EXIT_USAGE;
+	}
+	/* The words of the note, as the shell split them, joined again. */
+	veld_buf_init(&text, VELD_STR_MAX + 1);
+	for (int i = 1; i < argc && rc == 0; i++) {
+		if (i > 1)
+			rc = veld_buf_append(&text, " ", 1);
+		if (rc == 0)
+			rc = veld_buf_append(&text, argv[i], strlen(argv[i]));
+	}
+	if (rc == 0)
+		rc = veld_buf_append(&text, "", 1);
+	if (rc < 0 || text.len <= 1 || text.len > VELD_STR_MAX + 1 ||
+	    !utf8_ok((const char *)text.data)) {
+		fprintf(stderr, "veld: a note is 1 to %d bytes of UTF-8 text\n",
+			VELD_STR_MAX);
+		veld_buf_release(&text);
+		return EXIT_USAGE;
+	}
+	if ((ex = open_device(&d, h)) != EXIT_OK) {
+		veld_buf_release(&text);
+		return ex;
+	}
+	ex = check_can_write(&d);
+	if (ex == EXIT_OK)
+		ex = resolve_id(&d, argv[0], id);
+	if (ex == EXIT_OK &&
+	    (rc = veld_replica_note(d.replica, id, (const char *)text.data,
+				    NULL)) < 0)
+		ex = fail(&d, "cannot save the note", rc);
+	if (ex == EXIT_OK) {
+		printf("saved a note on record ");
+		put_hex(id, sizeof(id));
+		putchar('\n');
+	}
+	veld_device_close(&d);
+	veld_buf_release(&text);
+	return ex;
+}
+
+int veld_records_delete(const struct veld_home *h, int argc, char **argv)
+{
+	struct veld_device d;
+	uint8_t id[VELD_RECORD_LEN];
+	int ex, rc;
+
+	if (argc != 1) {
+		fprintf(stderr, "usage: veld delete ID\n");
+		return EXIT_USAGE;
+	}
+	if ((ex = open_device(&d, h)) != EXIT_OK)
+		return ex;
+	ex = check_can_write(&d);
+	if (ex == EXIT_OK)
+		ex = resolve_id(&d, argv[0], id);
+	if (ex == EXIT_OK &&
+	    (rc = veld_replica_delete(d.replica, id, NULL)) < 0)
+		ex = fail(&d, "cannot delete the record", rc);
+	if (ex == EXIT_OK) {
+		printf("deleted record ");
+		put_hex(id, sizeof(id));
+		putchar('\n');
+	}
+	veld_device_close(&d);
+	return ex;
+}
+
+/* --- reads --- */
+
+/* Take the value of option argv[*i] ("--form F"); NULL if missing. */
+static const char *opt_value(int argc, char **argv, int *i)
+{
+	if (*i + 1 >= argc) {
+		fprintf(stderr, "veld: %s needs a value\n", argv[*i]);
+		return NULL;
+	}
+	return argv[++*i];
+}
+
+/* JSON array output: objects from the store, separated by commas. */
+struct json_out {
+	int count;
+};
+
+static int json_item(void *ctx, const char *json, size_t len)
+{
+	struct json_out *o = ctx;
+
+	fputs(o->count++ ? ",\n" : "\n", stdout);
+	fwrite(json, 1, len, stdout);
+	return 0;
+}
+
+static int json_whole(void *ctx, const char *json, size_t len)
+{
+	(void)ctx;
+	fwrite(json, 1, len, stdout);
+	putchar('\n');
+	return 0;
+}
+
+/* Text list: one line a record. */
+static int list_one(void *ctx, const struct veld_record_row *row)
+{
+	int *count = ctx;
+	char when[32];
+	char hex[2 * VELD_RECORD_LEN + 1];
+	const char *sep = "";
+
+	if ((*count)++ == 0)
+		printf("%-8s  %-14s  %-20s  %-16s  %s\n", "ID", "FORM",
+		       "STREET", "UPDATED", "FLAGS");
+	sodium_bin2hex(hex, sizeof(hex), row->id, sizeof(row->id));
+	fmt_time(row->updated, 0, when, sizeof(when));
+	printf("%.*s  ", SHORT_ID, hex);
+	put_cell(row->form, 14);
+	fputs("  ", stdout);
+	put_cell(row->street, 20);
+	printf("  %-16s  ", when);
+	if (row->conflicts) {
+		printf("conflict");
+		sep = ",";
+	}
+	if (row->delete_conflict) {
+		printf("%sdelete-conflict", sep);
+		sep = ",";
+	}
+	if (row->deleted) {
+		printf("%sdeleted", sep);
+		sep = ",";
+	}
+	if (row->erased) {
+		printf("%serased", sep);
+		sep = ",";
+	}
+	printf("%s\n", *sep ? "" : "-");
+	return 0;
+}
+
+int veld_records_list(const struct veld_home *h, int argc, char **argv)
+{
+	struct veld_record_filter filter;
+	struct veld_device d;
+	int json = 0, ex, rc, count = 0;
+
+	memset(&filter, 0, sizeof(filter));
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0) {
+			json = 1;
+		} else if (strcmp(argv[i], "--conflicts") == 0) {
+			filter.only_conflicts = 1;
+		} else if (strcmp(argv[i], "--all") == 0) {
+			filter.include_deleted = 1;
+		} else if (strcmp(argv[i], "--form") == 0) {
+			if (!(filter.form = opt_value(argc, argv, &i)))
+				return EXIT_USAGE;
+		} else if (strcmp(argv[i], "--street") == 0) {
+			if (!(filter.street = opt_value(argc, argv, &i)))
+				return EXIT_USAGE;
+		} else {
+			fprintf(stderr,
+				"veld: unknown option '%s'\nusage: veld list "
+				"[--json] [--form F] [--street S] "
+				"[--conflicts] [--all]\n",
+				argv[i]);
+			return EXIT_USAGE;
+		}
+	}
+	if ((ex = open_device(&d, h)) != EXIT_OK)
+		return ex;
+	if (json) {
+		struct json_out o = {0};
+		fputs("[", stdout);
+		rc = veld_store_records_json(store_of(&d), &filter, json_item,
+					     &o);
+		fputs(o.count ? "\n]\n" : "]\n", stdout);
+	} else {
+		rc = veld_store_records(store_of(&d), &filter, list_one,
+					&count);
+		if (rc == 0 && count == 0)
+			printf("no records\n");
+	}
+	if (rc < 0)
+		ex = fail(&d, "cannot list the records", rc);
+	veld_device_close(&d);
+	return ex;
+}
+
+/* Registry names, to show who wrote what. */
+struct names {
+	struct name {
+		uint8_t key[VELD_PK_LEN];
+		char name[VELD_NAME_MAX + 1];
+	} * v;
+	size_t n;
+	const uint8_t *server;
+	const uint8_t *self;
+};
+
+static int names_one(void *ctx, const struct veld_device_row *row)
+{
+	struct names *nm = ctx;
+	struct name *v = realloc(nm->v, (nm->n + 1) * sizeof(*v));
+
+	if (!v)
+		return VELD_ENOMEM;
+	nm->v = v;
+	memcpy(v[nm->n].key, row->key, VELD_PK_LEN);
+	snprintf(v[nm->n].name, sizeof(v[0].name), "%s",
+		 row->name ? row->name : "?");
+	nm->n++;
+	return 0;
+}
+
+/* "name (1a2b3c4d)" for an author key. */
+static void put_author(const struct names *nm, const uint8_t *key)
+{
+	char hex[2 * VELD_PK_LEN + 1];
+	const char *name = "unknown device";
+
+	if (memcmp(key, nm->server, VELD_PK_LEN) == 0)
+		name = "server";
+	for (size_t i = 0; i < nm->n; i++)
+		if (memcmp(nm->v[i].key, key, VELD_PK_LEN) == 0)
+			name = nm->v[i].name;
+	sodium_bin2hex(hex, sizeof(hex), key, VELD_PK_LEN);
+	put_safe(name, strlen(name));
+	printf(" (%.*s%s)", SHORT_KEY, hex,
+	       memcmp(key, nm->self, VELD_PK_LEN) == 0 ? ", this device" : "");
+}
+
+/* The record header. */
+static int show_rec(void *ctx, const struct veld_record_row *row)
+{
+	char created[32], updated[32];
+
+	(void)ctx;
+	fmt_time(row->created, 1, created, sizeof(created));
+	fmt_time(row->updated, 1, updated, sizeof(updated));
+	printf("record   ");
+	put_hex(row->id, sizeof(row->id));
+	printf("\nform     ");
+	put_cell(row->form, 0);
+	printf("\narea     ");
+	put_cell(row->area, 0);
+	printf("\ncreated  %s\nupdated  %s\nstate    ", created, updated);
+	if (row->erased)
+		printf("erased (personal data removed)");
+	else if (row->deleted)
+		printf("deleted");
+	else if (row->delete_conflict)
+		printf("deleted on one device while edited on another: the "
+		       "edit survives");
+	else
+		printf("current");
+	if (row->conflicts)
+		printf("; %d field%s in conflict", row->conflicts,
+		       row->conflicts == 1 ? "" : "s");
+	putchar('\n');
+	return 0;
+}
+
+/* Current values, read whole first: a field's count decides its layout. */
+struct vals {
+	struct val {
+		char field[VELD_NAME_MAX + 1];
+		uint8_t *value; /* NULL if erased */
+		size_t len;
+		uint8_t author[VELD_PK_LEN];
+		uint64_t hlc;
+		int winner;
+	} * v;
+	size_t n;
+};
+
+static int vals_one(void *ctx, const struct veld_value_row *row)
+{
+	struct vals *vs = ctx;
+	struct val *v = realloc(vs->v, (vs->n + 1) * sizeof(*v));
+
+	if (!v)
+		return VELD_ENOMEM;
+	vs->v = v;
+	v += vs->n;
+	memset(v, 0, sizeof(*v));
+	snprintf(v->field, sizeof(v->field), "%s", row->field);
+	if (row->value) {
+		v->value = malloc(row->value_len ? row->value_len : 1);
+		if (!v->value)
+			return VELD_ENOMEM;
+		memcpy(v->value, row->value, row->value_len);
+		v->len = row->value_len;
+	}
+	memcpy(v->author, row->author, VELD_PK_LEN);
+	v->hlc = row->hlc;
+	v->winner = row->winner;
+	vs->n++;
+	return 0;
+}
+
+static void vals_release(struct vals *vs)
+{
+	for (size_t i = 0; i < vs->n; i++)
+		free(vs->v[i].value);
+	free(vs->v);
+}
+
+static void show_values(const struct vals *vs, const struct names *nm)
+{
+	int width = 5;
+
+	printf("\nvalues:\n");
+	if (vs->n == 0)
+		printf("  (none)\n");
+	for (size_t i = 0; i < vs->n; i++) {
+		int w = (int)strlen(vs->v[i].field);
+		width = w > width ? w : width;
+	}
+	for (size_t i = 0, j; i < vs->n; i = j) {
+		const struct val *v = &vs->v[i];
+		/* Rows of one field are adjacent, display winner first. */
+		for (j = i + 1; j < vs->n; j++)
+			if (strcmp(vs->v[j].field, v->field) != 0)
+				break;
+		printf("  ");
+		put_cell(v->field, width);
+		printf("  ");
+		if (j - i == 1) {
+			put_value(v->value, v->len);
+			putchar('\n');
+			continue;
+		}
+		printf("CONFLICT: %zu values (* = shown until resolved)\n",
+		       j - i);
+		for (size_t k = i; k < j; k++) {
+			char when[32];
+			fmt_time(vs->v[k].hlc, 1, when, sizeof(when));
+			printf("  %*s  %s ", width, "",
+			       vs->v[k].winner ? "*" : " ");
+			put_value(vs->v[k].value, vs->v[k].len);
+			printf("  -- ");
+			put_author(nm, vs->v[k].author);
+			printf(", %s\n", when);
+		}
+	}
+}
+
+struct show_ctx {
+	const struct names *nm;
+	int count;
+};
+
+static int show_note(void *ctx, const struct veld_note_row *n)
+{
+	struct show_ctx *sc = ctx;
+	char when[32];
+
+	if (sc->count++ == 0)
+		printf("\nnotes:\n");
+	fmt_time(n->hlc, 1, when, sizeof(when));
+	printf("  %s  ", when);
+	put_author(sc->nm, n->author);
+	printf("\n    ");
+	if (n->text)
+		put_safe(n->text, strlen(n->text));
+	else
+		printf("[erased]");
+	putchar('\n');
+	return 0;
+}
+
+static int show_op(void *ctx, const struct veld_stored_op *op)
+{
+	struct show_ctx *sc = ctx;
+	char when[32];
+
+	if (sc->count++ == 0)
+		printf("\nhistory:\n");
+	fmt_time(op->h.hlc, 1, when, sizeof(when));
+	printf("  %s  %-6s  ", when, veld_kind_name(op->h.kind));
+	put_author(sc->nm, op->h.author);
+	if (op->status == VELD_STATUS_VOID)
+		printf("  [void: not part of the state]");
+	else if (op->status == VELD_STATUS_FORK)
+		printf("  [fork evidence]");
+	putchar('\n');
+	return 0;
+}
+
+/* The text form of show, for an id known to exist. */
+static int show_text(struct veld_device *d, const uint8_t id[VELD_RECORD_LEN])
+{
+	struct veld_store *s = store_of(d);
+	struct names nm = {NULL, 0, d->server_key, d->key.pk};
+	struct vals vs = {NULL, 0};
+	struct show_ctx sc = {&nm, 0};
+	int rc, conflict = 0;
+
+	rc = veld_store_devices(s, names_one, &nm);
+	if (rc == 0)
+		rc = veld_store_values(s, id, vals_one, &vs);
+	if (rc == 0)
+		rc = veld_store_record(s, id, show_rec, NULL);
+	if (rc >= 0) {
+		show_values(&vs, &nm);
+		for (size_t i = 0; i < vs.n; i++)
+			conflict |= !vs.v[i].winner;
+		if (conflict) {
+			char hex[2 * VELD_RECORD_LEN + 1];
+			sodium_bin2hex(hex, sizeof(hex), id, VELD_RECORD_LEN);
+			printf("  resolve with: veld edit %.*s FIELD=VALUE\n",
+			       SHORT_ID, hex);
+		}
+		rc = veld_store_notes(s, id, show_note, &sc);
+	}
+	if (rc == 0) {
+		sc.count = 0;
+		rc = veld_store_record_ops(s, id, show_op, &sc);
+	}
+	vals_release(&vs);
+	free(nm.v);
+	return rc < 0 ? fail(d, "cannot read the record", rc) : EXIT_OK;
+}
+
+int veld_records_show(const struct veld_home *h, int argc, char **argv)
+{
+	struct veld_device d;
+	uint8_t id[VELD_RECORD_LEN];
+	const char *arg = NULL;
+	int json = 0, ex, rc;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0) {
+			json = 1;
+		} else if (argv[i][0] != '-' && !arg) {
+			arg = argv[i];
+		} else {
+			fprintf(stderr, "usage: veld show ID [--json]\n");
+			return EXIT_USAGE;
+		}
+	}
+	if (!arg) {
+		fprintf(stderr, "usage: veld show ID [--json]\n");
+		return EXIT_USAGE;
+	}
+	if ((ex = open_device(&d, h)) != EXIT_OK)
+		return ex;
+	ex = resolve_id(&d, arg, id);
+	if (ex == EXIT_OK && json) {
+		rc = veld_store_record_json(store_of(&d), id, json_whole, NULL);
+		if (rc < 0)
+			ex = fail(&d, "cannot read the record", rc);
+	} else if (ex == EXIT_OK) {
+		ex = show_text(&d, id);
+	}
+	veld_device_close(&d);
+	return ex;
+}
+
+int veld_records_state_hash(const struct veld_home *h, int argc, char **argv)
+{
+	struct veld_device d;
+	uint8_t hash[VELD_HASH_LEN];
+	int ex, rc;
+
+	(void)argv;
+	if (argc != 0) {
+		fprintf(stderr, "usage: veld state-hash\n");
+		return EXIT_USAGE;
+	}
+	if ((ex = open_device(&d, h)) != EXIT_OK)
+		return ex;
+	rc = veld_replica_state_hash(d.replica, hash);
+	if (rc < 0) {
+		ex = fail(&d, "cannot compute the state hash", rc);
+	} else {
+		put_hex(hash, sizeof(hash));
+		putchar('\n');
+	}
+	veld_device_close(&d);
+	return ex;
+}

@@ -1,0 +1,607 @@
+/*
+ * sync.c - the veld.1 client; see sync.h and docs/protocol.md Part 2.
+ *
+ * The only file of veld that includes libwebsockets.h.  One lws client
+ * context per run; struct sync is the connection's state; messages are
+ * handled whole (fragments are assembled up to VELD_MSG_MAX).
+ */
+#include "sync.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libwebsockets.h>
+#include <sodium.h>
+
+#include "err.h"
+#include "hlc.h"
+#include "msg.h"
+#include "store.h"
+
+enum phase {
+	P_CONNECTING,
+	P_HELLO,   /* waiting for HELLO */
+	P_WELCOME, /* sent AUTH/ENROL */
+	P_PUSHING, /* a PUSH is waiting for its RECEIPT */
+	P_PULLING, /* streaming OPS */
+	P_LIVE,	   /* caught up, --watch */
+	P_DONE,
+};
+
+struct sync {
+	const struct veld_home *home;
+	const struct veld_sync_opts *opts;
+	struct veld_sync_report *rep;
+	struct veld_device dev;
+	int dev_open;
+	struct lws_context *ctx;
+	struct lws *wsi;
+	int phase;
+	int attempts;
+	int finished; /* stop the loop */
+	int retry;    /* reconnect after this connection */
+	lws_sorted_usec_list_t sul;
+	/* connection target (points into url) */
+	char url[512];
+	char host_buf[256], path_buf[256];
+	const char *host, *path;
+	int port, tls;
+	/* protocol */
+	uint8_t nonce[VELD_NONCE_LEN];
+	uint64_t server_seq; /* the server has our chain to here */
+	uint64_t batch;
+	uint64_t pushing_to; /* last seq in the PUSH in flight */
+	struct veld_buf rx, tx;
+	int tx_ready;
+	unsigned char *wbuf;
+};
+
+int veld_meta_get_u64(struct veld_replica *r, const char *key, uint64_t *v)
+{
+	struct veld_buf b;
+	int rc;
+
+	veld_buf_init(&b, 64);
+	*v = 0;
+	rc = veld_store_meta_get(veld_replica_store(r), key, &b);
+	if (rc == 1 && b.len == 8)
+		for (int i = 0; i < 8; i++)
+			*v = (*v << 8) | b.data[i];
+	veld_buf_release(&b);
+	return rc < 0 ? rc : 0;
+}
+
+int veld_meta_set_u64(struct veld_replica *r, const char *key, uint64_t v)
+{
+	uint8_t be[8];
+
+	for (int i = 0; i < 8; i++)
+		be[i] = (uint8_t)(v >> (56 - 8 * i));
+	return veld_store_meta_set(veld_replica_store(r), key, be, 8);
+}
+
+static int meta_str(struct veld_replica *r, const char *key, const char *p,
+		    size_t n)
+{
+	return veld_store_meta_set(veld_replica_store(r), key, p, n);
+}
+
+static void progress(struct sync *s, const char *fmt, const char *a, uint64_t x,
+		     uint64_t y)
+{
+	if (!s->opts->progress)
+		return;
+	fprintf(s->opts->progress, fmt, a, (unsigned long long)x,
+		(unsigned long long)y);
+	fflush(s->opts->progress);
+}
+
+/* Stop with an error; retry only for transient ones. */
+static void fail(struct sync *s, int err, const char *text, int transient)
+{
+	s->rep->err = err;
+	snprintf(s->rep->text, sizeof(s->rep->text), "%s", text);
+	s->retry = transient;
+	s->phase = P_DONE;
+}
+
+static int send_msg(struct sync *s)
+{
+	s->tx_ready = 1;
+	lws_callback_on_writable(s->wsi);
+	return 0;
+}
+
+/* Own ops after seq from, framed, at most a batch's worth. */
+struct pick {
+	uint64_t after;
+	struct veld_buf frames;
+	size_t offs[VELD_BATCH_MAX + 1];
+	size_t n;
+	uint64_t last_seq;
+};
+
+static int pick_one(void *ctx, const struct veld_stored_op *op)
+{
+	struct pick *p = ctx;
+	size_t before = p->frames.len;
+
+	if (op->h.seq <= p->after || op->status == VELD_STATUS_FORK)
+		return 0;
+	if (p->n == VELD_BATCH_MAX)
+		return 1;
+	if (veld_op_frame(op->header, op->header_len, op->sig, op->body,
+			  op->body_len, &p->frames) < 0) {
+		p->frames.len = before;
+		return 1; /* the message is full */
+	}
+	p->offs[p->n++] = before;
+	p->offs[p->n] = p->frames.len;
+	p->last_seq = op->h.seq;
+	return 0;
+}
+
+static void start_pull(struct sync *s)
+{
+	uint64_t cursor;
+
+	veld_buf_reset(&s->tx);
+	if (veld_meta_get_u64(s->dev.replica, VELD_META_CURSOR, &cursor) < 0 ||
+	    veld_msg_pull(&s->tx, cursor) < 0) {
+		fail(s, VELD_ESTORE, "cannot read the pull cursor", 0);
+		return;
+	}
+	s->phase = P_PULLING;
+	send_msg(s);
+}
+
+/* Push the next batch of our own ops, or go on to pulling. */
+static void push_next(struct sync *s)
+{
+	struct veld_bytes ops[VELD_BATCH_MAX];
+	struct pick *p = calloc(1, sizeof(*p));
+	int rc;
+
+	if (!p) {
+		fail(s, VELD_ENOMEM, "out of memory", 0);
+		return;
+	}
+	p->after = s->server_seq;
+	veld_buf_init(&p->frames, VELD_MSG_MAX - 64 - 5 * VELD_BATCH_MAX);
+	rc = veld_store_author_ops(veld_replica_store(s->dev.replica),
+				   s->dev.key.pk, pick_one, p);
+	if (rc < 0) {
+		fail(s, rc, "cannot read the local log", 0);
+	} else if (p->n == 0) {
+		start_pull(s);
+	} else {
+		for (size_t i = 0; i < p->n; i++) {
+			ops[i].p = p->frames.data + p->offs[i];
+			ops[i].len = p->offs[i + 1] - p->offs[i];
+		}
+		veld_buf_reset(&s->tx);
+		if (veld_msg_push(&s->tx, ++s->batch, ops, p->n) < 0) {
+			fail(s, VELD_ENOMEM, "cannot build PUSH", 0);
+		} else {
+			s->pushing_to = p->last_seq;
+			s->rep->pushed += p->n;
+			s->phase = P_PUSHING;
+			progress(s, "%spushing ops %llu..%llu\n", "",
+				 s->server_seq + 1, p->last_seq);
+			send_msg(s);
+		}
+	}
+	veld_buf_release(&p->frames);
+	free(p);
+}
+
+/* HELLO: check (or, enrolling, learn) the server key; prove ours. */
+static void on_hello(struct sync *s, const struct veld_msg *m)
+{
+	int rc;
+
+	if (m->version != VELD_PROTO_VERSION) {
+		fail(s, VELD_EVERSION, "server speaks another protocol version",
+		     0);
+		return;
+	}
+	memcpy(s->nonce, m->nonce, VELD_NONCE_LEN);
+	if (!s->dev_open) {
+		/* Enrolling: trust the key this server presents (its
+		 * certificate vouches for it under TLS). */
+		rc = veld_home_set_server(s->home, m->key);
+		if (rc == 0)
+			rc = veld_device_open(&s->dev, s->home);
+		if (rc < 0) {
+			fail(s, rc, "cannot set up the device", 0);
+			return;
+		}
+		s->dev_open = 1;
+	} else if (memcmp(m->key, s->dev.server_key, 32) != 0) {
+		fail(s, VELD_EAUTH,
+		     "the server's key is not the one this device enrolled "
+		     "with",
+		     0);
+		return;
+	}
+	veld_buf_reset(&s->tx);
+	if (s->opts->code)
+		rc = veld_msg_enrol(&s->tx, &s->dev.key, m->key, m->nonce,
+				    s->opts->code,
+				    s->opts->name ? s->opts->name : "veld");
+	else
+		rc = veld_msg_auth(&s->tx, &s->dev.key, m->key, m->nonce);
+	if (rc < 0) {
+		fail(s, rc, "cannot build AUTH/ENROL", 0);
+		return;
+	}
+	s->phase = P_WELCOME;
+	send_msg(s);
+}
+
+static void on_welcome(struct sync *s, const struct veld_msg *m)
+{
+	struct veld_replica *r = s->dev.replica;
+
+	if (meta_str(r, VELD_META_ROLE, m->role, m->role_len) < 0 ||
+	    meta_str(r, VELD_META_NAME, m->name, m->name_len) < 0 ||
+	    (m->area && meta_str(r, VELD_META_AREA, m->area, m->area_len)) ||
+	    meta_str(r, VELD_META_URL, s->url, strlen(s->url)) < 0) {
+		fail(s, VELD_ESTORE, "cannot save the device settings", 0);
+		return;
+	}
+	s->server_seq = m->seq;
+	push_next(s);
+}
+
+static void on_receipt(struct sync *s, const struct veld_msg *m,
+		       const uint8_t *raw, size_t len)
+{
+	struct veld_replica *r = s->dev.replica;
+	uint8_t mine[VELD_HASH_LEN];
+
+	if (s->phase != P_PUSHING || m->batch != s->batch ||
+	    veld_msg_verify_receipt(m, s->dev.server_key, s->dev.key.pk) < 0) {
+		fail(s, VELD_ESIG, "a receipt did not verify", 0);
+		return;
+	}
+	/* The receipt must name exactly our op at that seq. */
+	if (m->seq != s->pushing_to ||
+	    veld_store_op_at(veld_replica_store(r), s->dev.key.pk, m->seq,
+			     mine) != 1 ||
+	    memcmp(mine, m->head, VELD_HASH_LEN) != 0) {
+		fail(s, VELD_ESIG, "a receipt names another op", 0);
+		return;
+	}
+	if (veld_store_meta_set(veld_replica_store(r), VELD_META_RECEIPT, raw,
+				len) < 0 ||
+	    veld_meta_set_u64(r, VELD_META_ACKED, m->seq) < 0) {
+		fail(s, VELD_ESTORE, "cannot keep the receipt", 0);
+		return;
+	}
+	s->rep->receipt_seq = m->seq;
+	s->server_seq = m->seq;
+	push_next(s);
+}
+
+static void on_ops(struct sync *s, const struct veld_msg *m)
+{
+	struct veld_replica *r = s->dev.replica;
+	int rc;
+
+	if (s->phase != P_PULLING && s->phase != P_LIVE) {
+		fail(s, VELD_EPROTO, "OPS before PULL", 0);
+		return;
+	}
+	rc = veld_replica_apply(r, m->ops, m->nops, 0, NULL);
+	if (rc == 0)
+		rc = veld_meta_set_u64(r, VELD_META_CURSOR, m->cursor);
+	if (rc == 0 && !m->more)
+		rc = veld_meta_set_u64(r, VELD_META_LAST_SYNC,
+				       veld_hlc_wall_ms());
+	if (rc < 0) {
+		fail(s, rc, "cannot store what the server sent", 0);
+		return;
+	}
+	s->rep->pulled += m->nops;
+	if (m->nops)
+		progress(s, "%spulled %llu ops (cursor %llu)\n", "", m->nops,
+			 m->cursor);
+	veld_buf_reset(&s->tx);
+	if (veld_msg_ack(&s->tx, m->cursor) < 0) {
+		fail(s, VELD_ENOMEM, "ACK", 0);
+		return;
+	}
+	send_msg(s);
+	if (!m->more)
+		s->phase = s->opts->watch ? P_LIVE : P_DONE;
+}
+
+/* Revoked: this device may no longer hold residents' data. */
+static void wipe(struct sync *s)
+{
+	static const char *const sfx[] = {"", "-wal", "-shm"};
+	char path[PATH_MAX + 8];
+
+	if (s->dev_open) {
+		veld_device_close(&s->dev);
+		s->dev_open = 0;
+	}
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s%s", s->home->db_path, sfx[i]);
+		if (unlink(path) < 0 && errno != ENOENT)
+			return;
+	}
+	s->rep->wiped = 1;
+}
+
+static void on_error(struct sync *s, const struct veld_msg *m)
+{
+	char text[VELD_TEXT_MAX + 1];
+	int err = (int)m->err;
+
+	snprintf(text, sizeof(text), "%.*s", (int)m->text_len, m->text);
+	if (err == VELD_EREVOKED)
+		wipe(s);
+	/* The server's own trouble may pass; a refusal will not. */
+	fail(s, err ? err : VELD_ESERVER, text,
+	     err == VELD_ESERVER || err == VELD_ESTORE || err == VELD_ENOMEM);
+}
+
+static void handle(struct sync *s, const uint8_t *raw, size_t len)
+{
+	struct veld_msg *m = malloc(sizeof(*m));
+	int rc;
+
+	if (!m) {
+		fail(s, VELD_ENOMEM, "out of memory", 0);
+		return;
+	}
+	rc = veld_msg_decode(raw, len, m);
+	if (rc < 0)
+		fail(s, rc, "the server sent a malformed message", 0);
+	else if (m->type == VELD_MSG_ERROR)
+		on_error(s, m);
+	else if (m->type == VELD_MSG_HELLO && s->phase == P_HELLO)
+		on_hello(s, m);
+	else if (m->type == VELD_MSG_WELCOME && s->phase == P_WELCOME)
+		on_welcome(s, m);
+	else if (m->type == VELD_MSG_RECEIPT)
+		on_receipt(s, m, raw, len);
+	else if (m->type == VELD_MSG_OPS)
+		on_ops(s, m);
+	else
+		fail(s, VELD_EPROTO, veld_msg_name(m->type), 0);
+	veld_msg_release(m);
+	free(m);
+}
+
+static void connect_now(lws_sorted_usec_list_t *sul);
+
+static void schedule_retry(struct sync *s)
+{
+	lws_usec_t delay = 500 * LWS_US_PER_MS;
+
+	s->wsi = NULL;
+	if (!s->retry || s->attempts >= s->opts->attempts) {
+		s->finished = 1;
+		return;
+	}
+	for (int i = 1; i < s->attempts && delay < 8 * LWS_US_PER_SEC; i++)
+		delay *= 2;
+	progress(s, "%sconnection lost; retrying (attempt %llu of %llu)\n", "",
+		 (uint64_t)s->attempts + 1, (uint64_t)s->opts->attempts);
+	lws_sul_schedule(s->ctx, 0, &s->sul, connect_now, delay);
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason,
+		    void *user, void *in, size_t len)
+{
+	struct sync *s = user;
+
+	(void)user;
+	switch (reason) {
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		if (s) {
+			fail(s, VELD_ECONNECT,
+			     in ? (const char *)in : "cannot connect", 1);
+			schedule_retry(s);
+		}
+		return 0;
+	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+		s->phase = P_HELLO;
+		s->rep->err = 0;
+		s->rep->text[0] = 0;
+		return 0;
+	case LWS_CALLBACK_CLIENT_RECEIVE:
+		s->rep->bytes_down += len;
+		if (veld_buf_append(&s->rx, in, len) < 0) {
+			fail(s, VELD_EMSGSIZE, "message too large", 0);
+			return -1;
+		}
+		if (!lws_is_final_fragment(wsi) ||
+		    lws_remaining_packet_payload(wsi))
+			return 0;
+		handle(s, s->rx.data, s->rx.len);
+		veld_buf_reset(&s->rx);
+		if (s->phase == P_DONE && !s->tx_ready)
+			return -1; /* done (or failed): close */
+		return 0;
+	case LWS_CALLBACK_CLIENT_WRITEABLE:
+		if (s->tx_ready) {
+			memcpy(s->wbuf + LWS_PRE, s->tx.data, s->tx.len);
+			if (lws_write(wsi, s->wbuf + LWS_PRE, s->tx.len,
+				      LWS_WRITE_BINARY) < (int)s->tx.len)
+				return -1;
+			s->rep->bytes_up += s->tx.len;
+			s->tx_ready = 0;
+			veld_buf_reset(&s->tx);
+		}
+		if (s->phase == P_DONE) {
+			lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+			return -1;
+		}
+		return 0;
+	case LWS_CALLBACK_CLIENT_CLOSED:
+		if (s->phase != P_DONE)
+			fail(s, VELD_ECONNECT, "the connection closed", 1);
+		else if (!s->rep->err)
+			s->retry = 0;
+		schedule_retry(s);
+		return 0;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static const struct lws_protocols protocols[] = {{.name = VELD_SUBPROTOCOL,
+						  .callback = callback,
+						  .rx_buffer_size = 65536},
+						 {0}};
+
+static void connect_now(lws_sorted_usec_list_t *sul)
+{
+	struct sync *s = lws_container_of(sul, struct sync, sul);
+	struct lws_client_connect_info ci;
+
+	memset(&ci, 0, sizeof(ci));
+	s->attempts++;
+	s->phase = P_CONNECTING;
+	s->retry = 0;
+	s->tx_ready = 0;
+	veld_buf_reset(&s->rx);
+	ci.context = s->ctx;
+	ci.address = s->host;
+	ci.port = s->port;
+	ci.path = s->path;
+	ci.host = s->host;
+	ci.origin = s->host;
+	ci.protocol = VELD_SUBPROTOCOL;
+	ci.userdata = s;
+	ci.pwsi = &s->wsi;
+	if (s->tls) {
+		ci.ssl_connection = LCCSCF_USE_SSL;
+		if (s->opts->insecure)
+			ci.ssl_connection |=
+				LCCSCF_ALLOW_SELFSIGNED |
+				LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK;
+	}
+	if (!lws_client_connect_via_info(&ci)) {
+		fail(s, VELD_ECONNECT, "cannot connect", 1);
+		schedule_retry(s);
+	}
+}
+
+static int parse_url(struct sync *s, const char *url)
+{
+	char copy[sizeof(s->url)];
+	const char *prot, *host, *path;
+
+	if (strlen(url) >= sizeof(copy))
+		return VELD_EINVAL;
+	snprintf(s->url, sizeof(s->url), "%s", url);
+	/* lws_parse_uri cuts its argument apart: give it a copy. */
+	snprintf(copy, sizeof(copy), "%s", url);
+	if (lws_parse_uri(copy, &prot, &host, &s->port, &path))
+		return VELD_EINVAL;
+	s->tls = strcmp(prot, "wss") == 0;
+	if (!s->tls && strcmp(prot, "ws") != 0)
+		return VELD_EINVAL;
+	snprintf(s->host_buf, sizeof(s->host_buf), "%s", host);
+	/* lws_parse_uri drops the leading '/'. */
+	snprintf(s->path_buf, sizeof(s->path_buf), "/%s", path);
+	s->host = s->host_buf;
+	s->path = s->path_buf;
+	return 0;
+}
+
+int veld_sync_run(const struct veld_home *home,
+		  const struct veld_sync_opts *opts,
+		  struct veld_sync_report *rep)
+{
+	struct lws_context_creation_info info;
+	struct veld_sync_opts o = *opts;
+	struct veld_buf url;
+	struct sync *s;
+	int rc = 0;
+
+	memset(rep, 0, sizeof(*rep));
+	if (o.attempts < 1)
+		o.attempts = 5;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return VELD_ENOMEM;
+	s->home = home;
+	s->opts = &o;
+	s->rep = rep;
+	veld_buf_init(&s->rx, VELD_MSG_MAX);
+	veld_buf_init(&s->tx, VELD_MSG_MAX);
+	veld_buf_init(&url, 512);
+	s->wbuf = malloc(LWS_PRE + VELD_MSG_MAX);
+	if (!s->wbuf) {
+		rc = VELD_ENOMEM;
+		goto out;
+	}
+	if (!o.code) {
+		rc = veld_device_open(&s->dev, home);
+		if (rc < 0)
+			goto out;
+		s->dev_open = 1;
+		if (!o.url) {
+			/* Stored at enrolment. */
+			if (veld_store_meta_get(
+				    veld_replica_store(s->dev.replica),
+				    VELD_META_URL, &url) != 1 ||
+			    veld_buf_append(&url, "", 1) < 0) {
+				rc = VELD_EINVAL;
+				snprintf(rep->text, sizeof(rep->text),
+					 "no server known; use --server URL");
+				goto out;
+			}
+			o.url = (const char *)url.data;
+		}
+	}
+	if (!o.url || parse_url(s, o.url) < 0) {
+		rc = VELD_EINVAL;
+		snprintf(rep->text, sizeof(rep->text),
+			 "bad server URL (want ws://HOST:PORT/sync or "
+			 "wss://...)");
+		goto out;
+	}
+
+	lws_set_log_level(LLL_ERR, NULL);
+	memset(&info, 0, sizeof(info));
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.protocols = protocols;
+	if (s->tls) {
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		info.client_ssl_ca_filepath = o.ca_file;
+	}
+	s->ctx = lws_create_context(&info);
+	if (!s->ctx) {
+		rc = VELD_ECONNECT;
+		goto out;
+	}
+	connect_now(&s->sul);
+	while (!s->finished)
+		if (lws_service(s->ctx, 0) < 0)
+			break;
+	lws_context_destroy(s->ctx);
+	rc = rep->err;
+out:
+	if (rc && !rep->err)
+		rep->err = rc;
+	if (rc && !rep->text[0])
+		snprintf(rep->text, sizeof(rep->text), "%s", veld_strerror(rc));
+	if (s->dev_open)
+		veld_device_close(&s->dev);
+	veld_buf_release(&url);
+	veld_buf_release(&s->rx);
+	veld_buf_release(&s->tx);
+	free(s->wbuf);
+	free(s);
+	return rc;
+}

@@ -1,0 +1,73 @@
+/*
+ * sync.h - the client side of veld.1: the sync driver used by `veld`.
+ *
+ * One run connects to the server, authenticates (or enrols with a one-time
+ * code), pushes this device's own ops that the server does not have yet,
+ * one batch at a time, each answered by a signed receipt, then pulls
+ * everything after its cursor and applies it, acknowledging each batch.
+ * Without --watch it then closes; with it, it stays connected and applies
+ * ops the server pushes live.
+ *
+ * Resumable by construction: what to push is decided from the server's
+ * view (WELCOME says how far it has our chain), what to pull from the
+ * cursor stored after each applied batch.  An interrupted run repeats at
+ * most the batch in flight, and applying an op twice changes nothing.
+ * Connection failures are retried with backoff; refusals (bad code,
+ * revoked device ...) are not.
+ */
+#ifndef VELD_CLIENT_SYNC_H
+#define VELD_CLIENT_SYNC_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "home.h"
+
+struct veld_sync_opts {
+	const char *url;  /* ws://host:port/sync or wss://...; NULL: stored */
+	const char *code; /* enrol with this one-time code; NULL: AUTH */
+	const char *name; /* device name sent with ENROL */
+	int watch;	  /* stay connected after catching up */
+	int attempts;	  /* connection attempts (default 5) */
+	const char *ca_file; /* wss: CA file for the server certificate */
+	int insecure;	     /* wss: accept any certificate (tests) */
+	FILE *progress;	     /* progress lines, or NULL */
+};
+
+struct veld_sync_report {
+	uint64_t pushed, pulled;       /* ops */
+	uint64_t bytes_up, bytes_down; /* WebSocket payload bytes */
+	uint64_t receipt_seq;	       /* the server holds our chain to here */
+	int err;		       /* 0 or VELD_E* */
+	char text[300];		       /* the reason, for people */
+	int wiped; /* revoked: local resident data removed */
+};
+
+/*
+ * veld_sync_run - sync the device in home.  For enrolment (opts->code
+ * set) the device key must exist and the device must not be enrolled yet;
+ * the server's key from HELLO becomes server.pub.  Returns 0 or a
+ * VELD_E* code (also in report->err, with report->text).
+ */
+int veld_sync_run(const struct veld_home *home,
+		  const struct veld_sync_opts *opts,
+		  struct veld_sync_report *report)
+	__attribute__((warn_unused_result));
+
+/* Meta keys the driver keeps in the replica. */
+#define VELD_META_URL "server_url"
+#define VELD_META_NAME "name"
+#define VELD_META_ROLE "role"
+#define VELD_META_AREA "area"
+#define VELD_META_CURSOR "pull_cursor"	/* 8 bytes, big-endian */
+#define VELD_META_RECEIPT "receipt"	/* the last RECEIPT message */
+#define VELD_META_ACKED "acked_seq"	/* 8 bytes: receipt's seq */
+#define VELD_META_LAST_SYNC "last_sync" /* 8 bytes: wall-clock ms */
+
+/* Read/write an 8-byte big-endian meta value (0 if unset). */
+int veld_meta_get_u64(struct veld_replica *r, const char *key, uint64_t *v)
+	__attribute__((warn_unused_result));
+int veld_meta_set_u64(struct veld_replica *r, const char *key, uint64_t v)
+	__attribute__((warn_unused_result));
+
+#endif /* VELD_CLIENT_SYNC_H */
