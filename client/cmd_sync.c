@@ -1,10 +1,15 @@
 /*
  * cmd_sync.c - veld init / sync / status; see cmd_sync.h.
  */
+/* realpath() is XSI. */
+#define _XOPEN_SOURCE 700
+
 #include "cmd_sync.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -55,6 +60,7 @@ static void summary(const struct veld_sync_report *rep)
 
 int veld_cmd_init(const struct veld_home *h, int argc, char **argv)
 {
+	char ca_abs[PATH_MAX];
 	struct veld_sync_opts o = {0};
 	struct veld_sync_report rep;
 	struct veld_key key;
@@ -78,6 +84,15 @@ int veld_cmd_init(const struct veld_home *h, int argc, char **argv)
 	}
 	if (!o.url != !o.code)
 		return usage("--server and --code go together");
+	/* Kept for later syncs, which may run from another directory. */
+	if (o.ca_file) {
+		if (!realpath(o.ca_file, ca_abs)) {
+			fprintf(stderr, "veld: cannot read '%s': %s\n",
+				o.ca_file, strerror(errno));
+			return 1;
+		}
+		o.ca_file = ca_abs;
+	}
 
 	if (access(h->key_path, F_OK) != 0) {
 		rc = veld_home_init(h, &key);

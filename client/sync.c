@@ -248,7 +248,9 @@ static void on_welcome(struct sync *s, const struct veld_msg *m)
 	if (meta_str(r, VELD_META_ROLE, m->role, m->role_len) < 0 ||
 	    meta_str(r, VELD_META_NAME, m->name, m->name_len) < 0 ||
 	    (m->area && meta_str(r, VELD_META_AREA, m->area, m->area_len)) ||
-	    meta_str(r, VELD_META_URL, s->url, strlen(s->url)) < 0) {
+	    meta_str(r, VELD_META_URL, s->url, strlen(s->url)) < 0 ||
+	    (s->opts->ca_file && meta_str(r, VELD_META_CA, s->opts->ca_file,
+					  strlen(s->opts->ca_file)) < 0)) {
 		fail(s, VELD_ESTORE, "cannot save the device settings", 0);
 		return;
 	}
@@ -524,7 +526,7 @@ int veld_sync_run(const struct veld_home *home,
 {
 	struct lws_context_creation_info info;
 	struct veld_sync_opts o = *opts;
-	struct veld_buf url;
+	struct veld_buf url, ca;
 	struct sync *s;
 	int rc = 0;
 
@@ -540,6 +542,7 @@ int veld_sync_run(const struct veld_home *home,
 	veld_buf_init(&s->rx, VELD_MSG_MAX);
 	veld_buf_init(&s->tx, VELD_MSG_MAX);
 	veld_buf_init(&url, 512);
+	veld_buf_init(&ca, 4096);
 	s->wbuf = malloc(LWS_PRE + VELD_MSG_MAX);
 	if (!s->wbuf) {
 		rc = VELD_ENOMEM;
@@ -563,6 +566,12 @@ int veld_sync_run(const struct veld_home *home,
 			}
 			o.url = (const char *)url.data;
 		}
+		/* The CA file given at enrolment, for wss:// later on. */
+		if (!o.ca_file &&
+		    veld_store_meta_get(veld_replica_store(s->dev.replica),
+					VELD_META_CA, &ca) == 1 &&
+		    veld_buf_append(&ca, "", 1) == 0)
+			o.ca_file = (const char *)ca.data;
 	}
 	if (!o.url || parse_url(s, o.url) < 0) {
 		rc = VELD_EINVAL;
@@ -599,6 +608,7 @@ out:
 	if (s->dev_open)
 		veld_device_close(&s->dev);
 	veld_buf_release(&url);
+	veld_buf_release(&ca);
 	veld_buf_release(&s->rx);
 	veld_buf_release(&s->tx);
 	free(s->wbuf);

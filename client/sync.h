@@ -56,6 +56,7 @@ int veld_sync_run(const struct veld_home *home,
 
 /* Meta keys the driver keeps in the replica. */
 #define VELD_META_URL "server_url"
+#define VELD_META_CA "ca_file" /* wss: the CA file given at enrolment */
 #define VELD_META_NAME "name"
 #define VELD_META_ROLE "role"
 #define VELD_META_AREA "area"

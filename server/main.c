@@ -55,12 +55,13 @@ struct serve_opts {
 	const char *data_dir;
 	struct veld_listen listen;
 	int verbose;
+	const char *tls_cert, *tls_key; /* PEM files; both or neither */
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: veldd serve [--data DIR] [--listen HOST:PORT] "
-		   "[--verbose]\n");
+		   "[--tls-cert FILE --tls-key FILE] [--verbose]\n");
 	veld_admin_usage(f);
 	fprintf(f,
 		"       veldd version\n"
@@ -71,6 +72,9 @@ static void usage(FILE *f)
 		"  --listen HOST:PORT  numeric address to listen on "
 		"(default %s;\n"
 		"                      IPv6 as [::1]:8787)\n"
+		"  --tls-cert FILE     serve wss:// and https:// with this PEM "
+		"certificate\n"
+		"  --tls-key FILE      ... and this PEM private key\n"
 		"  --verbose           more libwebsockets logging\n",
 		VELD_DATADIR_ENV, VELD_DATADIR_DEFAULT, VELD_LISTEN_DEFAULT);
 }
@@ -155,6 +159,18 @@ static int parse_serve(int argc, char **argv, struct serve_opts *o)
 					    v, VELD_LISTEN_DEFAULT);
 				return EXIT_USAGE;
 			}
+		} else if (match_flag(argc, argv, &i, "--tls-cert", &v)) {
+			if (!v || !*v) {
+				usage_error("option '--tls-cert' needs a file");
+				return EXIT_USAGE;
+			}
+			o->tls_cert = v;
+		} else if (match_flag(argc, argv, &i, "--tls-key", &v)) {
+			if (!v || !*v) {
+				usage_error("option '--tls-key' needs a file");
+				return EXIT_USAGE;
+			}
+			o->tls_key = v;
 		} else if (a[0] == '-') {
 			usage_error("unknown option '%s'", a);
 			return EXIT_USAGE;
@@ -162,6 +178,10 @@ static int parse_serve(int argc, char **argv, struct serve_opts *o)
 			usage_error("unexpected argument '%s'", a);
 			return EXIT_USAGE;
 		}
+	}
+	if (!o->tls_cert != !o->tls_key) {
+		usage_error("--tls-cert and --tls-key go together");
+		return EXIT_USAGE;
 	}
 	return 0;
 }
@@ -186,7 +206,7 @@ static void warn_exposed(const struct veld_listen *l)
 }
 
 static void print_banner(const struct veld_datadir *dd,
-			 const struct veld_listen *l)
+			 const struct veld_listen *l, int tls)
 {
 	char host[INET6_ADDRSTRLEN + 2];
 
@@ -195,8 +215,10 @@ static void print_banner(const struct veld_datadir *dd,
 	printf("data dir:   %s\n", dd->path);
 	printf("server key: %s%s\n", dd->key_hex,
 	       dd->key_created ? " (new)" : "");
-	printf("sync:       ws://%s:%d/sync\n", host, l->port);
-	printf("health:     http://%s:%d/healthz\n", host, l->port);
+	printf("sync:       %s://%s:%d/sync\n", tls ? "wss" : "ws", host,
+	       l->port);
+	printf("health:     %s://%s:%d/healthz\n", tls ? "https" : "http", host,
+	       l->port);
 	/* Scripts and supervisors read this through a pipe. */
 	fflush(stdout);
 }
@@ -294,7 +316,7 @@ static int cmd_serve(int argc, char **argv)
 			"veldd: warning: key '%s' is accessible to other "
 			"users; chmod 600 it\n",
 			dd.key_path);
-	if (!o.listen.loopback)
+	if (!o.listen.loopback && !o.tls_cert)
 		warn_exposed(&o.listen);
 
 	memset(&sa, 0, sizeof(sa));
@@ -324,6 +346,11 @@ static int cmd_serve(int argc, char **argv)
 	info.user = &srv;
 	/* Dead peers are found by ping/pong, live ones stay connected. */
 	info.retry_and_idle_policy = &idle_policy;
+	if (o.tls_cert) {
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		info.ssl_cert_filepath = o.tls_cert;
+		info.ssl_private_key_filepath = o.tls_key;
+	}
 	info.port = o.listen.port;
 	info.iface = o.listen.host;
 	info.pprotocols = protocols;
@@ -335,7 +362,7 @@ static int cmd_serve(int argc, char **argv)
 	 * cleanly: lws 4.1 leaks when the implicit default vhost fails
 	 * inside lws_create_context().
 	 */
-	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	info.options |= LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
 	if (!o.listen.ipv6)
 		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
 
@@ -355,7 +382,7 @@ static int cmd_serve(int argc, char **argv)
 		serve_release(&srv, &dd);
 		return 1;
 	}
-	print_banner(&dd, &o.listen);
+	print_banner(&dd, &o.listen, o.tls_cert != NULL);
 	if (dd.key_created)
 		first_code(&srv);
 
