@@ -53,6 +53,7 @@ struct veld_replica {
 	struct idset dirty_records, dirty_forms;
 	int registry_dirty;
 	struct veld_buf pending_buf;
+	int64_t data_version; /* of the file when the caches were loaded */
 };
 
 static int idset_add(struct idset *s, const uint8_t id[VELD_RECORD_LEN])
@@ -648,6 +649,28 @@ static void batch_reset(struct veld_replica *r)
 	r->registry_dirty = 0;
 }
 
+/*
+ * Another process may have written to the file (veldd's admin commands
+ * beside the server): then the registry cache and the clock are reloaded
+ * before this batch is judged by them.  Called with the write lock held.
+ */
+static int refresh(struct veld_replica *r)
+{
+	int64_t v, count;
+	uint64_t max_hlc;
+	int rc = veld_store_data_version(r->store, &v);
+
+	if (rc < 0 || v == r->data_version)
+		return rc;
+	r->data_version = v;
+	if ((rc = reg_load(r)) < 0 ||
+	    (rc = veld_store_op_count(r->store, &count, &max_hlc)) < 0)
+		return rc;
+	if (max_hlc > r->clock.last)
+		r->clock.last = max_hlc;
+	return 0;
+}
+
 static int apply_batch(struct veld_replica *r, const struct veld_bytes *ops,
 		       size_t n, int verified, struct veld_apply_result *res,
 		       size_t *bad)
@@ -655,8 +678,12 @@ static int apply_batch(struct veld_replica *r, const struct veld_bytes *ops,
 	struct veld_apply_result scratch;
 	int rc = veld_store_begin(r->store);
 
-	if (rc < 0)
+	if (rc == 0)
+		rc = refresh(r);
+	if (rc < 0) {
+		veld_store_rollback(r->store);
 		return rc;
+	}
 	batch_reset(r);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		struct veld_apply_result *ri = res ? &res[i] : &scratch;

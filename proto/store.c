@@ -122,6 +122,7 @@ enum stmt {
 	S_VALUES,
 	S_NOTES,
 	S_RECORD_IDS,
+	S_DATA_VERSION,
 	S_META_GET,
 	S_META_SET,
 	S_CODE_ADD,
@@ -213,6 +214,7 @@ static const char *const sql[S_COUNT] = {
 	[S_NOTES] = "SELECT op, author, hlc, text FROM notes WHERE record = ?1"
 		    " ORDER BY hlc, author, op",
 	[S_RECORD_IDS] = "SELECT id FROM records ORDER BY id",
+	[S_DATA_VERSION] = "PRAGMA data_version",
 	[S_META_GET] = "SELECT value FROM meta WHERE key = ?1",
 	[S_META_SET] = "INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)",
 	[S_CODE_ADD] =
@@ -388,6 +390,16 @@ int veld_store_integrity(struct veld_store *s, char *msg, size_t msg_len)
 	}
 	sqlite3_finalize(st);
 	return ok ? 0 : VELD_ESTORE;
+}
+
+int veld_store_data_version(struct veld_store *s, int64_t *v)
+{
+	sqlite3_stmt *st = s->st[S_DATA_VERSION];
+	int rc = sqlite3_step(st);
+
+	*v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	done(st);
+	return rc == SQLITE_ROW ? 0 : VELD_ESTORE;
 }
 
 int veld_store_begin(struct veld_store *s)

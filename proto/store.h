@@ -141,6 +141,11 @@ const char *veld_store_errmsg(const struct veld_store *s);
 int veld_store_integrity(struct veld_store *s, char *msg, size_t msg_len)
 	__attribute__((warn_unused_result));
 
+/* PRAGMA data_version: changes when another connection (another process)
+ * has committed to the file since this value was last read. */
+int veld_store_data_version(struct veld_store *s, int64_t *v)
+	__attribute__((warn_unused_result));
+
 /* Transactions: one per applied batch.  commit is durable on return. */
 int veld_store_begin(struct veld_store *s) __attribute__((warn_unused_result));
 int veld_store_commit(struct veld_store *s) __attribute__((warn_unused_result));

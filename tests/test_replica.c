@@ -565,6 +565,51 @@ static void apply_all_or_nothing(void)
 	teardown();
 }
 
+/*
+ * Two processes on one file (veldd serving, `veldd revoke` beside it): a
+ * revocation written through one handle counts in the other's next batch.
+ */
+static void second_writer(void)
+{
+	char dir[] = "/tmp/veld-two-XXXXXX", path[64], rm[96];
+	struct veld_replica *serving, *admin;
+	struct veld_buf o;
+	uint8_t rec[16] = {5};
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/s.db", dir);
+	serving = open_replica(&kS, path);
+	admin = open_replica(&kS, path);
+	CHECK_ERR(veld_replica_device(serving, kA.pk, "field", "Ahmed", NULL, 0,
+				      NULL),
+		  0);
+	fake_ms = veld_hlc_wall_ms() - 5000;
+	veld_replica_set_wall(admin, fake_wall, NULL);
+	CHECK_ERR(veld_replica_device(admin, kA.pk, "field", "Ahmed", NULL, 1,
+				      NULL),
+		  0);
+	/* A's op, made after the revocation's clock, reaches the server. */
+	make_op(&kA, 1, NULL, VELD_KIND_PUT, rec, "a", "1", 0, &o);
+	CHECK_EQ(apply1(serving, &o).status, VELD_APPLY_VOID);
+	CHECK(!snapshot(serving, rec).found);
+	/* Both handles write as the root without forking its chain. */
+	CHECK_ERR(veld_replica_device(serving, kB.pk, "field", "Bea", NULL, 0,
+				      NULL),
+		  0);
+	CHECK_ERR(
+		veld_replica_device(admin, kC.pk, "field", "C", NULL, 0, NULL),
+		0);
+	struct veld_head head;
+	CHECK_EQ(veld_store_head(veld_replica_store(serving), kS.pk, &head), 0);
+	CHECK(!head.frozen);
+	CHECK_EQ(head.seq, 4);
+	veld_buf_release(&o);
+	veld_replica_close(admin);
+	veld_replica_close(serving);
+	snprintf(rm, sizeof(rm), "rm -rf '%s'", dir);
+	CHECK_EQ(system(rm), 0);
+}
+
 static int count_rec(void *ctx, const struct veld_record_row *row)
 {
 	(void)row;
@@ -675,5 +720,6 @@ int main(void)
 	persistence();
 	reads_and_filters();
 	apply_all_or_nothing();
+	second_writer();
 	return test_summary("test_replica");
 }
