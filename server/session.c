@@ -311,6 +311,7 @@ void veld_session_push_done(struct veld_session *s, struct veld_ingest_job *job)
 /* Collect framed ops after the cursor into one OPS message. */
 struct collect {
 	const uint8_t *device; /* the peer: its own ops are not sent back */
+	size_t seen;	       /* rows the query gave */
 	struct veld_buf frames;
 	size_t offs[VELD_BATCH_MAX + 1];
 	size_t n;
@@ -323,6 +324,7 @@ static int collect_one(void *ctx, const struct veld_stored_op *op)
 	struct collect *c = ctx;
 	size_t before = c->frames.len;
 
+	c->seen++;
 	/* The device has its own ops: skip them, but move past them. */
 	if (memcmp(op->h.author, c->device, 32) == 0) {
 		if (c->n < VELD_BATCH_MAX)
@@ -363,18 +365,25 @@ void veld_session_pump(struct veld_session *s)
 	/* Leave room for the message around the ops. */
 	veld_buf_init(&c->frames, VELD_MSG_MAX - 64 - 5 * VELD_BATCH_MAX);
 	c->device = s->device;
-	c->last_pos = (int64_t)s->cursor;
-	rc = veld_store_ops_since(veld_replica_store(s->srv->replica),
-				  (int64_t)s->cursor, VELD_BATCH_MAX + 1,
-				  collect_one, c);
-	if (rc < 0) {
-		veld_session_fail(s, VELD_ESERVER, "reading the log");
-		goto out;
-	}
-	if (c->n == 0 && s->caught_up) {
-		/* Live, and nothing new for this device. */
+	for (;;) {
+		c->last_pos = (int64_t)s->cursor;
+		c->seen = 0;
+		rc = veld_store_ops_since(veld_replica_store(s->srv->replica),
+					  (int64_t)s->cursor,
+					  VELD_BATCH_MAX + 1, collect_one, c);
+		if (rc < 0) {
+			veld_session_fail(s, VELD_ESERVER, "reading the log");
+			goto out;
+		}
+		/* A full page of rows, even if all were skipped: maybe more */
+		c->full = c->full || c->seen == VELD_BATCH_MAX + 1;
+		if (c->n || !s->caught_up)
+			break;
+		/* Live, and nothing new for this device (so far). */
 		s->cursor = (uint64_t)c->last_pos;
-		goto out;
+		if (!c->full)
+			goto out;
+		c->full = 0;
 	}
 	for (size_t i = 0; i < c->n; i++) {
 		ops[i].p = c->frames.data + c->offs[i];

@@ -480,6 +480,61 @@ static void pulling_and_live(void)
 	server_down();
 }
 
+/* More than a page of the device's own ops: skipped, but the stream goes
+ * on past them and ends caught up. */
+static void own_ops_skipped(void)
+{
+	struct conn a;
+	char code[VELD_CODE_BUF];
+	struct veld_buf ops[8];
+	uint8_t prev[32];
+	uint64_t seq = 0, got = 0, rounds = 0;
+	int more = 1;
+
+	server_up();
+	issue("field", "Ahmed", veld_hlc_wall_ms() + 60000, code);
+	conn_open(&a);
+	enrol(&a, &kA, code);
+	expect_welcome(&a, "field");
+	for (int b = 0; b < 40; b++) { /* 320 ops */
+		for (int i = 0; i < 8; i++) {
+			seq++;
+			own_op(&kA, seq, seq > 1 ? prev : NULL, VELD_KIND_PUT,
+			       &ops[i], prev);
+		}
+		push(&a, (uint64_t)b + 1, ops, 8);
+		CHECK(next(&a.s, &a.m, &a.keep));
+		CHECK_EQ(a.m.type, VELD_MSG_RECEIPT);
+		veld_msg_release(&a.m);
+		for (int i = 0; i < 8; i++)
+			veld_buf_release(&ops[i]);
+	}
+	veld_buf_reset(&a.tx);
+	CHECK_EQ(veld_msg_pull(&a.tx, 0), 0);
+	input(&a.s, &a.tx);
+	while (more && rounds++ < 10) {
+		CHECK(next(&a.s, &a.m, &a.keep));
+		CHECK_EQ(a.m.type, VELD_MSG_OPS);
+		for (size_t i = 0; i < a.m.nops; i++) {
+			struct veld_op op;
+			CHECK_EQ(veld_op_decode(a.m.ops[i].p, a.m.ops[i].len,
+						&op),
+				 0);
+			CHECK(memcmp(op.h.author, kA.pk, 32) != 0);
+		}
+		got += a.m.nops;
+		more = a.m.more;
+		veld_buf_reset(&a.tx);
+		CHECK_EQ(veld_msg_ack(&a.tx, a.m.cursor), 0);
+		veld_msg_release(&a.m);
+		input(&a.s, &a.tx);
+	}
+	CHECK_EQ(more, 0);
+	CHECK_EQ(got, 1); /* only the enrolment, by the server */
+	conn_close(&a);
+	server_down();
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -492,5 +547,6 @@ int main(void)
 	authentication();
 	pushing();
 	pulling_and_live();
+	own_ops_skipped();
 	return test_summary("test_session");
 }
