@@ -12,7 +12,9 @@
  */
 #include "store.h"
 
+#include <float.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1441,59 +1443,39 @@ static int cli_puts(struct veld_buf *b, const char *t)
 	return veld_buf_append(b, t, strlen(t));
 }
 
-/* An array or map: json_array(json(?), ...) or json_object(?, json(?),
- * ...), with every element converted first. */
+/*
+ * An array or map.  Every element (and every key) is already JSON text made
+ * by SQLite's json_quote() or an exact number, so the container is only
+ * those texts joined with ',' and ':' inside [] or {} -- which needs no
+ * escaping and, unlike json_array()/json_object(), no limit of 127 SQL
+ * function arguments (canonical msgpack allows 256 elements).
+ */
 static int cli_json_container(struct cli_json_fn *j, const msgpack_object *o,
 			      struct veld_buf *out)
 {
 	int is_map = o->type == MSGPACK_OBJECT_MAP;
 	uint32_t n = is_map ? o->via.map.size : o->via.array.size;
-	struct veld_buf q, *parts = calloc(n ? n : 1, sizeof(*parts));
-	sqlite3_stmt *st = NULL;
-	int rc, p = 1;
+	int rc = cli_puts(out, is_map ? "{" : "[");
 
-	if (!parts)
-		return VELD_ENOMEM;
-	veld_buf_init(&q, 64 + (size_t)n * 16);
-	rc = cli_puts(&q,
-		      is_map ? "SELECT json_object(" : "SELECT json_array(");
 	for (uint32_t i = 0; i < n && rc == 0; i++) {
-		const msgpack_object *v =
-			is_map ? &o->via.map.ptr[i].val : &o->via.array.ptr[i];
-		/* Canonical maps have str keys only. */
-		if (is_map && o->via.map.ptr[i].key.type != MSGPACK_OBJECT_STR)
-			rc = VELD_EKEYTYPE;
-		veld_buf_init(&parts[i], VELD_BODY_MAX * 8);
-		if (rc == 0)
-			rc = cli_json_value(j, v, &parts[i]);
-		if (rc == 0 && i)
-			rc = cli_puts(&q, ",");
-		if (rc == 0)
-			rc = cli_puts(&q, is_map ? "?,json(?)" : "json(?)");
-	}
-	if (rc == 0)
-		rc = cli_puts(&q, ")");
-	if (rc == 0 && sqlite3_prepare_v2(j->db, (const char *)q.data,
-					  (int)q.len, &st, NULL) != SQLITE_OK)
-		rc = VELD_ESTORE;
-	for (uint32_t i = 0; i < n && rc == 0; i++) {
-		if (is_map) {
+		if (i)
+			rc = cli_puts(out, ",");
+		if (rc == 0 && is_map) {
 			const msgpack_object *k = &o->via.map.ptr[i].key;
-			sqlite3_bind_text(st, p++, k->via.str.ptr,
-					  (int)k->via.str.size, SQLITE_STATIC);
+			/* Canonical maps have str keys only. */
+			if (k->type != MSGPACK_OBJECT_STR)
+				return VELD_EKEYTYPE;
+			rc = cli_json_value(j, k, out);
+			if (rc == 0)
+				rc = cli_puts(out, ":");
 		}
-		sqlite3_bind_text(st, p++, (const char *)parts[i].data,
-				  (int)parts[i].len, SQLITE_STATIC);
+		if (rc == 0)
+			rc = cli_json_value(j,
+					    is_map ? &o->via.map.ptr[i].val
+						   : &o->via.array.ptr[i],
+					    out);
 	}
-	if (rc == 0)
-		rc = sqlite3_step(st) == SQLITE_ROW ? cli_json_take(st, out)
-						    : VELD_ESTORE;
-	sqlite3_finalize(st);
-	for (uint32_t i = 0; i < n; i++)
-		veld_buf_release(&parts[i]);
-	free(parts);
-	veld_buf_release(&q);
-	return rc;
+	return rc == 0 ? cli_puts(out, is_map ? "}" : "]") : rc;
 }
 
 /*
@@ -1511,7 +1493,10 @@ static int cli_json_number(const msgpack_object *o, struct veld_buf *out)
 	} else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
 		snprintf(t, sizeof(t), "%" PRId64, o->via.i64);
 	} else {
-		for (int digits = 15; digits <= 17; digits++) {
+		/* 15 digits suffice for normal doubles; subnormals may need
+		 * fewer. */
+		int from = fabs(o->via.f64) < DBL_MIN ? 1 : 15;
+		for (int digits = from; digits <= 17; digits++) {
 			snprintf(t, sizeof(t), "%.*g", digits, o->via.f64);
 			if (strtod(t, NULL) == o->via.f64)
 				break;
@@ -1542,8 +1527,10 @@ static int cli_json_value(struct cli_json_fn *j, const msgpack_object *o,
 	case MSGPACK_OBJECT_FLOAT64:
 		return cli_json_number(o, out);
 	case MSGPACK_OBJECT_STR:
-		sqlite3_bind_text(st, 1, o->via.str.ptr, (int)o->via.str.size,
-				  SQLITE_STATIC);
+		/* An empty str has a NULL pointer, which would bind as SQL
+		 * NULL: bind "" instead. */
+		sqlite3_bind_text(st, 1, o->via.str.size ? o->via.str.ptr : "",
+				  (int)o->via.str.size, SQLITE_STATIC);
 		break;
 	case MSGPACK_OBJECT_BIN:
 		/* A zero-length blob would bind as NULL: bind "" instead. */
