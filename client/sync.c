@@ -170,8 +170,9 @@ static void push_next(struct sync *s)
 	}
 	p->after = s->server_seq;
 	veld_buf_init(&p->frames, VELD_MSG_MAX - 64 - 5 * VELD_BATCH_MAX);
-	rc = veld_store_author_ops(veld_replica_store(s->dev.replica),
-				   s->dev.key.pk, pick_one, p);
+	rc = veld_store_author_ops_after(veld_replica_store(s->dev.replica),
+					 s->dev.key.pk, s->server_seq,
+					 VELD_BATCH_MAX + 1, pick_one, p);
 	if (rc < 0) {
 		fail(s, rc, "cannot read the local log", 0);
 	} else if (p->n == 0) {

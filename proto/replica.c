@@ -1086,7 +1086,7 @@ int veld_replica_device(struct veld_replica *r, const uint8_t key[VELD_PK_LEN],
 /* --- state hash --- */
 
 struct hasher {
-	struct veld_replica *r;
+	struct veld_store *s;
 	crypto_generichash_state st;
 	struct veld_buf buf;
 	msgpack_packer pk;
@@ -1159,12 +1159,12 @@ static int hash_record_row(void *ctx, const struct veld_record_row *rec)
 static int hash_record(void *ctx, const uint8_t *id)
 {
 	struct hasher *h = ctx;
-	int rc = veld_store_record(h->r->store, id, hash_record_row, h);
+	int rc = veld_store_record(h->s, id, hash_record_row, h);
 
 	if (rc >= 0)
-		rc = veld_store_values(h->r->store, id, hash_value, h);
+		rc = veld_store_values(h->s, id, hash_value, h);
 	if (rc == 0)
-		rc = veld_store_notes(h->r->store, id, hash_note, h);
+		rc = veld_store_notes(h->s, id, hash_note, h);
 	return rc;
 }
 
@@ -1202,20 +1202,26 @@ static int hash_device(void *ctx, const struct veld_device_row *d)
 
 int veld_replica_state_hash(struct veld_replica *r, uint8_t out[VELD_HASH_LEN])
 {
+	return veld_replica_state_hash_store(r->store, out);
+}
+
+int veld_replica_state_hash_store(struct veld_store *s,
+				  uint8_t out[VELD_HASH_LEN])
+{
 	struct hasher h;
 	int rc;
 
-	h.r = r;
+	h.s = s;
 	veld_buf_init(&h.buf, VELD_OP_MAX);
 	veld_buf_packer_init(&h.pk, &h.buf);
 	crypto_generichash_init(&h.st, NULL, 0, VELD_HASH_LEN);
 	crypto_generichash_update(&h.st, (const uint8_t *)DS_STATE,
 				  sizeof(DS_STATE));
-	rc = veld_store_record_ids(r->store, hash_record, &h);
+	rc = veld_store_record_ids(s, hash_record, &h);
 	if (rc == 0)
-		rc = veld_store_forms(r->store, hash_form, &h);
+		rc = veld_store_forms(s, hash_form, &h);
 	if (rc == 0)
-		rc = veld_store_devices(r->store, hash_device, &h);
+		rc = veld_store_devices(s, hash_device, &h);
 	if (rc == 0)
 		crypto_generichash_final(&h.st, out, VELD_HASH_LEN);
 	veld_buf_release(&h.buf);

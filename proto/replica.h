@@ -170,4 +170,10 @@ int veld_replica_device(struct veld_replica *r, const uint8_t key[VELD_PK_LEN],
 int veld_replica_state_hash(struct veld_replica *r, uint8_t out[VELD_HASH_LEN])
 	__attribute__((warn_unused_result));
 
+/* The same hash of a store not opened as a replica (a read-only copy:
+ * veldd verify and backup). */
+int veld_replica_state_hash_store(struct veld_store *s,
+				  uint8_t out[VELD_HASH_LEN])
+	__attribute__((warn_unused_result));
+
 #endif /* VELD_REPLICA_H */

@@ -12,12 +12,15 @@
  */
 #include "store.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -93,6 +96,7 @@ enum stmt {
 	S_KIND_OPS,
 	S_OPS_SINCE,
 	S_AUTHOR_OPS,
+	S_AUTHOR_OPS_AFTER,
 	S_OP_SET_STATUS,
 	S_DROP_BODIES,
 	S_OP_COUNT,
@@ -157,6 +161,8 @@ static const char *const sql[S_COUNT] = {
 			" ORDER BY pos LIMIT ?2",
 	[S_AUTHOR_OPS] = "SELECT " OP_COLS " FROM ops o WHERE author = ?1"
 			 " ORDER BY seq, pos",
+	[S_AUTHOR_OPS_AFTER] = "SELECT " OP_COLS " FROM ops o WHERE author = ?1"
+			       " AND seq > ?2 ORDER BY seq, pos LIMIT ?3",
 	[S_OP_SET_STATUS] = "UPDATE ops SET status = ?2 WHERE id = ?1",
 	[S_DROP_BODIES] = "DELETE FROM bodies WHERE id IN (SELECT id FROM ops"
 			  " WHERE record = ?1 AND kind != ?2)",
@@ -552,6 +558,19 @@ int veld_store_author_ops(struct veld_store *s,
 {
 	bind_blob(s->st[S_AUTHOR_OPS], 1, author, VELD_PK_LEN);
 	return each_op(s->st[S_AUTHOR_OPS], fn, ctx);
+}
+
+int veld_store_author_ops_after(struct veld_store *s,
+				const uint8_t author[VELD_PK_LEN],
+				uint64_t after, int limit, veld_store_op_fn fn,
+				void *ctx)
+{
+	sqlite3_stmt *st = s->st[S_AUTHOR_OPS_AFTER];
+
+	bind_blob(st, 1, author, VELD_PK_LEN);
+	bind_u64(st, 2, after);
+	sqlite3_bind_int(st, 3, limit);
+	return each_op(st, fn, ctx);
 }
 
 int veld_store_op_set_status(struct veld_store *s,
@@ -1779,4 +1798,444 @@ int veld_store_record_json(struct veld_store *s,
 		rc = cli_json_one(&jr, id);
 	cli_json_rows_release(&jr);
 	return rc < 0 ? rc : rc > 0 ? rc : jr.found;
+}
+
+/* --- backup and verify ---
+ *
+ * Read-only access for veldd backup and veldd verify (see store.h).  These
+ * run once per command, so their statements are prepared per call, except
+ * the table above, which a read-only store prepares too (SQLite prepares a
+ * write on a read-only connection; only running it fails).
+ */
+
+int veld_store_open_readonly(const char *path, struct veld_store **out)
+{
+	struct veld_store *s = calloc(1, sizeof(*s));
+	sqlite3_stmt *st;
+	int rc = VELD_ESTORE, version = -1;
+
+	if (!s)
+		return VELD_ENOMEM;
+	if (sqlite3_open_v2(path, &s->db,
+			    SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, 5000);
+	/* A second lock on the door: no statement may write, whatever the
+	 * file's permissions allow. */
+	if (sqlite3_exec(s->db, "PRAGMA query_only = 1", NULL, NULL, NULL) !=
+	    SQLITE_OK)
+		goto fail;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) !=
+	    SQLITE_OK)
+		goto fail;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version < 0)
+		goto fail;
+	if (version != SCHEMA_VERSION) {
+		rc = VELD_ESCHEMA;
+		goto fail;
+	}
+	for (int i = 0; i < S_COUNT; i++)
+		if (sqlite3_prepare_v3(s->db, sql[i], -1,
+				       SQLITE_PREPARE_PERSISTENT, &s->st[i],
+				       NULL) != SQLITE_OK)
+			goto fail;
+	*out = s;
+	return 0;
+fail:
+	veld_store_close(s);
+	return rc;
+}
+
+int veld_store_read_begin(struct veld_store *s)
+{
+	/* BEGIN is deferred: the snapshot is taken by the first read. */
+	if (sqlite3_exec(s->db, "BEGIN; SELECT count(*) FROM sqlite_schema",
+			 NULL, NULL, NULL) != SQLITE_OK) {
+		if (!sqlite3_get_autocommit(s->db))
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return VELD_ESTORE;
+	}
+	return 0;
+}
+
+void veld_store_read_end(struct veld_store *s)
+{
+	if (!sqlite3_get_autocommit(s->db) &&
+	    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static void copy_msg(char *dst, size_t n, const char *msg)
+{
+	if (dst && n)
+		snprintf(dst, n, "%s", msg ? msg : "");
+}
+
+/* Consecutive busy steps before a backup gives up (with the snapshot held
+ * neither side should ever be busy; this only bounds the loop). */
+#define BACKUP_BUSY_MAX 1000
+
+/*
+ * Copy the main database of src into the new file path (see
+ * veld_store_backup), as of src's open read transaction if it has one.
+ */
+static int copy_db(sqlite3 *src, const char *path, int pages_per_step,
+		   int pause_ms, struct veld_backup_stats *stats, char *errmsg,
+		   size_t errmsg_len)
+{
+	sqlite3 *dst = NULL;
+	sqlite3_backup *b;
+	sqlite3_stmt *st;
+	int fd, rc, busy = 0, result = VELD_ESTORE, saved;
+
+	memset(stats, 0, sizeof(*stats));
+	copy_msg(errmsg, errmsg_len, "");
+	/* O_EXCL: never write over a file, not even one appearing now. */
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return VELD_EIO;
+	/* SQLite takes the empty file for an empty database. */
+	if (sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE, NULL) !=
+	    SQLITE_OK) {
+		copy_msg(errmsg, errmsg_len, sqlite3_errmsg(dst));
+		goto out;
+	}
+	b = sqlite3_backup_init(dst, "main", src, "main");
+	if (!b) {
+		copy_msg(errmsg, errmsg_len, sqlite3_errmsg(dst));
+		goto out;
+	}
+	do {
+		rc = sqlite3_backup_step(b, pages_per_step);
+		stats->steps++;
+		if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+			busy++;
+		else
+			busy = 0;
+		if ((rc == SQLITE_OK || busy) && pause_ms > 0)
+			sqlite3_sleep(pause_ms);
+	} while (rc == SQLITE_OK || (busy && busy < BACKUP_BUSY_MAX));
+	stats->pages = sqlite3_backup_pagecount(b);
+	/* finish reports the step's error, if any, on dst. */
+	if (sqlite3_backup_finish(b) != SQLITE_OK || rc != SQLITE_DONE) {
+		copy_msg(errmsg, errmsg_len,
+			 rc != SQLITE_DONE ? sqlite3_errstr(rc)
+					   : sqlite3_errmsg(dst));
+		goto out;
+	}
+	if (sqlite3_prepare_v2(dst, "PRAGMA journal_mode = DELETE", -1, &st,
+			       NULL) != SQLITE_OK) {
+		copy_msg(errmsg, errmsg_len, sqlite3_errmsg(dst));
+		goto out;
+	}
+	rc = sqlite3_step(st);
+	rc = rc == SQLITE_ROW && sqlite3_column_text(st, 0) &&
+	     !strcmp((const char *)sqlite3_column_text(st, 0), "delete");
+	sqlite3_finalize(st);
+	if (!rc) {
+		copy_msg(errmsg, errmsg_len,
+			 "cannot switch the copy to a rollback journal");
+		goto out;
+	}
+	if (sqlite3_prepare_v2(dst, "PRAGMA page_size", -1, &st, NULL) ==
+	    SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			stats->page_size = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	rc = sqlite3_close(dst);
+	dst = NULL;
+	if (rc != SQLITE_OK) {
+		copy_msg(errmsg, errmsg_len, sqlite3_errstr(rc));
+		goto out;
+	}
+	if (fsync(fd) < 0) {
+		result = VELD_EIO;
+		goto out;
+	}
+	result = 0;
+out:
+	saved = errno;
+	sqlite3_close(dst);
+	close(fd);
+	errno = saved;
+	return result;
+}
+
+int veld_store_backup(struct veld_store *s, const char *path,
+		      int pages_per_step, int pause_ms,
+		      struct veld_backup_stats *stats, char *errmsg,
+		      size_t errmsg_len)
+{
+	int rc, own_tx = 0;
+
+	if (sqlite3_get_autocommit(s->db)) {
+		if (veld_store_read_begin(s) < 0) {
+			memset(stats, 0, sizeof(*stats));
+			copy_msg(errmsg, errmsg_len, sqlite3_errmsg(s->db));
+			return VELD_ESTORE;
+		}
+		own_tx = 1;
+	}
+	rc = copy_db(s->db, path, pages_per_step, pause_ms, stats, errmsg,
+		     errmsg_len);
+	if (own_tx)
+		veld_store_read_end(s);
+	return rc;
+}
+
+int veld_store_copy(const char *from, const char *path, char *errmsg,
+		    size_t errmsg_len)
+{
+	struct veld_backup_stats stats;
+	sqlite3 *src = NULL;
+	int rc;
+
+	if (sqlite3_open_v2(from, &src, SQLITE_OPEN_READONLY, NULL) !=
+		    SQLITE_OK ||
+	    sqlite3_exec(src, "PRAGMA query_only = 1", NULL, NULL, NULL) !=
+		    SQLITE_OK) {
+		copy_msg(errmsg, errmsg_len,
+			 src ? sqlite3_errmsg(src) : "out of memory");
+		sqlite3_close(src);
+		return VELD_ESTORE;
+	}
+	sqlite3_busy_timeout(src, 5000);
+	/* Not in use by anyone: one step, no pause. */
+	rc = copy_db(src, path, -1, 0, &stats, errmsg, errmsg_len);
+	sqlite3_close(src);
+	return rc;
+}
+
+int veld_store_in_use(const char *path)
+{
+	sqlite3 *db = NULL;
+	int rc;
+
+	if (access(path, F_OK) < 0)
+		return errno == ENOENT ? 0 : VELD_EIO;
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) !=
+	    SQLITE_OK) {
+		sqlite3_close(db);
+		return VELD_ESTORE;
+	}
+	/* Every open connection holds a shared lock (in WAL mode, on the
+	 * -shm), so an exclusive one is refused at once (no busy wait). */
+	rc = sqlite3_exec(db,
+			  "PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE;"
+			  " COMMIT",
+			  NULL, NULL, NULL);
+	sqlite3_close(db);
+	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+		return 1;
+	return rc == SQLITE_OK ? 0 : VELD_ESTORE;
+}
+
+int veld_store_log_next(struct veld_store *s, int64_t *next)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	/* AUTOINCREMENT: the next pos is past the largest ever used, which
+	 * sqlite_sequence remembers even if that op row is gone. */
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT max(coalesce((SELECT max(seq) FROM"
+			       " sqlite_sequence WHERE name = 'ops'), 0),"
+			       " coalesce((SELECT max(pos) FROM ops), 0)) + 1",
+			       -1, &st, NULL) != SQLITE_OK)
+		return VELD_ESTORE;
+	rc = sqlite3_step(st);
+	*next = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : VELD_ESTORE;
+}
+
+int veld_store_log_rebase(struct veld_store *s, int64_t next)
+{
+	sqlite3_stmt *st;
+	int64_t now;
+	int rc;
+
+	if (next < 1)
+		return VELD_EINVAL;
+	if ((rc = veld_store_log_next(s, &now)) < 0)
+		return rc;
+	if (now >= next)
+		return 0;
+	if ((rc = veld_store_begin(s)) < 0)
+		return rc;
+	/* sqlite_sequence has a row for ops once one was ever inserted. */
+	if (sqlite3_prepare_v2(
+		    s->db,
+		    "INSERT INTO sqlite_sequence(name, seq)"
+		    " SELECT 'ops', 0 WHERE NOT EXISTS (SELECT 1 FROM"
+		    " sqlite_sequence WHERE name = 'ops')",
+		    -1, &st, NULL) != SQLITE_OK) {
+		veld_store_rollback(s);
+		return VELD_ESTORE;
+	}
+	rc = exec_stmt(st);
+	sqlite3_finalize(st);
+	if (rc == 0 && sqlite3_prepare_v2(s->db,
+					  "UPDATE sqlite_sequence SET seq = ?1"
+					  " WHERE name = 'ops'",
+					  -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, next - 1);
+		rc = exec_stmt(st);
+		sqlite3_finalize(st);
+	} else if (rc == 0) {
+		rc = VELD_ESTORE;
+	}
+	if (rc < 0) {
+		veld_store_rollback(s);
+		return rc;
+	}
+	return veld_store_commit(s);
+}
+
+#define RAW_COLS                                                               \
+	"pos, id, author, seq, hlc, record, kind, header, sig, status,"        \
+	" (SELECT body FROM bodies b WHERE b.id = o.id)"
+
+int veld_store_raw_ops(struct veld_store *s, enum veld_raw_order order,
+		       veld_store_raw_fn fn, void *ctx)
+{
+	/* (author, seq) is indexed, and the index ends in the rowid (pos). */
+	static const char by_pos[] = "SELECT " RAW_COLS " FROM ops o"
+				     " ORDER BY pos";
+	static const char by_author[] = "SELECT " RAW_COLS " FROM ops o"
+					" ORDER BY author, seq, pos";
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db,
+			       order == VELD_RAW_BY_AUTHOR ? by_author : by_pos,
+			       -1, &st, NULL) != SQLITE_OK)
+		return VELD_ESTORE;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct veld_raw_op op;
+		int x;
+
+		memset(&op, 0, sizeof(op));
+		op.pos = sqlite3_column_int64(st, 0);
+		op.id = sqlite3_column_blob(st, 1);
+		op.id_len = (size_t)sqlite3_column_bytes(st, 1);
+		op.author = sqlite3_column_blob(st, 2);
+		op.author_len = (size_t)sqlite3_column_bytes(st, 2);
+		op.seq = col_u64(st, 3);
+		op.hlc = col_u64(st, 4);
+		op.record = sqlite3_column_blob(st, 5);
+		op.record_len = (size_t)sqlite3_column_bytes(st, 5);
+		op.kind = col_u64(st, 6);
+		op.header = sqlite3_column_blob(st, 7);
+		op.header_len = (size_t)sqlite3_column_bytes(st, 7);
+		op.sig = sqlite3_column_blob(st, 8);
+		op.sig_len = (size_t)sqlite3_column_bytes(st, 8);
+		op.status = sqlite3_column_int(st, 9);
+		if (sqlite3_column_type(st, 10) != SQLITE_NULL) {
+			op.body = sqlite3_column_blob(st, 10);
+			op.body_len = (size_t)sqlite3_column_bytes(st, 10);
+		}
+		if ((x = fn(ctx, &op)) != 0) {
+			sqlite3_finalize(st);
+			return x;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : VELD_ESTORE;
+}
+
+int veld_store_counts(struct veld_store *s, struct veld_store_counts *c)
+{
+	static const char q[] =
+		"SELECT (SELECT count(*) FROM ops),"
+		" (SELECT count(*) FROM ops WHERE status = 0),"
+		" (SELECT count(*) FROM ops WHERE status = 1),"
+		" (SELECT count(*) FROM ops WHERE status = 2),"
+		" (SELECT count(*) FROM bodies), (SELECT count(*) FROM heads),"
+		" (SELECT count(*) FROM pending),"
+		" (SELECT count(*) FROM records),"
+		" (SELECT count(*) FROM forms), (SELECT count(*) FROM devices),"
+		" (SELECT count(*) FROM erasures),"
+		" (SELECT page_count FROM pragma_page_count),"
+		" (SELECT page_size FROM pragma_page_size)";
+	int64_t *f[] = {&c->ops,      &c->ops_applied, &c->ops_void,
+			&c->ops_fork, &c->bodies,      &c->authors,
+			&c->pending,  &c->records,     &c->forms,
+			&c->devices,  &c->erasures,    &c->page_count,
+			&c->page_size};
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	if (sqlite3_prepare_v2(s->db, q, -1, &st, NULL) != SQLITE_OK)
+		return VELD_ESTORE;
+	rc = sqlite3_step(st);
+	for (int i = 0; rc == SQLITE_ROW && i < (int)(sizeof(f) / sizeof(f[0]));
+	     i++)
+		*f[i] = sqlite3_column_int64(st, i);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : VELD_ESTORE;
+}
+
+/* Run q (no parameters) and hand column 0 of every row to fn. */
+static int each_blob(struct veld_store *s, const char *q, veld_store_blob_fn fn,
+		     void *ctx)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, q, -1, &st, NULL) != SQLITE_OK)
+		return VELD_ESTORE;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int x = fn(ctx, sqlite3_column_blob(st, 0),
+			   (size_t)sqlite3_column_bytes(st, 0));
+		if (x) {
+			sqlite3_finalize(st);
+			return x;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : VELD_ESTORE;
+}
+
+int veld_store_orphan_bodies(struct veld_store *s, veld_store_blob_fn fn,
+			     void *ctx)
+{
+	return each_blob(s,
+			 "SELECT id FROM bodies b WHERE NOT EXISTS"
+			 " (SELECT 1 FROM ops o WHERE o.id = b.id) ORDER BY id",
+			 fn, ctx);
+}
+
+int veld_store_erasures(struct veld_store *s, veld_store_blob_fn fn, void *ctx)
+{
+	return each_blob(s, "SELECT record FROM erasures ORDER BY record", fn,
+			 ctx);
+}
+
+int veld_store_json_quote(struct veld_store *s, const char *text, size_t len,
+			  struct veld_buf *out)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (len > JSON_LEN_MAX)
+		return VELD_ETOOBIG;
+	if (sqlite3_prepare_v2(s->db, "SELECT json_quote(?1)", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return VELD_ESTORE;
+	/* "" rather than NULL for an empty text: NULL would quote as null. */
+	sqlite3_bind_text(st, 1, len ? text : "", (int)len, SQLITE_STATIC);
+	rc = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)
+		     ? veld_buf_append(out, sqlite3_column_text(st, 0),
+				       (size_t)sqlite3_column_bytes(st, 0))
+		     : VELD_ESTORE;
+	sqlite3_finalize(st);
+	return rc;
 }

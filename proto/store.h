@@ -191,6 +191,13 @@ int veld_store_author_ops(struct veld_store *s,
 			  veld_store_op_fn fn, void *ctx)
 	__attribute__((warn_unused_result));
 
+/* The author's ops with seq > after, in seq order, at most limit (a
+ * device picking what to push next). */
+int veld_store_author_ops_after(struct veld_store *s,
+				const uint8_t author[VELD_PK_LEN],
+				uint64_t after, int limit, veld_store_op_fn fn,
+				void *ctx) __attribute__((warn_unused_result));
+
 /* Set the status of one op. */
 int veld_store_op_set_status(struct veld_store *s,
 			     const uint8_t id[VELD_HASH_LEN], int status)
@@ -479,6 +486,169 @@ int veld_store_records_json(struct veld_store *s,
 int veld_store_record_json(struct veld_store *s,
 			   const uint8_t id[VELD_RECORD_LEN],
 			   veld_store_text_fn fn, void *ctx)
+	__attribute__((warn_unused_result));
+
+/* --- backup and verify ---
+ *
+ * For `veldd backup` and `veldd verify` (proto/verify.h), which must read a
+ * live store without ever writing it and without trusting it:
+ *   - a store opened read-only never writes the file (no migration, no
+ *     journal mode change);
+ *   - one read transaction (veld_store_read_begin) gives every query after
+ *     it the same snapshot however much the server commits meanwhile: in
+ *     WAL mode a reader neither blocks the writer nor sees its commits;
+ *   - the raw op rows come as stored, nothing decoded, so that a damaged
+ *     row is reported rather than ending the walk.
+ *
+ * Usage (backup):
+ *	veld_store_open_readonly(path, &s);
+ *	veld_store_read_begin(s);
+ *	veld_replica_state_hash_store(s, h);		the snapshot's hash
+ *	veld_store_backup(s, "F.tmp", 256, 5, &st, NULL, 0);	its copy
+ *	veld_store_read_end(s);
+ */
+
+/*
+ * veld_store_open_readonly - open an existing store to read only.  The
+ * file must carry this veldwerk's schema version: an older one would need a
+ * migration, which is a write, and a newer one is not understood (both
+ * VELD_ESCHEMA).  VELD_ESTORE if it cannot be opened (missing, not a
+ * database).  Like any reader of a WAL file, SQLite creates its -shm and
+ * -wal files beside it if they are missing.  Close with veld_store_close().
+ */
+int veld_store_open_readonly(const char *path, struct veld_store **out)
+	__attribute__((warn_unused_result));
+
+/* One read transaction: every query until veld_store_read_end sees the file
+ * as it was at begin.  Not inside another transaction (VELD_ESTORE). */
+int veld_store_read_begin(struct veld_store *s)
+	__attribute__((warn_unused_result));
+void veld_store_read_end(struct veld_store *s);
+
+struct veld_backup_stats {
+	int64_t pages;	   /* pages copied */
+	int64_t page_size; /* bytes per page */
+	int steps;	   /* backup steps taken */
+};
+
+/*
+ * veld_store_backup - copy the whole database to a new file at path (mode
+ * 0600: it holds residents' data), with SQLite's online backup API.
+ *
+ * The copy is one snapshot: the open read transaction's if there is one
+ * (veld_store_read_begin), else one taken for the copy.  Holding the
+ * snapshot keeps the copy from restarting when the server commits, and
+ * in WAL mode the server's writers are never blocked by it; the copy is
+ * still made pages_per_step pages at a time with a pause of pause_ms
+ * between steps, so that it shares the disk with them.  The finished copy
+ * is switched to a rollback journal (one self-contained file: no -wal or
+ * -shm is needed to read it; opening it as a replica switches it back to
+ * WAL) and fsync'ed; the directory entry is the caller's to sync (rename).
+ *
+ * Returns 0; VELD_EIO if path exists or cannot be created or synced (errno
+ * tells which); VELD_ESTORE if SQLite failed (its message is copied to
+ * errmsg, errmsg_len bytes; NULL, 0 for none).  On failure path may hold a
+ * partial file: the caller removes it.
+ */
+int veld_store_backup(struct veld_store *s, const char *path,
+		      int pages_per_step, int pause_ms,
+		      struct veld_backup_stats *stats, char *errmsg,
+		      size_t errmsg_len) __attribute__((warn_unused_result));
+
+/*
+ * veld_store_copy - veld_store_backup of the database file at from (not in
+ * use by anyone: restores), made in one step.  Any schema version.
+ */
+int veld_store_copy(const char *from, const char *path, char *errmsg,
+		    size_t errmsg_len) __attribute__((warn_unused_result));
+
+/*
+ * veld_store_in_use - 1 if some connection (a running veldd) has the
+ * database at path open, 0 if none has (or there is no file), <0 if that
+ * cannot be told (VELD_EIO, VELD_ESTORE: the file is damaged, say).  Takes
+ * an exclusive lock for a moment and never waits for one.
+ */
+int veld_store_in_use(const char *path) __attribute__((warn_unused_result));
+
+/* The log position the next op appended would get. */
+int veld_store_log_next(struct veld_store *s, int64_t *next)
+	__attribute__((warn_unused_result));
+
+/*
+ * veld_store_log_rebase - make the ops appended from now on get log
+ * positions from next on (if the log is not already past it), leaving a
+ * gap: after a restore, no position may be handed out twice, because
+ * devices keep the position they pulled up to (their cursor).  In its own
+ * transaction.
+ */
+int veld_store_log_rebase(struct veld_store *s, int64_t next)
+	__attribute__((warn_unused_result));
+
+/* One op row exactly as stored: nothing decoded, nothing trusted.  Views
+ * valid during the callback only; a NULL pointer with length 0 is an empty
+ * or NULL column. */
+struct veld_raw_op {
+	int64_t pos;
+	const uint8_t *id;
+	size_t id_len;
+	const uint8_t *author; /* the indexed columns, as stored */
+	size_t author_len;
+	uint64_t seq, hlc, kind;
+	const uint8_t *record;
+	size_t record_len;
+	const uint8_t *header;
+	size_t header_len;
+	const uint8_t *sig;
+	size_t sig_len;
+	const uint8_t *body; /* NULL: no body stored */
+	size_t body_len;
+	int status; /* enum veld_op_status, as stored */
+};
+
+enum veld_raw_order {
+	VELD_RAW_BY_POS,    /* log order */
+	VELD_RAW_BY_AUTHOR, /* author, seq, pos (stored columns) */
+};
+
+typedef int (*veld_store_raw_fn)(void *ctx, const struct veld_raw_op *op);
+
+/* Every op row in the given order; fn's nonzero return stops the walk and
+ * is returned. */
+int veld_store_raw_ops(struct veld_store *s, enum veld_raw_order order,
+		       veld_store_raw_fn fn, void *ctx)
+	__attribute__((warn_unused_result));
+
+/* Sizes of everything in a store, for summaries. */
+struct veld_store_counts {
+	int64_t ops, ops_applied, ops_void, ops_fork; /* the log */
+	int64_t bodies;				      /* bodies kept */
+	int64_t authors;			      /* chain heads */
+	int64_t pending;			      /* ops held back */
+	int64_t records;	/* materialised records (incl. deleted) */
+	int64_t forms, devices; /* forms in force, registry entries */
+	int64_t erasures;	/* records marked erased */
+	int64_t page_count, page_size; /* file size = page_count * page_size */
+};
+
+int veld_store_counts(struct veld_store *s, struct veld_store_counts *c)
+	__attribute__((warn_unused_result));
+
+/* Callback over stored byte strings (ids); nonzero stops and is returned. */
+typedef int (*veld_store_blob_fn)(void *ctx, const uint8_t *p, size_t n);
+
+/* Ids of bodies whose op is not in the log (damage), in id order. */
+int veld_store_orphan_bodies(struct veld_store *s, veld_store_blob_fn fn,
+			     void *ctx) __attribute__((warn_unused_result));
+
+/* Records marked erased, in id order. */
+int veld_store_erasures(struct veld_store *s, veld_store_blob_fn fn, void *ctx)
+	__attribute__((warn_unused_result));
+
+/* Append text (len bytes, any bytes) to out as one JSON string, quoted and
+ * escaped by SQLite's json_quote.  0, VELD_ETOOBIG, VELD_ENOMEM or
+ * VELD_ESTORE. */
+int veld_store_json_quote(struct veld_store *s, const char *text, size_t len,
+			  struct veld_buf *out)
 	__attribute__((warn_unused_result));
 
 #endif /* VELD_STORE_H */

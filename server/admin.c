@@ -32,6 +32,7 @@
 #include <msgpack.h>
 #include <sodium.h>
 
+#include "backup.h"
 #include "buf.h"
 #include "canon.h"
 #include "code.h"
@@ -73,12 +74,16 @@ enum {
 	OPT_AREA = 1 << 2,
 	OPT_EXPIRES = 1 << 3,
 	OPT_JSON = 1 << 4,
+	OPT_FORCE = 1 << 5,
+	OPT_OPS_FROM = 1 << 6,
 };
 
 struct admin_opts {
 	const char *data_dir;
 	const char *role, *name, *area, *expires;
+	const char *ops_from;
 	int json;
+	int force;
 	const char *arg; /* the positional argument, if the command has one */
 };
 
@@ -92,6 +97,8 @@ struct admin {
 	int dd_open;
 	struct veld_replica *r; /* NULL until admin_open */
 	struct veld_store *st;	/* r's store (borrowed) */
+	struct veld_store *ro;	/* or the store alone, read-only */
+	char db_path[PATH_MAX]; /* DIR/veld.db */
 	char why[512];		/* scratch for error_text() */
 };
 
@@ -246,6 +253,7 @@ static int parse(const struct command *c, int argc, char **argv,
 		{OPT_NAME, "--name", &o->name},
 		{OPT_AREA, "--area", &o->area},
 		{OPT_EXPIRES, "--expires", &o->expires},
+		{OPT_OPS_FROM, "--ops-from", &o->ops_from},
 	};
 	const char *env = getenv(VELD_DATADIR_ENV);
 	int first = c->sub ? 2 : 1, options = 1;
@@ -291,6 +299,10 @@ static int parse(const struct command *c, int argc, char **argv,
 			o->json = 1;
 			continue;
 		}
+		if ((c->opts & OPT_FORCE) && !strcmp(a, "--force")) {
+			o->force = 1;
+			continue;
+		}
 		if (match_flag(argc, argv, &i, "--data", &v)) {
 			if (!v || !*v)
 				return usage_error(c, "option '--data' needs a "
@@ -321,13 +333,13 @@ static int parse(const struct command *c, int argc, char **argv,
 
 /* --- the data directory and the replica --- */
 
-/* Open the data dir (which must exist: see admin.h) and the replica. */
-static int admin_open(struct admin *a)
+/* Open the data dir, which must exist (see admin.h), and its key. */
+static int admin_open_dir(struct admin *a)
 {
 	const char *dir = a->o.data_dir;
 	char path[PATH_MAX], err[PATH_MAX + 128];
 	struct stat st;
-	int n, rc;
+	int n;
 
 	if (stat(dir, &st) < 0) {
 		if (errno == ENOENT)
@@ -356,15 +368,49 @@ static int admin_open(struct admin *a)
 			"users; chmod 600 it\n",
 			a->dd.key_path);
 
-	n = snprintf(path, sizeof(path), "%s/%s", dir, ADMIN_DB_FILE);
-	if (n < 0 || (size_t)n >= sizeof(path))
+	n = snprintf(a->db_path, sizeof(a->db_path), "%s/%s", dir,
+		     ADMIN_DB_FILE);
+	if (n < 0 || (size_t)n >= sizeof(a->db_path))
 		return fail("data dir path '%s' is too long", dir);
+	return 0;
+}
+
+/* Open the data dir and the replica. */
+static int admin_open(struct admin *a)
+{
+	int rc = admin_open_dir(a);
+
+	if (rc)
+		return rc;
 	/* The server key is this replica's key and the root of trust. */
-	rc = veld_replica_open(path, &a->dd.key, a->dd.key.pk, &a->r);
+	rc = veld_replica_open(a->db_path, &a->dd.key, a->dd.key.pk, &a->r);
 	if (rc < 0)
-		return fail("cannot open the server's replica '%s': %s", path,
-			    veld_strerror(rc));
+		return fail("cannot open the server's replica '%s': %s",
+			    a->db_path, veld_strerror(rc));
 	a->st = veld_replica_store(a->r);
+	return 0;
+}
+
+/* Open the data dir and the server's store, to read only (a->ro). */
+static int admin_open_ro(struct admin *a)
+{
+	struct stat st;
+	int rc = admin_open_dir(a);
+
+	if (rc)
+		return rc;
+	if (stat(a->db_path, &st) < 0)
+		return fail("no store at '%s': %s", a->db_path,
+			    strerror(errno));
+	rc = veld_store_open_readonly(a->db_path, &a->ro);
+	if (rc == VELD_ESCHEMA)
+		return fail("'%s' has another schema version than this veldd "
+			    "(start 'veldd serve' to migrate it, or use the "
+			    "veldd that wrote it)",
+			    a->db_path);
+	if (rc < 0)
+		return fail("cannot open the server's store '%s': %s",
+			    a->db_path, veld_strerror(rc));
 	return 0;
 }
 
@@ -373,6 +419,8 @@ static void admin_close(struct admin *a)
 	veld_replica_close(a->r);
 	a->r = NULL;
 	a->st = NULL;
+	veld_store_close(a->ro);
+	a->ro = NULL;
 	if (a->dd_open)
 		veld_datadir_close(&a->dd);
 	a->dd_open = 0;
@@ -1569,6 +1617,37 @@ static int cmd_state_hash(struct admin *a)
 	return 0;
 }
 
+/* --- backup, verify, restore (backup.c) --- */
+
+static int cmd_backup(struct admin *a)
+{
+	int rc = admin_open_ro(a);
+
+	if (rc)
+		return rc;
+	return veld_backup_write(a->ro, a->db_path, a->dd.key.pk, a->o.arg,
+				 a->o.force);
+}
+
+static int cmd_verify(struct admin *a)
+{
+	int rc = admin_open_ro(a);
+
+	if (rc)
+		return rc;
+	return veld_backup_verify(a->ro, a->db_path, a->dd.key.pk, a->o.json);
+}
+
+static int cmd_restore(struct admin *a)
+{
+	int rc = admin_open_dir(a);
+
+	if (rc)
+		return rc;
+	return veld_backup_restore(a->o.data_dir, &a->dd.key, a->o.arg,
+				   a->o.ops_from, a->o.force);
+}
+
 /* --- the commands --- */
 
 static const struct command commands[] = {
@@ -1649,6 +1728,70 @@ static const struct command commands[] = {
 		"registry).  Two\n"
 		"replicas holding the same ops print the same hash.\n"
 		"\n" DATA_HELP,
+	},
+	{
+		"backup",
+		NULL,
+		OPT_FORCE,
+		"FILE",
+		cmd_backup,
+		"backup FILE [--force] [--data DIR]",
+		"Copy the server's store to FILE while veldd serves: one "
+		"consistent\n"
+		"snapshot (SQLite's online backup), written to FILE.tmp, "
+		"checked\n"
+		"(integrity_check, then everything 'veldd verify' checks) and "
+		"only then\n"
+		"renamed to FILE.  The server key is not in it: keep a copy of "
+		"DIR/server.key\n"
+		"apart, made once, offline.\n"
+		"\n"
+		"  --force             replace FILE if it exists\n" DATA_HELP,
+	},
+	{
+		"verify",
+		NULL,
+		OPT_JSON,
+		NULL,
+		cmd_verify,
+		"verify [--json] [--data DIR]",
+		"Re-check the whole store without trusting it: every op's "
+		"header, id,\n"
+		"signature and body, every author's chain, the registry "
+		"rules, and that\n"
+		"the state is what the ops fold into.  Reads one snapshot and "
+		"never\n"
+		"writes; works while veldd serves.  Exit status 1 if anything "
+		"is wrong.\n"
+		"\n"
+		"  --json              one JSON object instead of the "
+		"summary\n" DATA_HELP,
+	},
+	{
+		"restore",
+		NULL,
+		OPT_FORCE | OPT_OPS_FROM,
+		"FILE",
+		cmd_restore,
+		"restore FILE [--ops-from DB] [--force] [--data DIR]",
+		"Make the backup FILE the server's store (veldd must be "
+		"stopped).  FILE\n"
+		"is verified under DIR/server.key first; the store it "
+		"replaces is kept\n"
+		"as DIR/veld.db.replaced-TIME.  Devices send back their own "
+		"ops that the\n"
+		"backup lacks when they next sync.\n"
+		"\n"
+		"  --ops-from DB       also take every op of another replica's "
+		"store (a\n"
+		"                      coordinator device's veld.db): the "
+		"only way back\n"
+		"                      for ops this server signed after the "
+		"backup\n"
+		"  --force             restore FILE even if it does not "
+		"verify (but never\n"
+		"                      one made under another server "
+		"key)\n" DATA_HELP,
 	},
 };
 

@@ -1,6 +1,7 @@
 /*
  * admin.h - veldd's admin sub-commands: enrolment codes, the device
- * registry, revocation, form import, the state hash.
+ * registry, revocation, form import, the state hash; backup, verify and
+ * restore.
  *
  *	veldd code new --role field|coordinator --name NAME [--area AREA]
  *	               [--expires DURATION]
@@ -8,12 +9,17 @@
  *	veldd revoke DEVICE
  *	veldd form import FILE
  *	veldd state-hash
+ *	veldd backup FILE [--force]
+ *	veldd verify [--json]
+ *	veldd restore FILE [--ops-from DB] [--force]   (backup.c)
  *
  * Each takes --data DIR (default $VELDD_DATA, else ./veld-data, as serve)
  * and works on the server's replica, DIR/veld.db, signing with the server
  * key, DIR/server.key.  They work while `veldd serve` runs: SQLite's WAL
  * lets them read beside it, and a write waits for the server's current
- * batch (busy timeout) instead of failing.
+ * batch (busy timeout) instead of failing.  (Except restore, which
+ * replaces the file and so refuses while veldd runs.  Backup and verify
+ * never write the store.)
  *
  * They never create a data directory or a server key: a mistyped --data
  * must not quietly start a second deployment with a new root of trust.

@@ -4,9 +4,11 @@
  * The lws 4.1 idiom for a dynamic response: LWS_CALLBACK_HTTP decides the
  * whole response, sends the headers and asks for a writeable callback;
  * LWS_CALLBACK_HTTP_WRITEABLE sends the body with one LWS_WRITE_HTTP_FINAL
- * and completes the transaction.  Responses are a few hundred bytes at most,
- * built in a fixed buffer in the per-session struct: nothing here allocates,
- * and nothing in the request but its method and path is looked at.
+ * and completes the transaction.  Responses are a few hundred bytes, built
+ * in a fixed buffer in the per-session struct; only /metrics is bigger and
+ * goes into a bounded struct veld_buf (VELD_METRICS_MAX), freed as soon as
+ * it is written.  Nothing in the request but its method and path is looked
+ * at.
  */
 #include "http.h"
 
@@ -15,12 +17,15 @@
 #include <string.h>
 
 #include "key.h"
+#include "metrics.h"
+#include "server.h"
 
 #define HEX_LEN (2 * VELD_PK_LEN)
 #define BODY_MAX 256	/* largest response body we ever send */
 #define HEADERS_MAX 512 /* status line and headers */
 
 #define TEXT_PLAIN "text/plain; charset=utf-8"
+#define PROMETHEUS_TEXT "text/plain; version=0.0.4; charset=utf-8"
 
 /* Per vhost: configuration copied from the pvo at PROTOCOL_INIT. */
 struct vhd_http {
@@ -30,6 +35,7 @@ struct vhd_http {
 /* Per HTTP transaction (h1 connection, reused on keep-alive; h2 stream). */
 struct pss_http {
 	unsigned char buf[LWS_PRE + BODY_MAX]; /* LWS_PRE, then the body */
+	struct veld_buf big; /* or, if it holds data: LWS_PRE, then the body */
 	size_t body_len;
 	int pending;	 /* the body is still to be written */
 	int close_after; /* drop the connection once the body is out */
@@ -112,6 +118,25 @@ static int set_body(struct pss_http *pss, const char *fmt, ...)
 	return 0;
 }
 
+/* The /metrics text into pss->big, after LWS_PRE bytes of headroom. */
+static int set_metrics(struct lws *wsi, struct pss_http *pss)
+{
+	static const unsigned char headroom[LWS_PRE];
+	const struct veld_server *srv = lws_context_user(lws_get_context(wsi));
+
+	veld_buf_release(&pss->big);
+	veld_buf_init(&pss->big, LWS_PRE + VELD_METRICS_MAX);
+	if (!srv || veld_buf_append(&pss->big, headroom, LWS_PRE) < 0 ||
+	    veld_metrics_render(srv, &pss->big) < 0) {
+		lwsl_err("%s: cannot render /metrics\n",
+			 VELD_HTTP_PROTOCOL_NAME);
+		veld_buf_release(&pss->big);
+		return -1;
+	}
+	pss->body_len = pss->big.len - LWS_PRE;
+	return 0;
+}
+
 static int path_is(const char *path, size_t len, const char *want)
 {
 	return len == strlen(want) && !memcmp(path, want, len);
@@ -144,6 +169,10 @@ static int on_http(struct lws *wsi, struct pss_http *pss,
 			      "{\"status\":\"ok\",\"version\":\"%s\","
 			      "\"server_key\":\"%s\"}",
 			      VELDD_VERSION, vhd->server_key_hex);
+	} else if (path_is(path, len, "/metrics")) {
+		status = HTTP_STATUS_OK;
+		type = PROMETHEUS_TEXT;
+		rc = set_metrics(wsi, pss);
 	} else {
 		status = HTTP_STATUS_NOT_FOUND;
 		rc = set_body(pss, "not found\n");
@@ -170,6 +199,7 @@ static int on_http(struct lws *wsi, struct pss_http *pss,
 
 	if (method == LWSHUMETH_HEAD) {
 		/* Headers only; the content-length is what GET would send. */
+		veld_buf_release(&pss->big);
 		if (lws_http_transaction_completed(wsi))
 			return -1;
 		return 0;
@@ -182,13 +212,17 @@ static int on_http(struct lws *wsi, struct pss_http *pss,
 /* LWS_CALLBACK_HTTP_WRITEABLE: the body, in one final write. */
 static int on_writeable(struct lws *wsi, struct pss_http *pss)
 {
-	int n = (int)pss->body_len;
+	unsigned char *body = pss->big.data ? pss->big.data : pss->buf;
+	int n = (int)pss->body_len, written;
 
 	if (!pss->pending)
 		return 0;
 	pss->pending = 0;
-	if (lws_write(wsi, pss->buf + LWS_PRE, pss->body_len,
-		      LWS_WRITE_HTTP_FINAL) != n)
+	written = lws_write(wsi, body + LWS_PRE, pss->body_len,
+			    LWS_WRITE_HTTP_FINAL);
+	/* lws keeps its own copy of what the socket did not take. */
+	veld_buf_release(&pss->big);
+	if (written != n)
 		return -1;
 	/* lws flushes what is still buffered before it closes. */
 	if (pss->close_after)
@@ -217,6 +251,11 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason,
 
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		return pss ? on_writeable(wsi, pss) : 0;
+
+	case LWS_CALLBACK_CLOSED_HTTP:
+		if (pss) /* closed before the body went out */
+			veld_buf_release(&pss->big);
+		break;
 
 	case LWS_CALLBACK_HTTP_BODY:
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:

@@ -7,8 +7,21 @@
  *
  *	GET|HEAD /healthz  200 application/json
  *	                   {"status":"ok","version":"...","server_key":"<hex>"}
+ *	GET|HEAD /metrics  200 text/plain; version=0.0.4 (Prometheus text
+ *	                   exposition format; see metrics.h)
  *	GET|HEAD other     404 text/plain
  *	other methods      405 text/plain, connection closed
+ *
+ * Neither /healthz nor /metrics asks for credentials, by decision: both
+ * are read-only, and /metrics tells counts (ops, sessions, bytes, error
+ * names, store size), never a device id, a key or anything about a
+ * resident.  veldd listens on loopback by default, where only the host's
+ * own users and a scraper on it can reach them.  Deployments that publish
+ * veldd through a reverse proxy should publish /sync (and /healthz if
+ * wanted) only, and keep /metrics for the monitoring network (an nginx
+ * "location = /metrics { allow 10.0.0.0/8; deny all; }"): traffic volume
+ * over time is still information about a municipality's field work.
+ * The context's user pointer must be the struct veld_server (for /metrics).
  *
  * and refuses WebSocket upgrades (no sync endpoint yet).
  *

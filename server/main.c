@@ -1,19 +1,22 @@
 /*
  * main.c - veldd, the veldwerk sync server: command line and service loop.
  *
- *	veldd serve [--data DIR] [--listen HOST:PORT] [--verbose]
- *	veldd code new | devices | revoke | form import | state-hash  (admin.c)
+ *	veldd serve [--config FILE] [--data DIR] [--listen HOST:PORT]
+ *	            [--log-level LEVEL] [--verbose]
+ *	veldd code new | devices | revoke | form import | state-hash |
+ *	      backup | verify | restore  (admin.c)
  *	veldd version
  *	veldd help
  *
  * Shaped like the libwebsockets minimal examples: this file holds only the
  * options, the lws context and the service loop; the rest lives in its own
  * modules: http.c (the plain-HTTP protocol callback), listen.c (the listen
- * address), datadir.c (the data directory and the server key).  The only
- * global is the signal flag.
+ * address), datadir.c (the data directory and the server key), config.c
+ * (the configuration file; flags override it), tls.c (reloading the
+ * certificate on SIGHUP).  The only globals are the signal flags.
  *
  * Exit codes: 0 ok (including a clean stop on SIGINT/SIGTERM), 1 runtime
- * failure, 2 usage error.
+ * failure, 2 usage or configuration error.
  */
 #include <errno.h>
 #include <limits.h>
@@ -28,15 +31,19 @@
 
 #include "admin.h"
 #include "code.h"
+#include "config.h"
 #include "datadir.h"
 #include "err.h"
+#include "event.h"
 #include "hlc.h"
 #include "http.h"
 #include "ingest.h"
 #include "listen.h"
+#include "log.h"
 #include "registry.h"
 #include "replica.h"
 #include "server.h"
+#include "tls.h"
 #include "ws.h"
 
 #ifndef VELDD_VERSION
@@ -47,8 +54,9 @@
 
 #define SERVE_HELP (-1) /* parse_serve: help was asked for and shown */
 
-/* The one piece of global mutable state: set by SIGINT/SIGTERM. */
+/* The only global mutable state: set by SIGINT/SIGTERM, and by SIGHUP. */
 static volatile sig_atomic_t interrupted;
+static volatile sig_atomic_t hangup;
 
 /* `veldd serve` options, after parsing. */
 struct serve_opts {
@@ -56,18 +64,27 @@ struct serve_opts {
 	struct veld_listen listen;
 	int verbose;
 	const char *tls_cert, *tls_key; /* PEM files; both or neither */
+	int log_level;			/* enum veld_log_level */
+	const char *config;		/* --config FILE; NULL: the default */
+	struct veld_config cfg;		/* what the file said */
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: veldd serve [--data DIR] [--listen HOST:PORT] "
-		   "[--tls-cert FILE --tls-key FILE] [--verbose]\n");
+	fprintf(f, "usage: veldd serve [--config FILE] [--data DIR] "
+		   "[--listen HOST:PORT]\n"
+		   "                   [--tls-cert FILE --tls-key FILE]\n"
+		   "                   [--log-level LEVEL] [--verbose]\n");
 	veld_admin_usage(f);
 	fprintf(f,
 		"       veldd version\n"
 		"       veldd help\n"
 		"\n"
-		"serve options:\n"
+		"serve options (and, for --config and --data, admin "
+		"commands):\n"
+		"  --config FILE       read settings from FILE (default, if "
+		"it exists:\n"
+		"                      %s); flags win over it\n"
 		"  --data DIR          data directory (default $%s, else %s)\n"
 		"  --listen HOST:PORT  numeric address to listen on "
 		"(default %s;\n"
@@ -75,8 +92,10 @@ static void usage(FILE *f)
 		"  --tls-cert FILE     serve wss:// and https:// with this PEM "
 		"certificate\n"
 		"  --tls-key FILE      ... and this PEM private key\n"
+		"  --log-level LEVEL   error, warn, info (default) or debug\n"
 		"  --verbose           more libwebsockets logging\n",
-		VELD_DATADIR_ENV, VELD_DATADIR_DEFAULT, VELD_LISTEN_DEFAULT);
+		VELD_CONFIG_DEFAULT, VELD_DATADIR_ENV, VELD_DATADIR_DEFAULT,
+		VELD_LISTEN_DEFAULT);
 }
 
 static void usage_error(const char *fmt, ...)
@@ -95,8 +114,10 @@ static void usage_error(const char *fmt, ...)
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	interrupted = 1;
+	if (sig == SIGHUP)
+		hangup = 1;
+	else
+		interrupted = 1;
 }
 
 /*
@@ -120,14 +141,46 @@ static int match_flag(int argc, char **argv, int *i, const char *flag,
 	return 1;
 }
 
+/*
+ * Take from the configuration file what no flag gave (given: VELD_CONFIG_*
+ * bits of the flags, and of $VELDD_DATA).  0, or EXIT_USAGE after saying
+ * why the file is refused.
+ */
+static int apply_config(struct serve_opts *o, unsigned given)
+{
+	const struct veld_config *c = &o->cfg;
+	char err[VELD_CONFIG_ERR_MAX];
+	unsigned use;
+
+	if (veld_config_load(&o->cfg, o->config, err, sizeof(err)) < 0) {
+		fprintf(stderr, "veldd: %s\n", err);
+		return EXIT_USAGE;
+	}
+	use = c->set & ~given;
+	if (use & VELD_CONFIG_DATA)
+		o->data_dir = c->data;
+	if (use & VELD_CONFIG_LISTEN)
+		o->listen = c->listen;
+	if (use & VELD_CONFIG_TLS_CERT)
+		o->tls_cert = c->tls_cert;
+	if (use & VELD_CONFIG_TLS_KEY)
+		o->tls_key = c->tls_key;
+	/* Same names as --log-level: config.c checked them. */
+	if (use & VELD_CONFIG_LOG_LEVEL)
+		o->log_level = veld_log_level_parse(c->log_level);
+	return 0;
+}
+
 /* 0; SERVE_HELP after printing the usage; EXIT_USAGE after saying why. */
 static int parse_serve(int argc, char **argv, struct serve_opts *o)
 {
 	const char *env = getenv(VELD_DATADIR_ENV);
+	unsigned given = env && *env ? VELD_CONFIG_DATA : 0;
 	const char *v;
 
 	memset(o, 0, sizeof(*o));
 	o->data_dir = env && *env ? env : VELD_DATADIR_DEFAULT;
+	o->log_level = VELD_LOG_INFO;
 	if (veld_listen_parse(&o->listen, VELD_LISTEN_DEFAULT) < 0)
 		return EXIT_USAGE;
 
@@ -146,6 +199,13 @@ static int parse_serve(int argc, char **argv, struct serve_opts *o)
 				return EXIT_USAGE;
 			}
 			o->data_dir = v;
+			given |= VELD_CONFIG_DATA;
+		} else if (match_flag(argc, argv, &i, "--config", &v)) {
+			if (!v || !*v) {
+				usage_error("option '--config' needs a file");
+				return EXIT_USAGE;
+			}
+			o->config = v;
 		} else if (match_flag(argc, argv, &i, "--listen", &v)) {
 			if (!v) {
 				usage_error("option '--listen' needs "
@@ -159,18 +219,30 @@ static int parse_serve(int argc, char **argv, struct serve_opts *o)
 					    v, VELD_LISTEN_DEFAULT);
 				return EXIT_USAGE;
 			}
+			given |= VELD_CONFIG_LISTEN;
+		} else if (match_flag(argc, argv, &i, "--log-level", &v)) {
+			o->log_level = veld_log_level_parse(v);
+			if (o->log_level < 0) {
+				usage_error("bad log level '%s' (want error, "
+					    "warn, info or debug)",
+					    v ? v : "");
+				return EXIT_USAGE;
+			}
+			given |= VELD_CONFIG_LOG_LEVEL;
 		} else if (match_flag(argc, argv, &i, "--tls-cert", &v)) {
 			if (!v || !*v) {
 				usage_error("option '--tls-cert' needs a file");
 				return EXIT_USAGE;
 			}
 			o->tls_cert = v;
+			given |= VELD_CONFIG_TLS_CERT;
 		} else if (match_flag(argc, argv, &i, "--tls-key", &v)) {
 			if (!v || !*v) {
 				usage_error("option '--tls-key' needs a file");
 				return EXIT_USAGE;
 			}
 			o->tls_key = v;
+			given |= VELD_CONFIG_TLS_KEY;
 		} else if (a[0] == '-') {
 			usage_error("unknown option '%s'", a);
 			return EXIT_USAGE;
@@ -179,6 +251,8 @@ static int parse_serve(int argc, char **argv, struct serve_opts *o)
 			return EXIT_USAGE;
 		}
 	}
+	if (apply_config(o, given))
+		return EXIT_USAGE;
 	if (!o->tls_cert != !o->tls_key) {
 		usage_error("--tls-cert and --tls-key go together");
 		return EXIT_USAGE;
@@ -223,6 +297,42 @@ static void print_banner(const struct veld_datadir *dd,
 	fflush(stdout);
 }
 
+/*
+ * libwebsockets' own messages, as log lines.  lws gives its emit function
+ * no context pointer, so they go to stderr; which ones lws makes at all is
+ * the mask from lws_levels().
+ */
+static void lws_emit(int lll, const char *line)
+{
+	const struct veld_log lg = {VELD_LOG_DEBUG, stderr};
+	int level = lll == LLL_ERR    ? VELD_LOG_ERROR
+		    : lll == LLL_WARN ? VELD_LOG_WARN
+				      : VELD_LOG_INFO;
+
+	veld_log_message(&lg, level, "lws", line);
+}
+
+static int lws_levels(int level, int verbose)
+{
+	return LLL_ERR | (level >= VELD_LOG_WARN ? LLL_WARN : 0) |
+	       (verbose || level >= VELD_LOG_DEBUG ? LLL_NOTICE : 0);
+}
+
+/* event=start: what this process serves (no data, no key). */
+static void log_start(const struct veld_log *lg, const struct serve_opts *o)
+{
+	struct veld_log_line l;
+
+	if (!veld_log_begin(lg, &l, VELD_LOG_INFO, "start"))
+		return;
+	veld_log_str(&l, "version", VELDD_VERSION);
+	veld_log_str(&l, "host", o->listen.host);
+	veld_log_int(&l, "port", o->listen.port);
+	veld_log_int(&l, "tls", o->tls_cert != NULL);
+	veld_log_str(&l, "log_level", veld_log_level_name(lg->level));
+	veld_log_end(lg, &l);
+}
+
 /* Ping an idle connection after 30 s; drop it if silent for 70 s. */
 static const lws_retry_bo_t idle_policy = {
 	.secs_since_valid_ping = 30,
@@ -262,6 +372,62 @@ static void on_tick(lws_sorted_usec_list_t *sul)
 	lws_sul_schedule(t->context, 0, &t->sul, on_tick, LWS_US_PER_SEC);
 }
 
+/*
+ * SIGHUP: load the TLS certificate again from the same files (renewed in
+ * place), without dropping a connection; tls.c keeps the current one if
+ * the new pair does not load.  The configuration file is read again only
+ * to say whether it still parses: its other settings take effect at the
+ * next restart.
+ */
+static void on_hangup(struct lws_context *context, struct lws_vhost *vhost,
+		      const struct serve_opts *o)
+{
+	struct veld_config cfg;
+	char msg[VELD_TLS_MSG_MAX];
+
+	if (!o->tls_cert)
+		fprintf(stderr, "veldd: SIGHUP: no TLS certificate to "
+				"reload\n");
+	else if (veld_tls_reload(context, vhost, o->tls_cert, o->tls_key, msg,
+				 sizeof(msg)) < 0)
+		fprintf(stderr, "veldd: SIGHUP: error: %s\n", msg);
+	else
+		fprintf(stderr, "veldd: SIGHUP: %s\n", msg);
+
+	if (veld_config_load(&cfg, o->config, msg, sizeof(msg)) < 0)
+		fprintf(stderr,
+			"veldd: SIGHUP: warning: %s (still serving; fix it "
+			"before the next restart)\n",
+			msg);
+	else if (cfg.path[0])
+		fprintf(stderr,
+			"veldd: SIGHUP: config '%s' is valid; changes other "
+			"than renewed certificate files take effect at the "
+			"next restart\n",
+			cfg.path);
+}
+
+/* After the banner: where the settings came from, the certificate. */
+static void print_settings(struct lws_vhost *vhost, const struct serve_opts *o)
+{
+	char desc[128];
+
+	if (o->cfg.path[0])
+		printf("config:     %s\n", o->cfg.path);
+	if (o->tls_cert) {
+		veld_tls_describe(vhost, desc, sizeof(desc));
+		printf("tls cert:   %s (%s)\n", o->tls_cert, desc);
+	}
+	if (o->cfg.max_connections)
+		printf("max conns:  %u\n", o->cfg.max_connections);
+	fflush(stdout);
+	if (o->cfg.code_retention_ms)
+		fprintf(stderr,
+			"veldd: note: code_retention is not enforced yet: used "
+			"and expired enrolment codes are kept "
+			"(docs/operations.md)\n");
+}
+
 static void serve_release(struct veld_server *srv, struct veld_datadir *dd)
 {
 	veld_ingest_free(srv->ingest);
@@ -287,6 +453,7 @@ static int cmd_serve(int argc, char **argv)
 	char db_path[PATH_MAX + 16];
 	struct lws_context_creation_info info;
 	struct lws_context *context;
+	struct lws_vhost *vhost;
 	struct veld_datadir dd;
 	struct serve_opts o;
 	struct sigaction sa;
@@ -299,8 +466,7 @@ static int cmd_serve(int argc, char **argv)
 	if (rc)
 		return rc;
 
-	lws_set_log_level(LLL_ERR | LLL_WARN | (o.verbose ? LLL_NOTICE : 0),
-			  NULL);
+	lws_set_log_level(lws_levels(o.log_level, o.verbose), lws_emit);
 
 	if (veld_listen_check(&o.listen) < 0) {
 		fprintf(stderr, "veldd: cannot listen on %s: %s\n",
@@ -325,6 +491,7 @@ static int cmd_serve(int argc, char **argv)
 	/* No SA_RESTART: the signal has to interrupt lws's poll(). */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 
 	memset(&srv, 0, sizeof(srv));
 	snprintf(db_path, sizeof(db_path), "%s/veld.db", dd.path);
@@ -336,6 +503,10 @@ static int cmd_serve(int argc, char **argv)
 		return 1;
 	}
 	srv.key = &dd.key;
+	veld_log_init(&srv.log, stderr);
+	srv.log.level = o.log_level;
+	veld_metrics_init(&srv.metrics, db_path);
+	srv.on_event = veld_event_record;
 	srv.enrol_tokens = VELD_ENROL_BURST;
 	srv.enrol_refill_ms = veld_server_now_ms();
 	srv.wbuf = malloc(VELD_WS_HEADROOM + VELD_MSG_MAX);
@@ -355,6 +526,14 @@ static int cmd_serve(int argc, char **argv)
 	info.iface = o.listen.host;
 	info.pprotocols = protocols;
 	info.pvo = &pvo;
+	/*
+	 * max_connections: when its poll table is full, lws stops accepting
+	 * (the kernel queues the rest) until a connection closes.  The table
+	 * also holds the listen socket: + 1 serves exactly max_connections
+	 * (tests/integration/veldd_config.sh).
+	 */
+	if (o.cfg.max_connections)
+		info.fd_limit_per_thread = o.cfg.max_connections + 1;
 	info.vhost_name = "veldd";
 	info.server_string = "veldd";
 	/*
@@ -375,7 +554,8 @@ static int cmd_serve(int argc, char **argv)
 		serve_release(&srv, &dd);
 		return 1;
 	}
-	if (!lws_create_vhost(context, &info)) {
+	vhost = lws_create_vhost(context, &info);
+	if (!vhost) {
 		fprintf(stderr, "veldd: cannot listen on %s port %d\n",
 			o.listen.host, o.listen.port);
 		lws_context_destroy(context);
@@ -383,6 +563,8 @@ static int cmd_serve(int argc, char **argv)
 		return 1;
 	}
 	print_banner(&dd, &o.listen, o.tls_cert != NULL);
+	print_settings(vhost, &o);
+	log_start(&srv.log, &o);
 	if (dd.key_created)
 		first_code(&srv);
 
@@ -396,8 +578,13 @@ static int cmd_serve(int argc, char **argv)
 	tick.srv = &srv;
 	tick.context = context;
 	lws_sul_schedule(context, 0, &tick.sul, on_tick, LWS_US_PER_SEC);
-	while (n >= 0 && !interrupted)
+	while (n >= 0 && !interrupted) {
+		if (hangup) {
+			hangup = 0;
+			on_hangup(context, vhost, &o);
+		}
 		n = lws_service(context, 0);
+	}
 
 	/* Workers first: they may still wake the context. */
 	veld_ingest_free(srv.ingest);
@@ -405,9 +592,12 @@ static int cmd_serve(int argc, char **argv)
 	lws_context_destroy(context);
 	serve_release(&srv, &dd);
 	if (n < 0) {
-		fprintf(stderr, "veldd: service loop failed\n");
+		veld_log_message(&srv.log, VELD_LOG_ERROR, "stop",
+				 "service loop failed");
 		return 1;
 	}
+	veld_log_message(&srv.log, VELD_LOG_INFO, "stop",
+			 "stopped on a signal");
 	printf("veldd: stopped\n");
 	return 0;
 }
@@ -419,9 +609,53 @@ static int cmd_version(void)
 	return 0;
 }
 
+/*
+ * The admin commands and the configuration file: take --config FILE out
+ * of argv (admin.c does not know it; argc and argv[argc] = NULL follow),
+ * read the file (or the default), and let its data directory stand in
+ * for $VELDD_DATA when that is unset, so that --data, then $VELDD_DATA,
+ * then the file decide, as for serve.  The other keys are serve's.
+ * Returns 0, or the exit status after saying what is wrong.
+ */
+static int admin_config(int *argc, char **argv)
+{
+	const char *path = NULL, *env = getenv(VELD_DATADIR_ENV);
+	char err[VELD_CONFIG_ERR_MAX];
+	struct veld_config cfg;
+	int i, j;
+
+	for (i = 1, j = 1; i < *argc; i++) {
+		const char *v;
+
+		if (!match_flag(*argc, argv, &i, "--config", &v)) {
+			argv[j++] = argv[i];
+			continue;
+		}
+		if (!v || !*v) {
+			usage_error("option '--config' needs a file");
+			return EXIT_USAGE;
+		}
+		path = v;
+	}
+	*argc = j;
+	argv[j] = NULL;
+	if (veld_config_load(&cfg, path, err, sizeof(err)) < 0) {
+		fprintf(stderr, "veldd: %s\n", err);
+		return EXIT_USAGE;
+	}
+	if ((cfg.set & VELD_CONFIG_DATA) && !(env && *env) &&
+	    setenv(VELD_DATADIR_ENV, cfg.data, 1) < 0) {
+		fprintf(stderr, "veldd: cannot set $%s: %s\n", VELD_DATADIR_ENV,
+			strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
+	int rc;
 
 	if (!cmd) {
 		usage(stderr);
@@ -448,7 +682,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "veldd: cannot initialise libsodium\n");
 		return 1;
 	}
-	if (strcmp(cmd, "serve"))
-		return veld_admin_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "serve")) {
+		argc--;
+		argv++;
+		rc = admin_config(&argc, argv);
+		return rc ? rc : veld_admin_main(argc, argv);
+	}
 	return cmd_serve(argc - 1, argv + 1);
 }

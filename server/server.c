@@ -15,6 +15,14 @@ uint64_t veld_server_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+uint64_t veld_server_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 void veld_server_committed(struct veld_server *srv)
 {
 	for (struct veld_session *s = srv->sessions; s; s = s->next)

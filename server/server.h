@@ -12,6 +12,8 @@
 #include <stdint.h>
 
 #include "key.h"
+#include "log.h"
+#include "metrics.h"
 #include "replica.h"
 
 /* Room the transport needs before a message (lws's LWS_PRE is 16 in
@@ -20,6 +22,7 @@
 
 struct veld_session;
 struct veld_ingest;
+struct veld_event;
 
 /* How session.c asks the transport (ws.c) to act on a connection. */
 struct veld_transport {
@@ -42,10 +45,19 @@ struct veld_server {
 	/* Enrolment attempts: a token bucket shared by all connections. */
 	double enrol_tokens;
 	uint64_t enrol_refill_ms;
+	/* Observability (service thread only): the structured log, the
+	 * counters behind /metrics, and where sessions report events
+	 * (event.h; NULL: nobody listens, as in tests). */
+	struct veld_log log;
+	struct veld_metrics metrics;
+	void (*on_event)(struct veld_server *srv, const struct veld_event *ev);
 };
 
 /* Milliseconds on CLOCK_MONOTONIC (timeouts, rate limits). */
 uint64_t veld_server_now_ms(void);
+
+/* Microseconds on CLOCK_MONOTONIC (durations that are logged). */
+uint64_t veld_server_now_us(void);
 
 /*
  * veld_server_committed - ops were committed to the replica: offer them to

@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "err.h"
+#include "event.h"
 #include "hlc.h"
 #include "store.h"
 
@@ -34,6 +35,13 @@ static void out_commit(struct veld_session *s)
 {
 	s->out_n++;
 	s->srv->tx.want_write(s);
+}
+
+/* Tell the log and the metrics (event.h). */
+static void report(struct veld_session *s, struct veld_event ev)
+{
+	ev.s = s;
+	veld_event_emit(s->srv, &ev);
 }
 
 int veld_session_open(struct veld_session *s, struct veld_server *srv,
@@ -110,7 +118,8 @@ static int close_code_for(int err)
 	}
 }
 
-void veld_session_fail(struct veld_session *s, int err, const char *text)
+/* veld_session_fail, once the caller has reported why. */
+static void refuse(struct veld_session *s, int err, const char *text)
 {
 	struct veld_buf *b;
 	char line[VELD_TEXT_MAX];
@@ -129,6 +138,15 @@ void veld_session_fail(struct veld_session *s, int err, const char *text)
 		out_commit(s);
 	else
 		s->srv->tx.want_write(s);
+}
+
+void veld_session_fail(struct veld_session *s, int err, const char *text)
+{
+	if (s->state == VELD_SS_CLOSING)
+		return;
+	report(s, (struct veld_event){
+			  .kind = VELD_EV_ERROR, .err = err, .detail = text});
+	refuse(s, err, text);
 }
 
 static void welcome(struct veld_session *s)
@@ -168,10 +186,14 @@ static void on_hello_reply(struct veld_session *s, const struct veld_msg *m)
 	}
 	if (rc == 0 && s->info.revoked)
 		rc = VELD_EREVOKED;
+	report(s, (struct veld_event){.kind = m->type == VELD_MSG_AUTH
+						      ? VELD_EV_AUTH
+						      : VELD_EV_ENROL,
+				      .err = rc});
 	if (rc < 0) {
-		veld_session_fail(s, rc,
-				  m->type == VELD_MSG_AUTH ? "authentication"
-							   : "enrolment");
+		refuse(s, rc,
+		       m->type == VELD_MSG_AUTH ? "authentication"
+						: "enrolment");
 		return;
 	}
 	welcome(s);
@@ -280,6 +302,7 @@ void veld_session_push_done(struct veld_session *s, struct veld_ingest_job *job)
 	char what[64];
 	size_t bad = job->bad;
 	int rc = job->err;
+	uint64_t t0 = veld_server_now_us(), us;
 
 	s->push_busy = 0;
 	if (s->state == VELD_SS_CLOSING)
@@ -288,16 +311,27 @@ void veld_session_push_done(struct veld_session *s, struct veld_ingest_job *job)
 		rc = veld_replica_apply_all(s->srv->replica, job->ops,
 					    job->nops, 1, &bad);
 	if (rc < 0) {
+		report(s, (struct veld_event){.kind = VELD_EV_PUSH_REFUSED,
+					      .err = rc,
+					      .n = job->nops,
+					      .bad = bad,
+					      .batch = job->batch});
 		snprintf(what, sizeof(what), "op %zu of batch %llu", bad,
 			 (unsigned long long)job->batch);
-		veld_session_fail(s, rc, what);
+		refuse(s, rc, what);
 		return;
 	}
 	/* Durable now: the receipt may say so. */
+	us = veld_server_now_us() - t0;
+	rc = veld_store_head(veld_replica_store(s->srv->replica), s->device,
+			     &head);
+	report(s, (struct veld_event){.kind = VELD_EV_PUSH,
+				      .n = job->nops,
+				      .batch = job->batch,
+				      .seq = rc == 0 ? head.seq : 0,
+				      .us = us});
 	b = out_slot(s);
-	if (!b ||
-	    veld_store_head(veld_replica_store(s->srv->replica), s->device,
-			    &head) < 0 ||
+	if (!b || rc < 0 ||
 	    veld_msg_receipt(b, s->srv->key, s->device, job->batch, head.seq,
 			     head.id) < 0) {
 		veld_session_fail(s, VELD_ESERVER, "receipt");
@@ -399,6 +433,8 @@ void veld_session_pump(struct veld_session *s)
 	if (!c->full)
 		s->caught_up = 1;
 	out_commit(s);
+	report(s, (struct veld_event){
+			  .kind = VELD_EV_PULL, .n = c->n, .more = c->full});
 out:
 	veld_buf_release(&c->frames);
 	free(c);

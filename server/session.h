@@ -62,7 +62,11 @@ void veld_session_close(struct veld_session *s);
 /* One complete message from the peer. */
 void veld_session_input(struct veld_session *s, const uint8_t *msg, size_t len);
 
-/* A message that did not arrive whole or as binary (transport's view). */
+/*
+ * Refuse and close: queue ERROR err, then close.  Also for a message that
+ * did not arrive whole or as binary (transport's view).  text goes to the
+ * log (event.h): a literal or numbers, never anything the peer sent.
+ */
 void veld_session_fail(struct veld_session *s, int err, const char *text);
 
 /* The next message to send, or NULL; pop it once it is written. */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "event.h"
 #include "ingest.h"
 #include "msg.h"
 #include "session.h"
@@ -17,6 +18,9 @@ struct pss {
 	struct veld_session s;
 	struct veld_buf rx; /* the message being assembled */
 	int open;
+	/* For the log and the metrics. */
+	uint64_t opened_us, bytes_in, bytes_out;
+	int peer_code; /* close code in the peer's close frame, or 0 */
 };
 
 static struct veld_server *server_of(struct lws *wsi)
@@ -71,6 +75,8 @@ static int path_ok(struct lws *wsi)
 
 static int receive(struct pss *p, struct lws *wsi, const void *in, size_t len)
 {
+	p->bytes_in += len;
+	p->s.srv->metrics.bytes_in += len;
 	if (!lws_frame_is_binary(wsi)) {
 		veld_session_fail(&p->s, VELD_EMSGSHAPE, "text frame");
 		return 0;
@@ -100,6 +106,8 @@ static int writeable(struct pss *p, struct lws *wsi)
 		if (lws_write(wsi, wbuf + LWS_PRE, m->len, LWS_WRITE_BINARY) <
 		    (int)m->len)
 			return -1;
+		p->bytes_out += m->len;
+		p->s.srv->metrics.bytes_out += m->len;
 		veld_session_out_pop(&p->s);
 		if (veld_session_out(&p->s) || p->s.close_code)
 			lws_callback_on_writable(wsi);
@@ -114,6 +122,27 @@ static int writeable(struct pss *p, struct lws *wsi)
 	return 0;
 }
 
+/* The connection is gone: say how it ended. */
+static void report_close(struct pss *p)
+{
+	struct veld_event ev = {.kind = VELD_EV_CLOSE, .s = &p->s};
+
+	if (p->s.close_code) { /* we refused or said goodbye */
+		ev.code = p->s.close_code;
+		ev.by = "server";
+	} else if (p->peer_code) {
+		ev.code = p->peer_code;
+		ev.by = "peer";
+	} else { /* no close frame: dropped, timed out */
+		ev.code = LWS_CLOSE_STATUS_ABNORMAL_CLOSE;
+		ev.by = "none";
+	}
+	ev.us = veld_server_now_us() - p->opened_us;
+	ev.bytes_in = p->bytes_in;
+	ev.bytes_out = p->bytes_out;
+	veld_event_emit(p->s.srv, &ev);
+}
+
 static int callback_veld(struct lws *wsi, enum lws_callback_reasons reason,
 			 void *user, void *in, size_t len)
 {
@@ -126,9 +155,16 @@ static int callback_veld(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_ESTABLISHED:
 		srv = server_of(wsi);
 		veld_buf_init(&p->rx, VELD_MSG_MAX);
-		if (veld_session_open(&p->s, srv, wsi) < 0)
+		if (veld_session_open(&p->s, srv, wsi) < 0) {
+			/* It is already on the server's list: take it off. */
+			veld_session_close(&p->s);
+			veld_buf_release(&p->rx);
 			return -1;
+		}
 		p->open = 1;
+		p->opened_us = veld_server_now_us();
+		veld_event_emit(srv, &(struct veld_event){.kind = VELD_EV_OPEN,
+							  .s = &p->s});
 		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK,
 				VELD_HANDSHAKE_SECONDS);
 		return 0;
@@ -138,8 +174,17 @@ static int callback_veld(struct lws *wsi, enum lws_callback_reasons reason,
 		return p->open ? writeable(p, wsi) : -1;
 	case LWS_CALLBACK_TIMER:
 		break;
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		/* The payload starts with the code (RFC 6455 5.5.1). */
+		if (p && len >= 2)
+			p->peer_code = ((const uint8_t *)in)[0] << 8 |
+				       ((const uint8_t *)in)[1];
+		else if (p)
+			p->peer_code = LWS_CLOSE_STATUS_NO_STATUS;
+		return 0;
 	case LWS_CALLBACK_CLOSED:
 		if (p->open) {
+			report_close(p);
 			veld_session_close(&p->s);
 			veld_buf_release(&p->rx);
 			p->open = 0;
