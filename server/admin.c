@@ -1617,6 +1617,41 @@ static int cmd_state_hash(struct admin *a)
 	return 0;
 }
 
+/*
+ * GDPR erasure of one record: the server signs an erase op (the root may
+ * write every kind).  Every replica drops the bodies of the record's ops
+ * when the op reaches it, and of any op of it that arrives later.
+ */
+static int cmd_erase(struct admin *a)
+{
+	uint8_t id[VELD_RECORD_LEN], op[VELD_HASH_LEN];
+	char hex[2 * VELD_HASH_LEN + 1];
+	int rc;
+
+	if (strlen(a->o.arg) < 4)
+		return fail("give at least 4 hex digits of the record id");
+	if ((rc = admin_open(a)) != 0)
+		return rc;
+	rc = veld_store_record_prefix(a->st, a->o.arg, id);
+	if (rc == VELD_ENOTFOUND)
+		return fail("no record '%s'", a->o.arg);
+	if (rc == VELD_EAMBIGUOUS)
+		return fail("'%s' matches more than one record; give more of "
+			    "its id",
+			    a->o.arg);
+	if (rc < 0)
+		return fail("bad record id '%s': %s", a->o.arg,
+			    error_text(a, rc));
+	rc = veld_replica_erase(a->r, id, op);
+	if (rc < 0)
+		return fail("cannot erase: %s", error_text(a, rc));
+	to_hex(hex, sizeof(hex), id, VELD_RECORD_LEN);
+	printf("erased record %s\n", hex);
+	to_hex(hex, sizeof(hex), op, VELD_HASH_LEN);
+	printf("op: %s\n", hex);
+	return 0;
+}
+
 /* --- backup, verify, restore (backup.c) --- */
 
 static int cmd_backup(struct admin *a)
@@ -1727,6 +1762,25 @@ static const struct command commands[] = {
 		"Print the hash of the server's state (records, forms, "
 		"registry).  Two\n"
 		"replicas holding the same ops print the same hash.\n"
+		"\n" DATA_HELP,
+	},
+	{
+		"erase",
+		NULL,
+		0,
+		"RECORD",
+		cmd_erase,
+		"erase RECORD [--data DIR]",
+		"Erase a record's personal data everywhere (a GDPR erasure "
+		"request):\n"
+		"signs an erase op; every replica drops the record's values "
+		"and note\n"
+		"texts when it arrives, also those of ops still travelling.  "
+		"The signed\n"
+		"history (who, when) stays.  RECORD is its id or at least 4 "
+		"hex digits\n"
+		"of it.  Old backups still hold the data: see "
+		"docs/operations.md.\n"
 		"\n" DATA_HELP,
 	},
 	{

@@ -11,7 +11,8 @@
 # 2. kill -9 a device mid-push, and the server mid-batch, repeatedly ->
 #    after re-syncing nothing is lost or doubled, integrity_check ok;
 # 3. live: a device watching receives a new record without polling;
-# 4. a revoked device is refused and wipes its copy.
+# 4. an erasure by the server reaches the devices;
+# 5. a revoked device is refused and wipes its copy.
 set -euo pipefail
 veldd=$1
 veld=$2
@@ -163,7 +164,14 @@ check "a watching device receives a new record live" [ "$seen" = 1 ]
 kill "$watch_pid" 2>/dev/null || true
 wait "$watch_pid" 2>/dev/null || true
 
-# --- 4. revocation ------------------------------------------------------
+# --- 4. erasure (GDPR) --------------------------------------------------
+check "veldd erase" "$veldd" erase --data "$tmp/srv" "${id:0:8}"
+v A sync >/dev/null
+erased=$(v A show "$id" --json | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["erased"], len(r["values"]), r["notes"][0]["text"])')
+check "erased on A: no values, note text gone ($erased)" [ "$erased" = "True 0 None" ]
+check "erased: server and A agree" same_hash_everywhere A
+
+# --- 5. revocation ------------------------------------------------------
 bkey=$(v B status | sed -n 's/^device *//p')
 check "revoke B" "$veldd" revoke --data "$tmp/srv" "$bkey"
 if v B sync >"$tmp/out" 2>&1; then
