@@ -153,6 +153,13 @@ int veld_cmd_sync(const struct veld_home *h, int argc, char **argv)
 	/* Progress on a terminal; scripts get the one-line summary. */
 	o.progress = isatty(STDOUT_FILENO) ? stdout : NULL;
 	if (veld_sync_run(h, &o, &rep) < 0) {
+		if (rep.err == VELD_EREVOKED && !rep.wiped) {
+			fprintf(stderr, "veld: this device has been revoked; "
+					"its copy of residents' data was "
+					"removed (ask a coordinator for a new "
+					"enrolment)\n");
+			return 1;
+		}
 		if (rep.err == VELD_ENOTENROLLED || rep.err == VELD_EIO ||
 		    rep.err == VELD_EKEYFILE)
 			fprintf(stderr, "veld: this device is not enrolled; "
@@ -189,6 +196,11 @@ int veld_cmd_status(const struct veld_home *h, int argc, char **argv)
 	if (argc)
 		return usage("usage: veld status");
 	rc = veld_device_open(&dev, h);
+	if (rc == VELD_EREVOKED) {
+		fprintf(stderr, "veld: this device has been revoked; its copy "
+				"of residents' data was removed\n");
+		return 1;
+	}
 	if (rc < 0) {
 		fprintf(stderr,
 			"veld: %s; run 'veld init --server URL --code "

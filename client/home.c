@@ -41,6 +41,10 @@ int veld_home_resolve(struct veld_home *h, const char *flag)
 	n = snprintf(h->db_path, sizeof(h->db_path), "%s/veld.db", h->dir);
 	if (n < 0 || (size_t)n >= sizeof(h->db_path))
 		return VELD_EINVAL;
+	n = snprintf(h->revoked_path, sizeof(h->revoked_path), "%s/revoked",
+		     h->dir);
+	if (n < 0 || (size_t)n >= sizeof(h->revoked_path))
+		return VELD_EINVAL;
 	return 0;
 }
 
@@ -105,6 +109,9 @@ int veld_device_open(struct veld_device *d, const struct veld_home *h)
 
 	memset(d, 0, sizeof(*d));
 	d->home = *h;
+	/* A revoked device must not quietly start a new, empty replica. */
+	if (access(h->revoked_path, F_OK) == 0)
+		return VELD_EREVOKED;
 	rc = veld_key_load(&d->key, h->key_path);
 	if (rc < 0)
 		return rc;

@@ -5,6 +5,8 @@
  *   device.key   the device's Ed25519 seed (mode 0600, never leaves it);
  *   server.pub   the server's public key, the root of trust, written at
  *                enrolment (32 bytes);
+ *   revoked      present once the server said the device is revoked (its
+ *                replica was then deleted); the device stays unusable
  *   veld.db      the replica (SQLite), whose meta table also keeps the
  *                sync settings: "server_url", "name", "role", "area",
  *                "pull_cursor", "receipt", "last_sync".
@@ -22,6 +24,7 @@
 
 struct veld_home {
 	char dir[PATH_MAX];
+	char revoked_path[PATH_MAX];
 	char key_path[PATH_MAX];
 	char server_path[PATH_MAX];
 	char db_path[PATH_MAX];
@@ -63,7 +66,8 @@ int veld_home_set_server(const struct veld_home *h,
  * veld_device_open - open the device in h: load its key and the server's
  * key and open the replica.  Returns 0; VELD_EKEYFILE/VELD_EIO for the
  * device key (run `veld init`); VELD_ENOTENROLLED when there is no server
- * key yet; a store error.  Close with veld_device_close().
+ * key yet; VELD_EREVOKED when the device was revoked; a store error.
+ * Close with veld_device_close().
  */
 int veld_device_open(struct veld_device *d, const struct veld_home *h)
 	__attribute__((warn_unused_result));

@@ -125,6 +125,10 @@ static int open_device(struct veld_device *d, const struct veld_home *h)
 		fprintf(stderr, "veld: this device is not enrolled with a "
 				"server yet\n");
 		fputs(HINT_INIT, stderr);
+	} else if (rc == VELD_EREVOKED) {
+		fprintf(stderr, "veld: this device has been revoked; its copy "
+				"of residents' data was removed (ask a "
+				"coordinator for a new enrolment)\n");
 	} else if (rc == VELD_EKEYFILE) {
 		fprintf(stderr, "veld: a key file in '%s' is damaged (%s)\n",
 			h->dir, veld_strerror(rc));

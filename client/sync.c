@@ -8,6 +8,7 @@
 #include "sync.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -332,6 +333,11 @@ static void wipe(struct sync *s)
 		veld_device_close(&s->dev);
 		s->dev_open = 0;
 	}
+	/* Mark first: whatever happens next, the device stays revoked. */
+	int fd = open(s->home->revoked_path, O_WRONLY | O_CREAT | O_CLOEXEC,
+		      0600);
+	if (fd >= 0)
+		close(fd);
 	for (int i = 0; i < 3; i++) {
 		snprintf(path, sizeof(path), "%s%s", s->home->db_path, sfx[i]);
 		if (unlink(path) < 0 && errno != ENOENT)

@@ -134,6 +134,7 @@ enum stmt {
 	S_CODE_ADD,
 	S_CODE_GET,
 	S_CODE_USE,
+	S_CODE_PRUNE,
 	S_COUNT
 };
 
@@ -231,6 +232,7 @@ static const char *const sql[S_COUNT] = {
 	[S_CODE_GET] = "SELECT role, name, area, expires, used FROM codes"
 		       " WHERE hash = ?1",
 	[S_CODE_USE] = "UPDATE codes SET used = 1 WHERE hash = ?1 AND used = 0",
+	[S_CODE_PRUNE] = "DELETE FROM codes WHERE expires < ?1",
 };
 
 struct veld_store {
@@ -1128,6 +1130,18 @@ int veld_store_code_add(struct veld_store *s, const uint8_t hash[32],
 	bind_text(st, 4, c->area);
 	bind_u64(st, 5, c->expires);
 	return exec_stmt(st);
+}
+
+int veld_store_codes_prune(struct veld_store *s, uint64_t now_ms,
+			   uint64_t retention_ms)
+{
+	int rc;
+
+	if (retention_ms >= now_ms)
+		return 0;
+	bind_u64(s->st[S_CODE_PRUNE], 1, now_ms - retention_ms);
+	rc = exec_stmt(s->st[S_CODE_PRUNE]);
+	return rc < 0 ? rc : sqlite3_changes(s->db);
 }
 
 int veld_store_code_take(struct veld_store *s, const uint8_t hash[32],

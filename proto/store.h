@@ -361,6 +361,15 @@ int veld_store_code_add(struct veld_store *s, const uint8_t hash[32],
 	__attribute__((warn_unused_result));
 
 /*
+ * veld_store_codes_prune - forget codes whose expiry lies more than
+ * retention_ms before now_ms (used or not).  Returns the number removed
+ * or VELD_ESTORE.
+ */
+int veld_store_codes_prune(struct veld_store *s, uint64_t now_ms,
+			   uint64_t retention_ms)
+	__attribute__((warn_unused_result));
+
+/*
  * veld_store_code_take - look up a code by hash and mark it used, at once.
  * strings (caller's) receives the role/name/area text *c points to.
  * Returns 0, VELD_ECODE (unknown), VELD_ECODEUSED, VELD_ECODEEXPIRED,

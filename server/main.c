@@ -362,12 +362,30 @@ struct tick {
 	lws_sorted_usec_list_t sul;
 	struct veld_server *srv;
 	struct lws_context *context;
+	uint64_t seconds;
+	uint64_t code_retention_ms;
 };
+
+/* Forget enrolment codes past their expiry plus code_retention. */
+static void prune_codes(struct veld_server *srv, uint64_t retention_ms)
+{
+	int n;
+
+	if (!retention_ms)
+		return;
+	n = veld_store_codes_prune(veld_replica_store(srv->replica),
+				   veld_hlc_wall_ms(), retention_ms);
+	if (n < 0)
+		fprintf(stderr, "veldd: cannot prune old enrolment codes\n");
+}
 
 static void on_tick(lws_sorted_usec_list_t *sul)
 {
 	struct tick *t = lws_container_of(sul, struct tick, sul);
 
+	if (t->seconds++ % 3600 == 0)
+		prune_codes(t->srv, t->code_retention_ms);
+	veld_server_check_revoked(t->srv);
 	veld_server_committed(t->srv);
 	lws_sul_schedule(t->context, 0, &t->sul, on_tick, LWS_US_PER_SEC);
 }
@@ -421,11 +439,6 @@ static void print_settings(struct lws_vhost *vhost, const struct serve_opts *o)
 	if (o->cfg.max_connections)
 		printf("max conns:  %u\n", o->cfg.max_connections);
 	fflush(stdout);
-	if (o->cfg.code_retention_ms)
-		fprintf(stderr,
-			"veldd: note: code_retention is not enforced yet: used "
-			"and expired enrolment codes are kept "
-			"(docs/operations.md)\n");
 }
 
 static void serve_release(struct veld_server *srv, struct veld_datadir *dd)
@@ -577,6 +590,8 @@ static int cmd_serve(int argc, char **argv)
 	 * connections within a second. */
 	tick.srv = &srv;
 	tick.context = context;
+	tick.seconds = 0;
+	tick.code_retention_ms = o.cfg.code_retention_ms;
 	lws_sul_schedule(context, 0, &tick.sul, on_tick, LWS_US_PER_SEC);
 	while (n >= 0 && !interrupted) {
 		if (hangup) {

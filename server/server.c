@@ -28,3 +28,9 @@ void veld_server_committed(struct veld_server *srv)
 	for (struct veld_session *s = srv->sessions; s; s = s->next)
 		veld_session_pump(s);
 }
+
+void veld_server_check_revoked(struct veld_server *srv)
+{
+	for (struct veld_session *s = srv->sessions; s; s = s->next)
+		veld_session_check_revoked(s);
+}

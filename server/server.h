@@ -60,6 +60,12 @@ uint64_t veld_server_now_ms(void);
 uint64_t veld_server_now_us(void);
 
 /*
+ * veld_server_check_revoked - end the connections of devices revoked since
+ * they authenticated (a revocation may come from another process).
+ */
+void veld_server_check_revoked(struct veld_server *srv);
+
+/*
  * veld_server_committed - ops were committed to the replica: offer them to
  * every connection that is streaming (live push).
  */

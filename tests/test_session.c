@@ -251,6 +251,14 @@ static void enrolment(void)
 	enrol(&c, &kB, "00000-00000");
 	expect_error(&c, VELD_ECODE, 4401);
 	conn_close(&c);
+	/* code_retention: long-expired codes are forgotten. */
+	CHECK_EQ(veld_store_codes_prune(veld_replica_store(srv.replica),
+					veld_hlc_wall_ms(), 1),
+		 1);
+	conn_open(&c);
+	enrol(&c, &kB, code);
+	expect_error(&c, VELD_ECODE, 4401);
+	conn_close(&c);
 	/* An enrolled key cannot enrol again. */
 	issue("coordinator", "Mallory", veld_hlc_wall_ms() + 60000, code);
 	conn_open(&c);

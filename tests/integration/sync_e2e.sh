@@ -173,11 +173,27 @@ check "erased: server and A agree" same_hash_everywhere A
 
 # --- 5. revocation ------------------------------------------------------
 bkey=$(v B status | sed -n 's/^device *//p')
+v B sync --watch >"$tmp/bwatch.log" 2>&1 &
+bwatch=$!
+sleep 0.5
 check "revoke B" "$veldd" revoke --data "$tmp/srv" "$bkey"
+# A connected device is cut off too, within the server's 1 s tick.
+for _ in $(seq 50); do
+	kill -0 "$bwatch" 2>/dev/null || break
+	sleep 0.1
+done
+if kill -0 "$bwatch" 2>/dev/null; then
+	fail "revoked device still connected"
+	kill "$bwatch"
+else
+	check "connected device told it is revoked" grep -q revoked "$tmp/bwatch.log"
+fi
+wait "$bwatch" 2>/dev/null || true
 if v B sync >"$tmp/out" 2>&1; then
 	fail "revoked device synced"
 else
 	check "revoked device is told" grep -q "revoked" "$tmp/out"
+	grep -q revoked "$tmp/out" || cat "$tmp/out" >&2
 	check "revoked device wiped its copy" [ ! -e "$tmp/B/veld.db" ]
 fi
 check "A still syncs" v A sync
