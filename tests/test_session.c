@@ -242,7 +242,7 @@ static void enrolment(void)
 	expect_error(&c, VELD_ECODEUSED, 4401);
 	conn_close(&c);
 	/* Expired and unknown codes. */
-	issue("field", "Bea", veld_hlc_wall_ms() - 1, code);
+	issue("field", "Bea", veld_hlc_wall_ms() - 10000, code);
 	conn_open(&c);
 	enrol(&c, &kB, code);
 	expect_error(&c, VELD_ECODEEXPIRED, 4401);
@@ -253,7 +253,7 @@ static void enrolment(void)
 	conn_close(&c);
 	/* code_retention: long-expired codes are forgotten. */
 	CHECK_EQ(veld_store_codes_prune(veld_replica_store(srv.replica),
-					veld_hlc_wall_ms(), 1),
+					veld_hlc_wall_ms(), 5000),
 		 1);
 	conn_open(&c);
 	enrol(&c, &kB, code);
