@@ -32,6 +32,7 @@
 #include <msgpack.h>
 #include <sodium.h>
 
+#include "args.h"
 #include "backup.h"
 #include "buf.h"
 #include "canon.h"
@@ -212,28 +213,6 @@ static int text_width(const char *s)
 
 /* --- options --- */
 
-/*
- * If argv[*i] is flag or flag=VALUE, point *value at VALUE (the next
- * argument for the first form, NULL if there is none) and return 1.
- * (The same rule as serve's options in main.c.)
- */
-static int match_flag(int argc, char **argv, int *i, const char *flag,
-		      const char **value)
-{
-	const char *a = argv[*i];
-	size_t n = strlen(flag);
-
-	if (strncmp(a, flag, n) || (a[n] != '\0' && a[n] != '='))
-		return 0;
-	if (a[n] == '=')
-		*value = a + n + 1;
-	else if (*i + 1 < argc)
-		*value = argv[++*i];
-	else
-		*value = NULL;
-	return 1;
-}
-
 static void command_usage(const struct command *c, FILE *f)
 {
 	fprintf(f, "usage: veldd %s\n\n%s", c->synopsis, c->help);
@@ -303,7 +282,7 @@ static int parse(const struct command *c, int argc, char **argv,
 			o->force = 1;
 			continue;
 		}
-		if (match_flag(argc, argv, &i, "--data", &v)) {
+		if (veld_args_flag(argc, argv, &i, "--data", &v)) {
 			if (!v || !*v)
 				return usage_error(c, "option '--data' needs a "
 						      "directory");
@@ -313,7 +292,7 @@ static int parse(const struct command *c, int argc, char **argv,
 		for (size_t k = 0; k < sizeof(valued) / sizeof(valued[0]);
 		     k++) {
 			if (!(c->opts & valued[k].opt) ||
-			    !match_flag(argc, argv, &i, valued[k].flag, &v))
+			    !veld_args_flag(argc, argv, &i, valued[k].flag, &v))
 				continue;
 			if (!v)
 				return usage_error(c,

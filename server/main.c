@@ -30,6 +30,7 @@
 #include <sodium.h>
 
 #include "admin.h"
+#include "args.h"
 #include "code.h"
 #include "config.h"
 #include "datadir.h"
@@ -121,27 +122,6 @@ static void on_signal(int sig)
 }
 
 /*
- * If argv[*i] is flag or flag=VALUE, point *value at VALUE (the next
- * argument for the first form, NULL if there is none) and return 1.
- */
-static int match_flag(int argc, char **argv, int *i, const char *flag,
-		      const char **value)
-{
-	const char *a = argv[*i];
-	size_t n = strlen(flag);
-
-	if (strncmp(a, flag, n) || (a[n] != '\0' && a[n] != '='))
-		return 0;
-	if (a[n] == '=')
-		*value = a + n + 1;
-	else if (*i + 1 < argc)
-		*value = argv[++*i];
-	else
-		*value = NULL;
-	return 1;
-}
-
-/*
  * Take from the configuration file what no flag gave (given: VELD_CONFIG_*
  * bits of the flags, and of $VELDD_DATA).  0, or EXIT_USAGE after saying
  * why the file is refused.
@@ -192,7 +172,7 @@ static int parse_serve(int argc, char **argv, struct serve_opts *o)
 			return SERVE_HELP;
 		} else if (!strcmp(a, "--verbose")) {
 			o->verbose = 1;
-		} else if (match_flag(argc, argv, &i, "--data", &v)) {
+		} else if (veld_args_flag(argc, argv, &i, "--data", &v)) {
 			if (!v || !*v) {
 				usage_error("option '--data' needs a "
 					    "directory");
@@ -200,13 +180,13 @@ static int parse_serve(int argc, char **argv, struct serve_opts *o)
 			}
 			o->data_dir = v;
 			given |= VELD_CONFIG_DATA;
-		} else if (match_flag(argc, argv, &i, "--config", &v)) {
+		} else if (veld_args_flag(argc, argv, &i, "--config", &v)) {
 			if (!v || !*v) {
 				usage_error("option '--config' needs a file");
 				return EXIT_USAGE;
 			}
 			o->config = v;
-		} else if (match_flag(argc, argv, &i, "--listen", &v)) {
+		} else if (veld_args_flag(argc, argv, &i, "--listen", &v)) {
 			if (!v) {
 				usage_error("option '--listen' needs "
 					    "HOST:PORT");
@@ -220,7 +200,7 @@ static int parse_serve(int argc, char **argv, struct serve_opts *o)
 				return EXIT_USAGE;
 			}
 			given |= VELD_CONFIG_LISTEN;
-		} else if (match_flag(argc, argv, &i, "--log-level", &v)) {
+		} else if (veld_args_flag(argc, argv, &i, "--log-level", &v)) {
 			o->log_level = veld_log_level_parse(v);
 			if (o->log_level < 0) {
 				usage_error("bad log level '%s' (want error, "
@@ -229,14 +209,14 @@ static int parse_serve(int argc, char **argv, struct serve_opts *o)
 				return EXIT_USAGE;
 			}
 			given |= VELD_CONFIG_LOG_LEVEL;
-		} else if (match_flag(argc, argv, &i, "--tls-cert", &v)) {
+		} else if (veld_args_flag(argc, argv, &i, "--tls-cert", &v)) {
 			if (!v || !*v) {
 				usage_error("option '--tls-cert' needs a file");
 				return EXIT_USAGE;
 			}
 			o->tls_cert = v;
 			given |= VELD_CONFIG_TLS_CERT;
-		} else if (match_flag(argc, argv, &i, "--tls-key", &v)) {
+		} else if (veld_args_flag(argc, argv, &i, "--tls-key", &v)) {
 			if (!v || !*v) {
 				usage_error("option '--tls-key' needs a file");
 				return EXIT_USAGE;
@@ -642,7 +622,7 @@ static int admin_config(int *argc, char **argv)
 	for (i = 1, j = 1; i < *argc; i++) {
 		const char *v;
 
-		if (!match_flag(*argc, argv, &i, "--config", &v)) {
+		if (!veld_args_flag(*argc, argv, &i, "--config", &v)) {
 			argv[j++] = argv[i];
 			continue;
 		}
