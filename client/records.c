@@ -444,6 +444,35 @@ static int device_area(struct veld_device *d, char area[VELD_NAME_MAX + 1])
 	return rc;
 }
 
+/*
+ * The start every writing command shares: parse the field=value arguments
+ * (argv[1..argc)) into *fields (caller frees; one slot per argument), open
+ * the device, and check that it may write.  On EXIT_OK the device is open
+ * and the caller closes it; otherwise nothing is left to release.
+ */
+static int begin_write(const struct veld_home *h, int argc, char **argv,
+		       struct veld_field **fields, struct veld_device *d)
+{
+	struct veld_field *f = calloc(argc, sizeof(*f));
+	int ex;
+
+	if (!f) {
+		fprintf(stderr, "veld: out of memory\n");
+		return EXIT_FAIL;
+	}
+	ex = parse_fields(argc - 1, argv + 1, f);
+	if (ex == EXIT_OK)
+		ex = open_device(d, h);
+	if (ex == EXIT_OK && (ex = check_can_write(d)) != EXIT_OK)
+		veld_device_close(d);
+	if (ex != EXIT_OK) {
+		free(f);
+		return ex;
+	}
+	*fields = f;
+	return EXIT_OK;
+}
+
 /* --- writes --- */
 
 int veld_records_new(const struct veld_home *h, int argc, char **argv)
@@ -467,23 +496,9 @@ int veld_records_new(const struct veld_home *h, int argc, char **argv)
 			form, VELD_NAME_MAX);
 		return EXIT_USAGE;
 	}
-	f = calloc(argc, sizeof(*f));
-	if (!f) {
-		fprintf(stderr, "veld: out of memory\n");
-		return EXIT_FAIL;
-	}
-	ex = parse_fields(argc - 1, argv + 1, f);
-	if (ex != EXIT_OK) {
-		free(f);
+	if ((ex = begin_write(h, argc, argv, &f, &d)) != EXIT_OK)
 		return ex;
-	}
-	if ((ex = open_device(&d, h)) != EXIT_OK) {
-		free(f);
-		return ex;
-	}
-	ex = check_can_write(&d);
-	if (ex == EXIT_OK)
-		ex = check_fields(&d, form, 1, f, (size_t)argc - 1);
+	ex = check_fields(&d, form, 1, f, (size_t)argc - 1);
 	if (ex == EXIT_OK) {
 		rc = device_area(&d, area);
 		if (rc < 0)
@@ -515,23 +530,9 @@ int veld_records_edit(const struct veld_home *h, int argc, char **argv)
 		fprintf(stderr, "usage: veld edit ID field=value ...\n");
 		return EXIT_USAGE;
 	}
-	f = calloc(argc, sizeof(*f));
-	if (!f) {
-		fprintf(stderr, "veld: out of memory\n");
-		return EXIT_FAIL;
-	}
-	ex = parse_fields(argc - 1, argv + 1, f);
-	if (ex != EXIT_OK) {
-		free(f);
+	if ((ex = begin_write(h, argc, argv, &f, &d)) != EXIT_OK)
 		return ex;
-	}
-	if ((ex = open_device(&d, h)) != EXIT_OK) {
-		free(f);
-		return ex;
-	}
-	ex = check_can_write(&d);
-	if (ex == EXIT_OK)
-		ex = resolve_id(&d, argv[0], id);
+	ex = resolve_id(&d, argv[0], id);
 	if (ex == EXIT_OK &&
 	    (rc = veld_store_record(store_of(&d), id, rec_form_one, &rf)) < 0)
 		ex = fail(&d, "cannot read the record", rc);
