@@ -1,0 +1,200 @@
+/*
+ * wijklab_tool.c - the C side of the wijklab benchmark (bench/wijklab):
+ * the workload generator and the offline phase of veld devices.
+ *
+ *   wijklab_tool vectors
+ *       the PRNG test vectors of WORKLOAD.md §1
+ *   wijklab_tool expect [--seed S] --W N --R N [--lines FILE]
+ *       the expected final state: prints "LIVE SHA256" (hex); with
+ *       --lines also writes its canonical lines (WORKLOAD.md §6) to FILE
+ *   wijklab_tool prep [--seed S] --R N --device D --dir DIR --map FILE
+ *       writes device D's offline log into the veld device at DIR
+ *       (wijklab_prep.h) and the veld-id -> workload-id map to FILE;
+ *       prints "creates edits deletes"
+ *
+ * Exit codes: 0 ok; 1 failed (message on stderr); 2 bad usage.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "wijklab_gen.h"
+#include "wijklab_prep.h"
+
+struct opts {
+	unsigned long seed;
+	long W, R, device;
+	const char *lines, *dir, *map;
+};
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: wijklab_tool vectors\n"
+			"       wijklab_tool expect [--seed S] --W N --R N "
+			"[--lines FILE]\n"
+			"       wijklab_tool prep [--seed S] --R N --device D "
+			"--dir DIR --map FILE\n");
+	return 2;
+}
+
+/* A decimal number in [lo, hi]; -1 if it is not one. */
+static int number(const char *s, unsigned long hi, unsigned long *out)
+{
+	char *end;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -1;
+	errno = 0;
+	*out = strtoul(s, &end, 10);
+	return errno || *end || *out > hi ? -1 : 0;
+}
+
+static int parse(int argc, char **argv, struct opts *o)
+{
+	unsigned long v;
+
+	memset(o, 0, sizeof(*o));
+	o->seed = 42;
+	o->W = o->R = o->device = -1;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : 0;
+
+		if (!val) {
+			fprintf(stderr, "wijklab_tool: '%s' needs a value\n",
+				a);
+			return -1;
+		}
+		i++;
+		if (strcmp(a, "--seed") == 0) {
+			if (number(val, 0xffffffffUL, &o->seed) < 0)
+				goto bad;
+		} else if (strcmp(a, "--W") == 0) {
+			if (number(val, WIJKLAB_W_MAX, &v) < 0 || v < 1)
+				goto bad;
+			o->W = (long)v;
+		} else if (strcmp(a, "--R") == 0) {
+			if (number(val, WIJKLAB_R_MAX, &v) < 0 || v < 1)
+				goto bad;
+			o->R = (long)v;
+		} else if (strcmp(a, "--device") == 0) {
+			if (number(val, WIJKLAB_W_MAX - 1, &v) < 0)
+				goto bad;
+			o->device = (long)v;
+		} else if (strcmp(a, "--lines") == 0) {
+			o->lines = val;
+		} else if (strcmp(a, "--dir") == 0) {
+			o->dir = val;
+		} else if (strcmp(a, "--map") == 0) {
+			o->map = val;
+		} else {
+			fprintf(stderr, "wijklab_tool: unknown option '%s'\n",
+				a);
+			return -1;
+		}
+		continue;
+	bad:
+		fprintf(stderr, "wijklab_tool: bad value '%s' for %s\n", val,
+			a);
+		return -1;
+	}
+	return 0;
+}
+
+static int cmd_vectors(void)
+{
+	uint32_t st = 42;
+
+	printf("mulberry32(42) first 5 uint32:");
+	for (int k = 0; k < 5; k++)
+		printf(" %lu", (unsigned long)wijklab_next(&st));
+	printf("\ndeviceSeed(42, 0..2):");
+	for (int d = 0; d < 3; d++)
+		printf(" %lu", (unsigned long)wijklab_device_seed(42, d));
+	printf("\n");
+	return 0;
+}
+
+static int cmd_expect(const struct opts *o)
+{
+	struct wijklab_state *st;
+	FILE *lines = NULL;
+	uint8_t dg[32];
+	char hex[65];
+	int rc;
+
+	if (o->W < 0 || o->R < 0)
+		return usage();
+	if (o->lines && !(lines = fopen(o->lines, "w"))) {
+		fprintf(stderr, "wijklab_tool: cannot write '%s': %s\n",
+			o->lines, strerror(errno));
+		return 1;
+	}
+	st = wijklab_state_new((uint32_t)o->seed, (int)o->W, (int)o->R);
+	rc = st ? wijklab_state_digest(st, dg, lines) : -1;
+	if (lines && fclose(lines) != 0)
+		rc = -1;
+	if (rc < 0) {
+		fprintf(stderr, "wijklab_tool: cannot compute the expected "
+				"state\n");
+		wijklab_state_free(st);
+		return 1;
+	}
+	sodium_bin2hex(hex, sizeof(hex), dg, sizeof(dg));
+	printf("%ld %s\n", wijklab_state_live(st), hex);
+	wijklab_state_free(st);
+	return 0;
+}
+
+static int cmd_prep(const struct opts *o)
+{
+	struct wijklab_prep_counts n;
+	char err[512];
+	FILE *map;
+	int rc;
+
+	if (o->R < 0 || o->device < 0 || !o->dir || !o->map)
+		return usage();
+	map = fopen(o->map, "w");
+	if (!map) {
+		fprintf(stderr, "wijklab_tool: cannot write '%s': %s\n", o->map,
+			strerror(errno));
+		return 1;
+	}
+	rc = wijklab_prep_device(o->dir, (uint32_t)o->seed, (int)o->device,
+				 (int)o->R, map, &n, err, sizeof(err));
+	if (fclose(map) != 0 && rc == 0) {
+		snprintf(err, sizeof(err), "cannot write '%s'", o->map);
+		rc = -1;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "wijklab_tool: device %ld: %s\n", o->device,
+			err);
+		return 1;
+	}
+	printf("%ld %ld %ld\n", n.creates, n.edits, n.deletes);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o;
+
+	if (sodium_init() < 0) {
+		fprintf(stderr, "wijklab_tool: libsodium failed to start\n");
+		return 1;
+	}
+	if (argc < 2)
+		return usage();
+	if (parse(argc - 2, argv + 2, &o) < 0)
+		return 2;
+	if (strcmp(argv[1], "vectors") == 0)
+		return cmd_vectors();
+	if (strcmp(argv[1], "expect") == 0)
+		return cmd_expect(&o);
+	if (strcmp(argv[1], "prep") == 0)
+		return cmd_prep(&o);
+	return usage();
+}
