@@ -262,6 +262,18 @@ static const char *intern(const char *const *list, int n, const char *s)
 	return NULL;
 }
 
+/* Copy a text value into a record slot of n bytes; -1 if it does not fit
+ * (the generator never makes one that long). */
+static int copy_text(char *dst, size_t n, const char *s)
+{
+	size_t len = strnlen(s, n);
+
+	if (len == n)
+		return -1;
+	memcpy(dst, s, len + 1);
+	return 0;
+}
+
 static int set_field(struct record *r, int f, const struct wijklab_value *v)
 {
 	switch (f) {
@@ -278,14 +290,12 @@ static int set_field(struct record *r, int f, const struct wijklab_value *v)
 		r->contacted = (uint8_t)v->i;
 		return 0;
 	case 4:
-		snprintf(r->wish, sizeof(r->wish), "%s", v->s);
-		return 0;
+		return copy_text(r->wish, sizeof(r->wish), v->s);
 	case 5:
 		r->follow = intern(follow_up, 4, v->s);
 		return r->follow ? 0 : -1;
 	case 6:
-		snprintf(r->notes, sizeof(r->notes), "%s", v->s);
-		return 0;
+		return copy_text(r->notes, sizeof(r->notes), v->s);
 	default:
 		r->visited = v->i;
 		return 0;
