@@ -177,7 +177,10 @@ static void push_next(struct sync *s)
 	if (rc < 0) {
 		fail(s, rc, "cannot read the local log", 0);
 	} else if (p->n == 0) {
-		start_pull(s);
+		if (s->opts->push_only)
+			s->phase = P_DONE; /* everything receipted */
+		else
+			start_pull(s);
 	} else {
 		for (size_t i = 0; i < p->n; i++) {
 			ops[i].p = p->frames.data + p->offs[i];
