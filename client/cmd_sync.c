@@ -142,14 +142,18 @@ int veld_cmd_sync(const struct veld_home *h, int argc, char **argv)
 			o.url = argv[++i];
 		else if (strcmp(argv[i], "--watch") == 0)
 			o.watch = 1;
+		else if (strcmp(argv[i], "--push-only") == 0)
+			o.push_only = 1;
 		else if (strcmp(argv[i], "--insecure") == 0)
 			o.insecure = 1;
 		else if (i + 1 < argc && strcmp(argv[i], "--ca") == 0)
 			o.ca_file = argv[++i];
 		else
 			return usage("usage: veld sync [--server URL] "
-				     "[--watch]");
+				     "[--watch | --push-only]");
 	}
+	if (o.watch && o.push_only)
+		return usage("--watch and --push-only do not go together");
 	/* Progress on a terminal; scripts get the one-line summary. */
 	o.progress = isatty(STDOUT_FILENO) ? stdout : NULL;
 	if (veld_sync_run(h, &o, &rep) < 0) {

@@ -127,9 +127,14 @@ int veld_device_open(struct veld_device *d, const struct veld_home *h)
 		return VELD_EKEYFILE;
 	}
 	rc = veld_replica_open(h->db_path, &d->key, d->server_key, &d->replica);
-	if (rc < 0)
+	if (rc < 0) {
 		veld_key_release(&d->key);
-	return rc;
+		return rc;
+	}
+	/* What a device pulls comes from the server, which checked every
+	 * signature; one per author run is enough here (§13.1). */
+	veld_replica_set_run_auth(d->replica, 1);
+	return 0;
 }
 
 void veld_device_close(struct veld_device *d)

@@ -6,7 +6,9 @@
  * one batch at a time, each answered by a signed receipt, then pulls
  * everything after its cursor and applies it, acknowledging each batch.
  * Without --watch it then closes; with it, it stays connected and applies
- * ops the server pushes live.
+ * ops the server pushes live.  With push_only it closes as soon as the
+ * server has receipted all of this device's ops (a quick upload on a
+ * café's wifi; the pull waits for the next sync).
  *
  * Resumable by construction: what to push is decided from the server's
  * view (WELCOME says how far it has our chain), what to pull from the
@@ -28,6 +30,7 @@ struct veld_sync_opts {
 	const char *code; /* enrol with this one-time code; NULL: AUTH */
 	const char *name; /* device name sent with ENROL */
 	int watch;	  /* stay connected after catching up */
+	int push_only;	  /* stop once our ops are receipted; no pull */
 	int attempts;	  /* connection attempts (default 5) */
 	const char *ca_file; /* wss: CA file for the server certificate */
 	int insecure;	     /* wss: accept any certificate (tests) */

@@ -22,6 +22,7 @@
 #include <sodium.h>
 
 #include "canon.h"
+#include "chain.h"
 #include "err.h"
 #include "hlc.h"
 #include "merge.h"
@@ -54,6 +55,7 @@ struct veld_replica {
 	int registry_dirty;
 	struct veld_buf pending_buf;
 	int64_t data_version; /* of the file when the caches were loaded */
+	int run_auth; /* authenticate linked runs by one signature (§13.1) */
 };
 
 static int idset_add(struct idset *s, const uint8_t id[VELD_RECORD_LEN])
@@ -188,6 +190,11 @@ void veld_replica_set_wall(struct veld_replica *r, uint64_t (*fn)(void *),
 void veld_replica_set_max_drift(struct veld_replica *r, uint64_t ms)
 {
 	r->clock.max_drift_ms = ms;
+}
+
+void veld_replica_set_run_auth(struct veld_replica *r, int on)
+{
+	r->run_auth = on != 0;
 }
 
 /* --- marking what a batch touched --- */
@@ -671,23 +678,60 @@ static int refresh(struct veld_replica *r)
 	return 0;
 }
 
+/*
+ * Which ops of the batch are authentic, one signature per linked run of an
+ * author (chain.h): *ok is malloc'd, n flags.  NULL when nothing could be
+ * decided (no memory): then every op is checked on its own in apply_raw.
+ */
+static uint8_t *cover_batch(const struct veld_bytes *ops, size_t n)
+{
+	struct veld_op *dec = malloc(n * sizeof(*dec));
+	size_t *at = malloc(n * sizeof(*at)), m = 0;
+	uint8_t *okm = malloc(n), *ok = calloc(n, 1);
+
+	if (!dec || !at || !okm || !ok)
+		goto fail;
+	/* Ops that do not decode are refused later, with their reason. */
+	for (size_t i = 0; i < n; i++)
+		if (veld_op_decode(ops[i].p, ops[i].len, &dec[m]) == 0)
+			at[m++] = i;
+	if (veld_chain_cover(dec, m, okm) < 0)
+		goto fail;
+	for (size_t j = 0; j < m; j++)
+		ok[at[j]] = okm[j];
+	free(dec);
+	free(at);
+	free(okm);
+	return ok;
+fail:
+	free(dec);
+	free(at);
+	free(okm);
+	free(ok);
+	return NULL;
+}
+
 static int apply_batch(struct veld_replica *r, const struct veld_bytes *ops,
 		       size_t n, int verified, struct veld_apply_result *res,
 		       size_t *bad)
 {
 	struct veld_apply_result scratch;
+	uint8_t *ok =
+		verified || !r->run_auth || n == 0 ? NULL : cover_batch(ops, n);
 	int rc = veld_store_begin(r->store);
 
 	if (rc == 0)
 		rc = refresh(r);
 	if (rc < 0) {
 		veld_store_rollback(r->store);
+		free(ok);
 		return rc;
 	}
 	batch_reset(r);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		struct veld_apply_result *ri = res ? &res[i] : &scratch;
-		rc = apply_raw(r, ops[i].p, ops[i].len, verified, ri);
+		rc = apply_raw(r, ops[i].p, ops[i].len,
+			       verified || (ok && ok[i]), ri);
 		/* All or nothing: anything but applied or duplicate ends it */
 		if (rc == 0 && bad && ri->status != VELD_APPLY_APPLIED &&
 		    ri->status != VELD_APPLY_DUPLICATE) {
@@ -695,6 +739,7 @@ static int apply_batch(struct veld_replica *r, const struct veld_bytes *ops,
 			rc = ri->err ? ri->err : VELD_EINVAL;
 		}
 	}
+	free(ok);
 	if (rc == 0)
 		rc = settle(r);
 	if (rc == 0)

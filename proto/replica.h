@@ -81,6 +81,15 @@ void veld_replica_set_wall(struct veld_replica *r, uint64_t (*fn)(void *),
 void veld_replica_set_max_drift(struct veld_replica *r, uint64_t ms);
 
 /*
+ * Authenticate a linked run of one author's ops in a batch by the last
+ * op's signature (chain.h, docs/protocol.md §13.1) instead of checking
+ * every op's own.  Off by default: the server checks every signature, so
+ * that everything it stores and serves verifies on its own; a device,
+ * which passes nothing on, turns it on for what it pulls.
+ */
+void veld_replica_set_run_auth(struct veld_replica *r, int on);
+
+/*
  * veld_replica_apply - apply a batch of ops in one transaction.
  *
  * verified: nonzero if the caller has already checked every signature

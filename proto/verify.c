@@ -337,6 +337,55 @@ static int body_check(const struct veld_op_header *h, const uint8_t *body,
 	return veld_body_check(body, len);
 }
 
+/*
+ * An op whose own signature fails is still authentic if a later op of its
+ * author names it through a chain of prev links and has a valid signature
+ * (docs/protocol.md §13.1: replicas authenticate a linked run by its last
+ * signature, so they store the others unchecked).
+ */
+struct vouch {
+	uint8_t id[VELD_HASH_LEN]; /* the chain so far ends here */
+	uint64_t seq;
+	int found;
+};
+
+static int vouch_step(void *ctx, const struct veld_stored_op *op)
+{
+	struct vouch *w = ctx;
+	struct veld_op o = {.h = op->h,
+			    .header = op->header,
+			    .header_len = op->header_len,
+			    .sig = op->sig};
+
+	if (op->h.seq > w->seq + 1)
+		return 1; /* the chain broke off */
+	if (op->h.seq != w->seq + 1 || !op->h.has_prev ||
+	    memcmp(op->h.prev, w->id, VELD_HASH_LEN) != 0)
+		return 0; /* another branch of a fork */
+	if (veld_op_verify(&o) == 0) {
+		w->found = 1;
+		return 1;
+	}
+	memcpy(w->id, op->id, VELD_HASH_LEN);
+	w->seq = op->h.seq;
+	return 0;
+}
+
+/* 1 if vouched for, 0 if not, or a negative store error. */
+static int vouched_later(struct verifier *v, const struct veld_op_header *h,
+			 const uint8_t id[VELD_HASH_LEN])
+{
+	struct vouch w = {.seq = h->seq};
+	int rc;
+
+	memcpy(w.id, id, VELD_HASH_LEN);
+	rc = veld_store_author_ops_after(v->s, h->author, h->seq, INT32_MAX,
+					 vouch_step, &w);
+	if (rc < 0)
+		return rc;
+	return w.found;
+}
+
 static int walk1_op(void *ctx, const struct veld_raw_op *raw)
 {
 	struct verifier *v = ctx;
@@ -380,9 +429,14 @@ static int walk1_op(void *ctx, const struct veld_raw_op *raw)
 			VELD_ESIGLEN, "the signature is %zu bytes, not %d",
 			raw->sig_len, VELD_SIG_LEN);
 		feed = 0;
-	} else if (veld_op_verify(&op) < 0) {
+	} else if (veld_op_verify(&op) < 0 &&
+		   (rc = vouched_later(v, &op.h, id)) != 1) {
+		if (rc < 0)
+			return rc;
 		problem(v, VELD_VC_SIGNATURE, raw, op.h.author, op.h.seq,
-			VELD_ESIG, "the signature does not verify");
+			VELD_ESIG,
+			"the signature does not verify, and no later op of "
+			"its author vouches for it");
 		feed = 0;
 	}
 

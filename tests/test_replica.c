@@ -11,6 +11,7 @@
 #include "canon.h"
 #include "hlc.h"
 #include "replica_util.h"
+#include "verify.h"
 
 static struct veld_key kS, kC, kA, kB, kX;
 static struct veld_replica *S, *C, *A, *B;
@@ -39,6 +40,10 @@ static void setup(void)
 	C = open_replica(&kC, ":memory:");
 	A = open_replica(&kA, ":memory:");
 	B = open_replica(&kB, ":memory:");
+	/* The devices authenticate runs (§13.1); S checks every op. */
+	veld_replica_set_run_auth(C, 1);
+	veld_replica_set_run_auth(A, 1);
+	veld_replica_set_run_auth(B, 1);
 	CHECK_ERR(veld_replica_device(S, kC.pk, "coordinator", "Carla", NULL, 0,
 				      NULL),
 		  0);
@@ -699,6 +704,133 @@ static void reads_and_filters(void)
 	teardown();
 }
 
+/* Flip a bit of an op's signature (found by decoding, not by offset). */
+static void corrupt_sig(struct veld_buf *b)
+{
+	struct veld_op op;
+
+	if (veld_op_decode(b->data, b->len, &op) != 0)
+		abort();
+	b->data[op.sig - b->data + 10] ^= 1;
+}
+
+/* Apply a batch; each op's fate into res. */
+static void apply_n(struct veld_replica *r, struct veld_buf *ops, size_t n,
+		    struct veld_apply_result *res)
+{
+	struct veld_bytes b[8];
+
+	for (size_t i = 0; i < n; i++) {
+		b[i].p = ops[i].data;
+		b[i].len = ops[i].len;
+	}
+	if (veld_replica_apply(r, b, n, 0, res) != 0)
+		abort();
+}
+
+static int verify_problems(struct veld_replica *r)
+{
+	struct veld_verify_report rep;
+	int n;
+
+	if (veld_verify_store(veld_replica_store(r), kS.pk, &rep) != 0)
+		abort();
+	n = (int)rep.problems_total;
+	veld_verify_report_release(&rep);
+	return n;
+}
+
+/* B's ops 1..3, linked by prev; values "1", v2, "3". */
+static void chain3(struct veld_buf o[3], const uint8_t rec[16], const char *v2)
+{
+	uint8_t id[32];
+
+	make_op(&kB, 1, NULL, VELD_KIND_PUT, rec, "a", "1", 0, &o[0]);
+	op_id_of(&o[0], id);
+	make_op(&kB, 2, id, VELD_KIND_PUT, rec, "b", v2, 0, &o[1]);
+	op_id_of(&o[1], id);
+	make_op(&kB, 3, id, VELD_KIND_PUT, rec, "c", "3", 0, &o[2]);
+}
+
+static void release3(struct veld_buf o[3])
+{
+	for (int i = 0; i < 3; i++)
+		veld_buf_release(&o[i]);
+}
+
+/*
+ * docs/protocol.md §13.1: a linked run of one author's ops in a batch is
+ * authenticated by the last op's signature; an op nothing vouches for
+ * needs its own.
+ */
+static void chain_run_one_signature(void)
+{
+	struct veld_buf o[3], other[3];
+	struct veld_apply_result res[3];
+	uint8_t rec[16] = {7};
+
+	/* Op 2's own signature is bad, op 3's is good: on a device (C) all
+	 * three stand. */
+	setup();
+	chain3(o, rec, "2");
+	corrupt_sig(&o[1]);
+	apply_n(C, o, 3, res);
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ(res[i].status, VELD_APPLY_APPLIED);
+	CHECK_EQ(snapshot(C, rec).nvalues, 3);
+	/* A re-check of the store applies the same rule: no problem. */
+	CHECK_EQ(verify_problems(C), 0);
+	/* The server checks every op's own signature. */
+	apply_n(S, o, 3, res);
+	CHECK_EQ(res[0].status, VELD_APPLY_APPLIED);
+	CHECK_EQ(res[1].status, VELD_APPLY_REFUSED);
+	CHECK_ERR(res[1].err, VELD_ESIG);
+	CHECK_EQ(res[2].status, VELD_APPLY_HELD);
+	/* Alone, op 2 is refused: nothing in its batch vouches for it. */
+	CHECK_EQ(apply1(A, &o[0]).status, VELD_APPLY_APPLIED);
+	CHECK_ERR(apply1(A, &o[1]).err, VELD_ESIG);
+	release3(o);
+	teardown();
+
+	/* Ops 2 and 3 have bad signatures: 3 vouches for nobody, both are
+	 * refused, op 1 stands on its own. */
+	setup();
+	chain3(o, rec, "2");
+	corrupt_sig(&o[1]);
+	corrupt_sig(&o[2]);
+	apply_n(C, o, 3, res);
+	CHECK_EQ(res[0].status, VELD_APPLY_APPLIED);
+	CHECK_EQ(res[1].status, VELD_APPLY_REFUSED);
+	CHECK_ERR(res[1].err, VELD_ESIG);
+	CHECK_EQ(res[2].status, VELD_APPLY_REFUSED);
+	CHECK_ERR(res[2].err, VELD_ESIG);
+	CHECK_EQ(snapshot(C, rec).nvalues, 1);
+	CHECK_EQ(verify_problems(C), 0);
+	release3(o);
+	teardown();
+
+	/* A made-up op 2 (bad signature) beside B's real op 3, whose prev
+	 * names the real op 2: op 3 does not vouch for the fake. */
+	setup();
+	chain3(o, rec, "2");
+	chain3(other, rec, "forged");
+	corrupt_sig(&other[1]);
+	veld_buf_release(&o[1]);
+	o[1] = other[1];
+	other[1] = (struct veld_buf){0};
+	apply_n(C, o, 3, res);
+	CHECK_EQ(res[0].status, VELD_APPLY_APPLIED);
+	CHECK_EQ(res[1].status, VELD_APPLY_REFUSED);
+	CHECK_ERR(res[1].err, VELD_ESIG);
+	CHECK_EQ(res[2].status, VELD_APPLY_HELD); /* waits for the real 2 */
+	CHECK_EQ(snapshot(C, rec).nvalues, 1);
+	CHECK_EQ(verify_problems(C), 0);
+	veld_buf_release(&other[0]);
+	veld_buf_release(&other[2]);
+	release3(o);
+	teardown();
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -721,5 +853,6 @@ int main(void)
 	reads_and_filters();
 	apply_all_or_nothing();
 	second_writer();
+	chain_run_one_signature();
 	return test_summary("test_replica");
 }

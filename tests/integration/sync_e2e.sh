@@ -36,6 +36,8 @@ check() { # check "what" command...
 	shift
 	if "$@"; then ok; else fail "$what"; fi
 }
+not() { ! "$@" >/dev/null 2>&1; }
+lacks() { ! grep -q "$1" "$2"; }
 
 port=$((20000 + RANDOM % 20000))
 url="ws://127.0.0.1:$port/sync"
@@ -90,6 +92,18 @@ id=$(v A new huisbezoek street=Kerkstraat house=12 wish=bankjes | tail -1)
 check "A syncs" v A sync
 check "B syncs" v B sync
 check "B has A's record" grep -q Kerkstraat <(v B list --json)
+# --push-only: B's entry is receipted, and nothing is pulled.
+v B new huisbezoek street=Stationsweg house=3 >/dev/null
+v A new huisbezoek street=Marktplein house=5 >/dev/null
+v A sync --push-only >"$tmp/po.out" 2>&1
+check "push-only: receipted, nothing pulled" \
+	grep -q "pushed 1 ops, pulled 0 ops;.*receipt" "$tmp/po.out"
+v B sync --push-only >/dev/null 2>&1
+check "push-only: B did not pull A's new entry" \
+	lacks Marktplein <(v B list --json)
+check "push-only with --watch is refused" not v B sync --push-only --watch
+check "B pulls it with a plain sync" v B sync
+check "then B has it" grep -q Marktplein <(v B list --json)
 stop_server
 
 # Offline: the same field on two devices, and more of everything.
