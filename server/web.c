@@ -786,6 +786,10 @@ int veld_web_handle(struct veld_server *srv, const struct veld_web_req *q,
 		return on_login(srv, q, r);
 	}
 	s = veld_web_session(srv, q->cookie);
+	/* The page asks this first: not being logged in is no error. */
+	if (!s && !strcmp(q->path, "/api/session") &&
+	    q->method != VELD_WEB_POST)
+		return reply(r, 200, JSON, "{\"name\":null}");
 	if (!s)
 		return FAIL(r, 401, "not logged in or session expired");
 	return route_api(srv, q, r, s);
