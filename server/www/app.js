@@ -97,7 +97,13 @@ function formDef(name) {
 	return state.forms.find((f) => f.name === name) || null;
 }
 
+const EXTRA_LABELS = {
+	followup_status: 'Opvolging: status',
+	followup_owner: 'Opvolging: eigenaar',
+};
+
 function fieldLabel(form, field) {
+	if (EXTRA_LABELS[field]) return EXTRA_LABELS[field];
 	const def = formDef(form);
 	const f = def && def.fields.find((x) => x.name === field);
 	return (f && f.label) || field;
@@ -419,7 +425,7 @@ async function viewRecord(id) {
 		el('div', {class: 'card'}, el('h3', {}, 'Notities'),
 			el('ul', {id: 'notes'}, r.notes.map((n) => el('li', {},
 				n.erased ? '[gewist]' : n.text, ' ',
-				el('span', {class: 'muted'}, `${n.device || short(n.author)}, ${when(n.time)}`)))),
+				el('span', {class: 'muted'}, `${n.by ? n.by + ' (via server)' : n.device || short(n.author)}, ${when(n.time)}`)))),
 			r.erased ? null : el('p', {}, note, ' ', el('button', {type: 'button', onclick: async () => {
 				if (!note.value) return;
 				try {
@@ -431,7 +437,7 @@ async function viewRecord(id) {
 			el('table', {id: 'history'},
 				el('thead', {}, el('tr', {}, ['Tijd', 'Soort', 'Apparaat', 'Door', '#', 'Status', 'Inhoud'].map((h) => el('th', {}, h)))),
 				el('tbody', {}, r.history.map((h) => el('tr', {},
-					el('td', {}, when(h.time)),
+					el('td', {class: 'time'}, when(h.time)),
 					el('td', {}, h.kind),
 					el('td', {}, h.role === 'server' ? 'server' : `${h.device || short(h.author)} (${h.role || '?'})`),
 					el('td', {}, h.by || ''),
