@@ -70,8 +70,17 @@ rc=0
 VELDD="$VELDD" VELD="$VELD" DATA="$TMP/srv" TMPDIR="$TMP" PORT="$PORT" \
 	ARTIFACTS="$WORK/artifacts" NODE_PATH="$WORK/node_modules" \
 	timeout 150 node "$HERE/dashboard.js" || rc=$?
+# A clean stop, and no sanitizer report (ASan/UBSan builds).
+kill -TERM "$PID"
+stop=0
+wait "$PID" || stop=$?
+PID=
+if ((stop)) || grep -q Sanitizer "$TMP/err"; then
+	echo "FAIL - veldd did not stop cleanly (exit $stop) or reported a sanitizer error" >&2
+	rc=1
+fi
 if ((rc)); then
 	echo "--- veldd stderr (last lines) ---" >&2
-	tail -20 "$TMP/err" >&2 || true
+	tail -40 "$TMP/err" >&2 || true
 fi
 exit $rc

@@ -228,5 +228,15 @@ check "... refused once expired" test "$(req GET /api/devices)" = 401
 for _ in $(seq 1 10); do req POST /api/login -H "Origin: $URL" -d '{"code":"AAAAA-AAAAA"}' >/dev/null; done
 check "too many failed logins: 429" test "$(req POST /api/login -H "Origin: $URL" -d '{"code":"AAAAA-AAAAA"}')" = 429
 
+# --- clean stops: exit 0, and no sanitizer report (ASan/UBSan builds) ---
+for p in "${PIDS[@]}"; do
+	kill -TERM "$p"
+	rc=0
+	wait "$p" || rc=$?
+	check "veldd $p stops cleanly on SIGTERM" test "$rc" = 0
+done
+PIDS=()
+check "no sanitizer report from veldd" bash -c "! cat '$TMP'/err.* | grep -q Sanitizer"
+
 echo "dashboard_api: $passed passed, $failed failed"
 ((failed == 0))
