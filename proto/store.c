@@ -2107,9 +2107,10 @@ int veld_store_dash_forms(struct veld_store *s, struct veld_buf *out)
 /* clang-format off */
 static const char dash_counts_sql[] =
 	"WITH " DASH_FORM_FIELDS ", " DASH_LIVE_RECORDS ","
-	" vals AS (SELECT v.field, veld_json(v.value) AS j FROM field_values v"
-	"  JOIN recs ON v.record = recs.id WHERE v.winner"
-	"  AND v.value IS NOT NULL)"
+	" vals AS MATERIALIZED (SELECT v.field, veld_json(v.value) AS j"
+	"  FROM field_values v JOIN recs ON v.record = recs.id WHERE v.winner"
+	"  AND v.value IS NOT NULL AND v.field IN (SELECT name FROM fd"
+	"   WHERE type IN ('choice', 'multi', 'bool')))"
 	" SELECT json_object('form', ?1, 'total', (SELECT count(*) FROM recs),"
 	" 'streets', (SELECT json_group_array(json_object('street', street,"
 	"   'n', n)) FROM (SELECT street, count(*) AS n FROM recs"
