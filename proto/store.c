@@ -1862,9 +1862,17 @@ int veld_store_record_json(struct veld_store *s,
 	"  json(veld_json(v.value)))"                                         \
 	"  FROM field_values v WHERE v.record = r.id AND v.winner)"
 
-static const char dash_records_head[] =
-	"SELECT json_group_array(json(o)) FROM (SELECT json_object("
-	DASH_REC_FIELDS ") AS o FROM records r WHERE"
+/*
+ * The list: first the ids and sort keys of the selected rows, at most
+ * LIMIT of them (materialised, so SQLite builds JSON for those only), then
+ * their objects in that order.  Put together as
+ * dash_sel_head SORT dash_sel_where DIR ", r.id LIMIT n) " dash_list DIR
+ * ", sel.sid)".
+ */
+static const char dash_sel_head[] =
+	"WITH sel AS MATERIALIZED (SELECT r.id AS sid, ";
+static const char dash_sel_where[] =
+	" AS k FROM records r WHERE"
 	" (?1 IS NULL OR r.form = ?1) AND (?2 IS NULL OR r.area = ?2)"
 	" AND (?3 IS NULL OR r.street = ?3)"
 	" AND (?4 IS NULL OR (" DASH_NEEDS_FOLLOWUP " AND (?4 = 'any' OR"
@@ -1878,7 +1886,11 @@ static const char dash_records_head[] =
 	" AND (?7 IS NULL OR date((r.created >> 16) / 1000, 'unixepoch') <= ?7)"
 	" AND (NOT ?8 OR r.conflicts > 0 OR r.delete_conflict)"
 	" AND (?9 OR NOT r.deleted OR r.delete_conflict)"
-	" ORDER BY ";
+	" ORDER BY k ";
+static const char dash_list[] =
+	"SELECT json_group_array(json(o)) FROM (SELECT json_object("
+	DASH_REC_FIELDS ") AS o FROM sel JOIN records r ON r.id = sel.sid"
+	" ORDER BY sel.k ";
 /* clang-format on */
 
 /* The sort keys the API takes, and their SQL (whitelisted, never user
@@ -1945,7 +1957,8 @@ int veld_store_dash_records(struct veld_store *s,
 			    struct veld_buf *out)
 {
 	const char *order = "r.updated";
-	char q[sizeof(dash_records_head) + 128];
+	char q[sizeof(dash_sel_head) + sizeof(dash_sel_where) +
+	       sizeof(dash_list) + 128];
 	struct cli_json_fn fn;
 	sqlite3_stmt *st;
 	unsigned limit = f->limit ? f->limit : VELD_DASH_LIMIT_DEFAULT;
@@ -1957,8 +1970,9 @@ int veld_store_dash_records(struct veld_store *s,
 			order = dash_sorts[i].sql;
 	if (limit > VELD_DASH_LIMIT_MAX)
 		limit = VELD_DASH_LIMIT_MAX;
-	snprintf(q, sizeof(q), "%s%s %s, r.id LIMIT %u)", dash_records_head,
-		 order, f->desc ? "DESC" : "ASC", limit);
+	snprintf(q, sizeof(q), "%s%s%s%s, r.id LIMIT %u) %s%s, sel.sid)",
+		 dash_sel_head, order, dash_sel_where, f->desc ? "DESC" : "ASC",
+		 limit, dash_list, f->desc ? "DESC" : "ASC");
 	rc = dash_prepare(s, &fn, q, &st);
 	if (rc == 0) {
 		bind_text(st, 1, f->form);
