@@ -539,6 +539,12 @@ static int cmd_serve(int argc, char **argv)
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 		info.ssl_cert_filepath = o.tls_cert;
 		info.ssl_private_key_filepath = o.tls_key;
+		/*
+		 * HTTP/1.1 only: browsers would otherwise pick h2, where lws
+		 * 4.1 neither finds the dashboard's X-CSRF-Token header nor
+		 * carries its WebSocket (RFC 8441).
+		 */
+		info.alpn = "http/1.1";
 	}
 	info.port = o.listen.port;
 	info.iface = o.listen.host;

@@ -224,9 +224,46 @@ check "... works at once" test "$(req GET /api/devices)" = 200
 sleep 1.5
 check "... refused once expired" test "$(req GET /api/devices)" = 401
 
+# --- native TLS: Secure cookie; a browser's h2 offer gets HTTP/1.1, where
+# the CSRF header (and the live WebSocket) work ---
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	-keyout "$TMP/key.pem" -out "$TMP/cert.pem" -days 2 -subj /CN=127.0.0.1 \
+	-addext subjectAltName=IP:127.0.0.1 2>/dev/null
+start_tls() {
+	for _ in 1 2 3 4 5; do
+		PORT=$((20000 + RANDOM % 20001))
+		"$VELDD" serve --data "$TMP/tls" --listen "127.0.0.1:$PORT" \
+			--tls-cert "$TMP/cert.pem" --tls-key "$TMP/key.pem" \
+			>"$TMP/out.$PORT" 2>"$TMP/err.$PORT" &
+		local pid=$!
+		for ((i = 0; i < 100; i++)); do
+			kill -0 "$pid" 2>/dev/null || break
+			if curl -kfs -o /dev/null --max-time 1 "https://127.0.0.1:$PORT/healthz"; then
+				PIDS+=("$pid")
+				URL="https://127.0.0.1:$PORT"
+				return 0
+			fi
+			sleep 0.1
+		done
+		kill -TERM "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+		rm -rf "$TMP/tls"
+	done
+	echo "no free port for TLS" >&2
+	exit 1
+}
+start_tls
+t=$(code "$TMP/tls" coordinator Tess)
+rm -f "$TMP/jar"
+check "TLS: login over an h2-capable client" test "$(req POST /api/login -k --http2 -H "Origin: $URL" -d "{\"code\":\"$t\"}")" = 200
+check "... answered in HTTP/1.1" grep -q '^HTTP/1.1 200' "$TMP/headers"
+check "... the cookie is Secure" grep -qi '^set-cookie: veld_session=.*; HttpOnly; SameSite=Strict; Secure' "$TMP/headers"
+tcsrf=$(jq_ 'd["csrf"]')
+check "... a write with the CSRF header works" test "$(req POST /api/logout -k --http2 -H "Origin: $URL" -H "X-CSRF-Token: $tcsrf")" = 200
+
 # --- login rate limit: 10 failures, then 429 ---
-for _ in $(seq 1 10); do req POST /api/login -H "Origin: $URL" -d '{"code":"AAAAA-AAAAA"}' >/dev/null; done
-check "too many failed logins: 429" test "$(req POST /api/login -H "Origin: $URL" -d '{"code":"AAAAA-AAAAA"}')" = 429
+for _ in $(seq 1 10); do req POST /api/login -k -H "Origin: $URL" -d '{"code":"AAAAA-AAAAA"}' >/dev/null; done
+check "too many failed logins: 429" test "$(req POST /api/login -k -H "Origin: $URL" -d '{"code":"AAAAA-AAAAA"}')" = 429
 
 # --- clean stops: exit 0, and no sanitizer report (ASan/UBSan builds) ---
 for p in "${PIDS[@]}"; do
