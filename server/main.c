@@ -12,9 +12,10 @@
  * options, the lws context and the service loop; the rest lives in its own
  * modules: http.c (the plain-HTTP protocol callback), web.c (the
  * dashboard and its API behind it), live.c (the dashboard's WebSocket),
- * listen.c (the listen address), datadir.c (the data directory and the server
- *key), config.c (the configuration file; flags override it), tls.c (reloading
- *the certificate on SIGHUP).  The only globals are the signal flags.
+ * listen.c (the listen address), datadir.c (the data directory and the
+ * server key), config.c (the configuration file; flags override it),
+ * tls.c (reloading the certificate on SIGHUP).  The only globals are the
+ * signal flags.
  *
  * Exit codes: 0 ok (including a clean stop on SIGINT/SIGTERM), 1 runtime
  * failure, 2 usage or configuration error.
