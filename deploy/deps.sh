@@ -5,13 +5,14 @@
 #   deploy/deps.sh build   compiler, CMake and the four libraries
 #   deploy/deps.sh test    the above plus clang (sanitizers, libFuzzer),
 #                          clang-format, curl, python3, sqlite3, openssl, systemd
-#                          (systemd-analyze) and Node.js
+#                          (systemd-analyze), Node.js with npm, and chromium
+#                          (the dashboard's browser test)
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config
 	libwebsockets-dev libmsgpack-dev libsodium-dev libsqlite3-dev)
 test_pkgs=(clang libclang-rt-14-dev clang-format curl python3 procps sqlite3
-	openssl systemd)
+	openssl systemd chromium)
 
 case "${1:-}" in
 build) want=("${build_pkgs[@]}") ;;
@@ -25,6 +26,10 @@ esac
 # Node.js may come from elsewhere (nvm, NodeSource); any `node` will do.
 if [ "$1" = test ] && ! command -v node >/dev/null 2>&1; then
 	want+=(nodejs)
+fi
+# npm installs playwright-core for the browser test (tests/browser).
+if [ "$1" = test ] && ! command -v npm >/dev/null 2>&1; then
+	want+=(npm)
 fi
 
 missing=()

@@ -138,12 +138,13 @@ static int is_id_list(const msgpack_object *o)
 
 static int check_put(const msgpack_object *c)
 {
-	static const char *const keys[] = {"area", "form", "pred", "set", NULL};
+	static const char *const keys[] = {"area", "by",  "form",
+					   "pred", "set", NULL};
 	const msgpack_object *set = map_get(c, "set");
 	const msgpack_object *pred = map_get(c, "pred");
 
 	if (!only_keys(c, keys) || !opt_name(map_get(c, "area")) ||
-	    !opt_name(map_get(c, "form")))
+	    !opt_name(map_get(c, "by")) || !opt_name(map_get(c, "form")))
 		return 0;
 	if (!set || set->type != MSGPACK_OBJECT_MAP || set->via.map.size == 0)
 		return 0;
@@ -170,15 +171,19 @@ static int check_put(const msgpack_object *c)
 
 static int check_content(uint64_t kind, const msgpack_object *c)
 {
-	static const char *const del_keys[] = {"seen", NULL};
-	static const char *const note_keys[] = {"text", NULL};
-	static const char *const erase_keys[] = {"area", "form", NULL};
-	static const char *const form_keys[] = {"def", "name", NULL};
-	static const char *const dev_keys[] = {"area", "key",	 "name",
+	static const char *const del_keys[] = {"by", "seen", NULL};
+	static const char *const note_keys[] = {"by", "text", NULL};
+	static const char *const erase_keys[] = {"area", "by", "form", NULL};
+	static const char *const form_keys[] = {"by", "def", "name", NULL};
+	static const char *const dev_keys[] = {"area", "by",	 "key", "name",
 					       "role", "status", NULL};
 	const msgpack_object *o;
 
 	if (c->type != MSGPACK_OBJECT_MAP)
+		return 0;
+	/* Attribution (docs/protocol.md section 11): optional on every
+	 * kind, a name when present. */
+	if (!opt_name(map_get(c, "by")))
 		return 0;
 	switch (kind) {
 	case VELD_KIND_PUT:

@@ -56,6 +56,8 @@ struct veld_replica {
 	struct veld_buf pending_buf;
 	int64_t data_version; /* of the file when the caches were loaded */
 	int run_auth; /* authenticate linked runs by one signature (§13.1) */
+	/* Attribution written into local ops ("by"), or "" for none. */
+	char by[VELD_NAME_MAX + 1];
 };
 
 static int idset_add(struct idset *s, const uint8_t id[VELD_RECORD_LEN])
@@ -822,6 +824,33 @@ static int pack_str(msgpack_packer *pk, const char *s)
 	return msgpack_pack_str_with_body(pk, s, strlen(s));
 }
 
+int veld_replica_set_by(struct veld_replica *r, const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+
+	if (name && (n == 0 || n > VELD_NAME_MAX ||
+		     !veld_utf8_valid((const uint8_t *)name, n)))
+		return VELD_EINVAL;
+	memcpy(r->by, name ? name : "", n);
+	r->by[n] = 0;
+	return 0;
+}
+
+/* 1 if local ops carry "by" now, else 0 (a count of map entries). */
+static size_t by_n(const struct veld_replica *r)
+{
+	return r->by[0] != 0;
+}
+
+/* The "by" entry, if set; the caller keeps the keys in byte order. */
+static void pack_by(const struct veld_replica *r, msgpack_packer *pk)
+{
+	if (!r->by[0])
+		return;
+	pack_str(pk, "by");
+	pack_str(pk, r->by);
+}
+
 /* Start a body: salt, then a map of n entries. */
 static void body_start(struct veld_buf *b, msgpack_packer *pk, size_t n)
 {
@@ -931,11 +960,13 @@ int veld_replica_put(struct veld_replica *r, uint8_t record[VELD_RECORD_LEN],
 		goto out;
 
 	body_start(&body, &pk,
-		   (area ? 1 : 0) + (form ? 1 : 0) + (npred ? 1 : 0) + 1);
+		   (area ? 1 : 0) + by_n(r) + (form ? 1 : 0) + (npred ? 1 : 0) +
+			   1);
 	if (area) {
 		pack_str(&pk, "area");
 		pack_str(&pk, area);
 	}
+	pack_by(r, &pk);
 	if (form) {
 		pack_str(&pk, "form");
 		pack_str(&pk, form);
@@ -990,7 +1021,8 @@ int veld_replica_delete(struct veld_replica *r,
 		return rc < 0 ? rc : VELD_ENOTFOUND;
 	rc = veld_store_values(r->store, record, pred_one, &seen);
 	if (rc == 0) {
-		body_start(&body, &pk, 1);
+		body_start(&body, &pk, 1 + by_n(r));
+		pack_by(r, &pk);
 		pack_str(&pk, "seen");
 		pack_ids(&pk, &seen);
 		rc = body_error(&body);
@@ -1014,7 +1046,8 @@ int veld_replica_note(struct veld_replica *r,
 		return rc < 0 ? rc : VELD_ENOTFOUND;
 	if (!text || !*text)
 		return VELD_EINVAL;
-	body_start(&body, &pk, 1);
+	body_start(&body, &pk, 1 + by_n(r));
+	pack_by(r, &pk);
 	pack_str(&pk, "text");
 	pack_str(&pk, text);
 	rc = body_error(&body);
@@ -1056,11 +1089,12 @@ int veld_replica_erase(struct veld_replica *r,
 
 	if (rc <= 0)
 		return rc < 0 ? rc : VELD_ENOTFOUND;
-	body_start(&body, &pk, (size_t)(m.has_area + m.has_form));
+	body_start(&body, &pk, (size_t)(m.has_area + m.has_form) + by_n(r));
 	if (m.has_area) {
 		pack_str(&pk, "area");
 		pack_str(&pk, m.area);
 	}
+	pack_by(r, &pk);
 	if (m.has_form) {
 		pack_str(&pk, "form");
 		pack_str(&pk, m.form);
@@ -1084,7 +1118,8 @@ int veld_replica_form(struct veld_replica *r, uint8_t form_id[VELD_RECORD_LEN],
 		return VELD_EINVAL;
 	if (create)
 		randombytes_buf(form_id, VELD_RECORD_LEN);
-	body_start(&body, &pk, 2);
+	body_start(&body, &pk, 2 + by_n(r));
+	pack_by(r, &pk);
 	pack_str(&pk, "def");
 	if (veld_buf_append(&body, def, def_len) < 0 && !body.err)
 		body.err = VELD_ETOOBIG;
@@ -1107,11 +1142,12 @@ int veld_replica_device(struct veld_replica *r, const uint8_t key[VELD_PK_LEN],
 
 	if (!role || !name)
 		return VELD_EINVAL;
-	body_start(&body, &pk, area ? 5 : 4);
+	body_start(&body, &pk, (area ? 5 : 4) + by_n(r));
 	if (area) {
 		pack_str(&pk, "area");
 		pack_str(&pk, area);
 	}
+	pack_by(r, &pk);
 	pack_str(&pk, "key");
 	msgpack_pack_bin_with_body(&pk, key, VELD_PK_LEN);
 	pack_str(&pk, "name");

@@ -115,6 +115,17 @@ int veld_replica_apply_all(struct veld_replica *r, const struct veld_bytes *ops,
 
 /* --- local writes: each makes one op, signs it and applies it --- */
 
+/*
+ * veld_replica_set_by - attribute the local writes that follow to name
+ * (copied; 1..VELD_NAME_MAX bytes of UTF-8), or to nobody (NULL, the
+ * default).  Each op then carries the optional content key "by"
+ * (docs/protocol.md section 11): veldd signs the dashboard's writes with
+ * the server key and names the coordinator who made them.  Returns 0 or
+ * VELD_EINVAL (name unchanged).
+ */
+int veld_replica_set_by(struct veld_replica *r, const char *name)
+	__attribute__((warn_unused_result));
+
 /* A field to set: value is canonical msgpack (mp) or a string (text);
  * neither = nil (clear). */
 struct veld_field {

@@ -1824,6 +1824,472 @@ int veld_store_record_json(struct veld_store *s,
 	return rc < 0 ? rc : rc > 0 ? rc : jr.found;
 }
 
+/* --- dashboard read helpers --- */
+
+/*
+ * These serve veldd's dashboard, HTTP API and exports (server/web.c,
+ * server/export.c; docs/api.md).  Every answer is one JSON (or CSV) text
+ * built by SQLite: JSON1 for the JSON, replace() for the CSV quoting, and
+ * the veld_json() function of the client helpers above for field values.
+ * They run once per request, so their statements are prepared per call.
+ */
+
+/* A record's display value of one field, as JSON text (alias r). */
+#define DASH_VALUE(field)                                                      \
+	"(SELECT json_extract(veld_json(v.value), '$') FROM field_values v"    \
+	" WHERE v.record = r.id AND v.field = '" field "' AND v.winner)"
+
+/* Whether the record asks for a follow-up: docs/api.md. */
+#define DASH_NEEDS_FOLLOWUP                                                    \
+	"(r.followup IS NOT NULL AND lower(trim(r.followup)) NOT IN"           \
+	" ('', 'geen', 'nee', 'no', 'none'))"
+
+/* clang-format off */
+#define DASH_REC_FIELDS                                                        \
+	" 'id', lower(hex(r.id)), 'form', r.form, 'area', r.area,"            \
+	" 'street', r.street, 'followup', r.followup,"                        \
+	" 'needs_followup', " CLI_BOOL(DASH_NEEDS_FOLLOWUP) ","               \
+	" 'followup_status', coalesce(" DASH_VALUE("followup_status")         \
+	", iif(" DASH_NEEDS_FOLLOWUP ", 'open', NULL)),"                      \
+	" 'followup_owner', " DASH_VALUE("followup_owner") ","                \
+	" 'created', " CLI_ISO("r.created") ","                               \
+	" 'updated', " CLI_ISO("r.updated") ","                               \
+	" 'deleted', " CLI_BOOL("r.deleted") ","                              \
+	" 'delete_conflict', " CLI_BOOL("r.delete_conflict") ","              \
+	" 'conflicts', r.conflicts,"                                          \
+	" 'erased', " CLI_BOOL("r.erased") ","                                \
+	" 'values', (SELECT json_group_object(v.field,"                       \
+	"  json(veld_json(v.value)))"                                         \
+	"  FROM field_values v WHERE v.record = r.id AND v.winner)"
+
+/*
+ * The list: first the ids and sort keys of the selected rows, at most
+ * LIMIT of them (materialised, so SQLite builds JSON for those only), then
+ * their objects in that order.  Put together as
+ * dash_sel_head SORT dash_sel_where DIR ", r.id LIMIT n) " dash_list DIR
+ * ", sel.sid)".
+ */
+static const char dash_sel_head[] =
+	"WITH sel AS MATERIALIZED (SELECT r.id AS sid, ";
+static const char dash_sel_where[] =
+	" AS k FROM records r WHERE"
+	" (?1 IS NULL OR r.form = ?1) AND (?2 IS NULL OR r.area = ?2)"
+	" AND (?3 IS NULL OR r.street = ?3)"
+	" AND (?4 IS NULL OR (" DASH_NEEDS_FOLLOWUP " AND (?4 = 'any' OR"
+	" coalesce(" DASH_VALUE("followup_status") ", 'open') = ?4)))"
+	" AND (?5 IS NULL OR instr(lower(coalesce(r.street, '')), lower(?5))"
+	"  OR EXISTS (SELECT 1 FROM field_values v WHERE v.record = r.id"
+	"   AND v.winner AND instr(lower(veld_json(v.value)), lower(?5)))"
+	"  OR EXISTS (SELECT 1 FROM notes n WHERE n.record = r.id"
+	"   AND instr(lower(n.text), lower(?5))))"
+	" AND (?6 IS NULL OR date((r.created >> 16) / 1000, 'unixepoch') >= ?6)"
+	" AND (?7 IS NULL OR date((r.created >> 16) / 1000, 'unixepoch') <= ?7)"
+	" AND (NOT ?8 OR r.conflicts > 0 OR r.delete_conflict)"
+	" AND (?9 OR NOT r.deleted OR r.delete_conflict)"
+	" ORDER BY k ";
+static const char dash_list[] =
+	"SELECT json_group_array(json(o)) FROM (SELECT json_object("
+	DASH_REC_FIELDS ") AS o FROM sel JOIN records r ON r.id = sel.sid"
+	" ORDER BY sel.k ";
+/* clang-format on */
+
+/* The sort keys the API takes, and their SQL (whitelisted, never user
+ * text). */
+static const struct {
+	const char *name, *sql;
+} dash_sorts[] = {
+	{"updated", "r.updated"},     {"created", "r.created"},
+	{"street", "r.street"},	      {"area", "r.area"},
+	{"form", "r.form"},	      {"followup", "r.followup"},
+	{"conflicts", "r.conflicts"}, {"id", "r.id"},
+};
+
+int veld_store_dash_sort_ok(const char *sort)
+{
+	for (size_t i = 0; i < sizeof(dash_sorts) / sizeof(dash_sorts[0]); i++)
+		if (!strcmp(sort, dash_sorts[i].name))
+			return 1;
+	return 0;
+}
+
+/* Step st once and put column 0's text (the whole answer) into out. */
+static int dash_take(struct cli_json_fn *fn, sqlite3_stmt *st,
+		     struct veld_buf *out)
+{
+	int rc = sqlite3_step(st);
+
+	veld_buf_reset(out);
+	if (rc == SQLITE_ROW)
+		rc = sqlite3_column_type(st, 0) == SQLITE_NULL
+			     ? 0
+			     : cli_json_take(st, out);
+	else if (rc == SQLITE_DONE)
+		rc = 0;
+	else
+		rc = VELD_ESTORE;
+	if (fn->err)
+		rc = fn->err;
+	return rc;
+}
+
+/* Prepare sql with veld_json() registered; on failure *st is NULL. */
+static int dash_prepare(struct veld_store *s, struct cli_json_fn *fn,
+			const char *text, sqlite3_stmt **st)
+{
+	int rc = cli_json_fns_add(s, fn);
+
+	*st = NULL;
+	if (rc == 0 &&
+	    sqlite3_prepare_v2(s->db, text, -1, st, NULL) != SQLITE_OK)
+		rc = VELD_ESTORE;
+	return rc;
+}
+
+static void dash_finish(struct veld_store *s, struct cli_json_fn *fn,
+			sqlite3_stmt *st)
+{
+	sqlite3_finalize(st);
+	cli_json_fns_remove(s, fn);
+}
+
+int veld_store_dash_records(struct veld_store *s,
+			    const struct veld_dash_filter *f,
+			    struct veld_buf *out)
+{
+	const char *order = "r.updated";
+	char q[sizeof(dash_sel_head) + sizeof(dash_sel_where) +
+	       sizeof(dash_list) + 128];
+	struct cli_json_fn fn;
+	sqlite3_stmt *st;
+	unsigned limit = f->limit ? f->limit : VELD_DASH_LIMIT_DEFAULT;
+	int rc;
+
+	for (size_t i = 0;
+	     f->sort && i < sizeof(dash_sorts) / sizeof(*dash_sorts); i++)
+		if (!strcmp(f->sort, dash_sorts[i].name))
+			order = dash_sorts[i].sql;
+	if (limit > VELD_DASH_LIMIT_MAX)
+		limit = VELD_DASH_LIMIT_MAX;
+	snprintf(q, sizeof(q), "%s%s%s%s, r.id LIMIT %u) %s%s, sel.sid)",
+		 dash_sel_head, order, dash_sel_where, f->desc ? "DESC" : "ASC",
+		 limit, dash_list, f->desc ? "DESC" : "ASC");
+	rc = dash_prepare(s, &fn, q, &st);
+	if (rc == 0) {
+		bind_text(st, 1, f->form);
+		bind_text(st, 2, f->area);
+		bind_text(st, 3, f->street);
+		bind_text(st, 4, f->followup);
+		bind_text(st, 5, f->text);
+		bind_text(st, 6, f->from);
+		bind_text(st, 7, f->to);
+		sqlite3_bind_int(st, 8, f->only_conflicts);
+		sqlite3_bind_int(st, 9, f->include_deleted);
+		rc = dash_take(&fn, st, out);
+	}
+	dash_finish(s, &fn, st);
+	return rc;
+}
+
+/* clang-format off */
+static const char dash_record_sql[] =
+	"SELECT json_object(" DASH_REC_FIELDS ","
+	" 'current', (SELECT json_group_object(f.field, json("
+	"  (SELECT json_group_array(json_object("
+	"    'value', json(veld_json(v.value)),"
+	"    'winner', " CLI_BOOL("v.winner") ","
+	"    'op', lower(hex(v.op)), " CLI_WHO("v.author") ","
+	"    'by', (SELECT json_extract(veld_json(b.body), '$[1].by')"
+	"     FROM bodies b WHERE b.id = v.op AND v.author = ?2),"
+	"    'time', " CLI_ISO("v.hlc") "))"
+	"   FROM (SELECT * FROM field_values WHERE record = r.id"
+	"    AND field = f.field ORDER BY winner DESC, hlc DESC, author) v)))"
+	"  FROM (SELECT DISTINCT field FROM field_values"
+	"   WHERE record = r.id) f),"
+	" 'notes', (SELECT json_group_array(json_object("
+	"   'op', lower(hex(n.op)), " CLI_WHO("n.author") ","
+	"   'by', (SELECT json_extract(veld_json(b.body), '$[1].by')"
+	"    FROM bodies b WHERE b.id = n.op AND n.author = ?2),"
+	"   'time', " CLI_ISO("n.hlc") ", 'text', n.text,"
+	"   'erased', " CLI_BOOL("n.text IS NULL") "))"
+	"  FROM (SELECT * FROM notes WHERE record = r.id"
+	"   ORDER BY hlc, author, op) n),"
+	" 'history', (SELECT json_group_array(json_object("
+	"   'op', lower(hex(o.id)), " CLI_WHO("o.author") ","
+	"   'role', CASE WHEN o.author = ?2 THEN 'server' ELSE"
+	"    (SELECT role FROM devices d WHERE d.key = o.author) END,"
+	"   'by', iif(o.author = ?2, json_extract(o.content, '$.by'), NULL),"
+	"   'time', " CLI_ISO("o.hlc") ", 'seq', o.seq,"
+	"   'kind', veld_kind(o.kind),"
+	"   'status', CASE o.status WHEN 0 THEN 'applied'"
+	"    WHEN 1 THEN 'void' ELSE 'fork' END,"
+	"   'content', json(o.content)))"
+	"  FROM (SELECT ops.*, (SELECT json_extract(veld_json(b.body), '$[1]')"
+	"    FROM bodies b WHERE b.id = ops.id) AS content"
+	"   FROM ops WHERE record = r.id ORDER BY hlc, author, id) o))"
+	" FROM records r WHERE r.id = ?1";
+/* clang-format on */
+
+int veld_store_dash_record(struct veld_store *s,
+			   const uint8_t id[VELD_RECORD_LEN],
+			   const uint8_t root[VELD_PK_LEN],
+			   struct veld_buf *out)
+{
+	struct cli_json_fn fn;
+	sqlite3_stmt *st;
+	int rc = dash_prepare(s, &fn, dash_record_sql, &st);
+
+	if (rc == 0) {
+		bind_blob(st, 1, id, VELD_RECORD_LEN);
+		bind_blob(st, 2, root, VELD_PK_LEN);
+		rc = dash_take(&fn, st, out);
+		if (rc == 0)
+			rc = out->len > 0;
+	}
+	dash_finish(s, &fn, st);
+	return rc;
+}
+
+/* clang-format off */
+static const char dash_devices_sql[] =
+	"SELECT json_group_array(json(o)) FROM (SELECT json_object("
+	" 'key', lower(hex(d.key)), 'role', d.role, 'name', d.name,"
+	" 'area', d.area,"
+	" 'status', iif(d.revoked, 'revoked', 'active'),"
+	" 'enrolled', " CLI_ISO("d.enrolled") ","
+	" 'revoked', iif(d.revoked, " CLI_ISO("d.revoked") ", NULL),"
+	" 'seq', coalesce(h.seq, 0),"
+	" 'frozen', " CLI_BOOL("coalesce(h.frozen, 0)") ","
+	" 'fork_seq', iif(coalesce(h.frozen, 0), h.fork_seq, NULL),"
+	" 'forks', (SELECT count(*) FROM ops f WHERE f.author = d.key"
+	"  AND f.status = 2),"
+	" 'last_op', (SELECT " CLI_ISO("max(x.hlc)") " FROM ops x"
+	"  WHERE x.author = d.key),"
+	" 'last_sync', (SELECT CAST(m.value AS TEXT) FROM meta m"
+	"  WHERE m.key = 'last_sync:' || lower(hex(d.key)))) AS o"
+	" FROM devices d LEFT JOIN heads h ON h.author = d.key"
+	" ORDER BY d.revoked != 0, d.name, d.key)";
+/* clang-format on */
+
+int veld_store_dash_devices(struct veld_store *s, struct veld_buf *out)
+{
+	struct cli_json_fn fn;
+	sqlite3_stmt *st;
+	int rc = dash_prepare(s, &fn, dash_devices_sql, &st);
+
+	if (rc == 0)
+		rc = dash_take(&fn, st, out);
+	dash_finish(s, &fn, st);
+	return rc;
+}
+
+int veld_store_dash_forms(struct veld_store *s, struct veld_buf *out)
+{
+	static const char forms_sql[] =
+		"SELECT json_group_array(json(o)) FROM (SELECT json_object("
+		" 'name', f.name, 'id', lower(hex(f.id)),"
+		" 'title', json_extract(f.d, '$.title'),"
+		" 'fields', json_extract(f.d, '$.fields'),"
+		" 'records', (SELECT count(*) FROM records r"
+		"  WHERE r.form = f.name)) AS o"
+		" FROM (SELECT name, id, veld_json(def) AS d FROM forms) f"
+		" ORDER BY f.name)";
+	struct cli_json_fn fn;
+	sqlite3_stmt *st;
+	int rc = dash_prepare(s, &fn, forms_sql, &st);
+
+	if (rc == 0)
+		rc = dash_take(&fn, st, out);
+	dash_finish(s, &fn, st);
+	return rc;
+}
+
+/* The fields of form ?1 (table fd: idx, name, label, type, personal). */
+#define DASH_FORM_FIELDS                                                       \
+	"fd AS (SELECT CAST(f.key AS INTEGER) AS idx,"                         \
+	" json_extract(f.value, '$.name') AS name,"                            \
+	" json_extract(f.value, '$.label') AS label,"                          \
+	" json_extract(f.value, '$.type') AS type,"                            \
+	" coalesce(json_extract(f.value, '$.personal'), 0) AS personal"        \
+	" FROM json_each((SELECT veld_json(def) FROM forms WHERE name = ?1"    \
+	"  ORDER BY id LIMIT 1), '$.fields') f)"
+
+/* Records that count: of form ?1, not erased, not deleted away. */
+#define DASH_LIVE_RECORDS                                                      \
+	"recs AS (SELECT id, street FROM records WHERE form = ?1"              \
+	" AND NOT erased AND (NOT deleted OR delete_conflict))"
+
+/* clang-format off */
+static const char dash_counts_sql[] =
+	"WITH " DASH_FORM_FIELDS ", " DASH_LIVE_RECORDS ","
+	" vals AS MATERIALIZED (SELECT v.field, veld_json(v.value) AS j"
+	"  FROM field_values v JOIN recs ON v.record = recs.id WHERE v.winner"
+	"  AND v.value IS NOT NULL AND v.field IN (SELECT name FROM fd"
+	"   WHERE type IN ('choice', 'multi', 'bool')))"
+	" SELECT json_object('form', ?1, 'total', (SELECT count(*) FROM recs),"
+	" 'streets', (SELECT json_group_array(json_object('street', street,"
+	"   'n', n)) FROM (SELECT street, count(*) AS n FROM recs"
+	"   GROUP BY street ORDER BY n DESC, street)),"
+	" 'fields', (SELECT json_group_array(json_object('name', fd.name,"
+	"   'label', fd.label, 'type', fd.type, 'counts', json("
+	"   (SELECT json_group_array(json_object('value', json(c.val),"
+	"     'n', c.n)) FROM (SELECT val, count(*) AS n FROM ("
+	"      SELECT vals.j AS val FROM vals WHERE vals.field = fd.name"
+	"       AND fd.type != 'multi'"
+	"      UNION ALL SELECT json_quote(e.value) FROM vals, json_each(vals.j) e"
+	"       WHERE vals.field = fd.name AND fd.type = 'multi'"
+	"       AND json_type(vals.j) = 'array')"
+	"     GROUP BY val ORDER BY n DESC, val) c))))"
+	"  FROM (SELECT * FROM fd WHERE type IN ('choice', 'multi', 'bool')"
+	"   ORDER BY idx) fd))"
+	" WHERE EXISTS (SELECT 1 FROM forms WHERE name = ?1)";
+/* clang-format on */
+
+int veld_store_dash_counts(struct veld_store *s, const char *form,
+			   struct veld_buf *out)
+{
+	struct cli_json_fn fn;
+	sqlite3_stmt *st;
+	int rc = dash_prepare(s, &fn, dash_counts_sql, &st);
+
+	if (rc == 0) {
+		bind_text(st, 1, form);
+		rc = dash_take(&fn, st, out);
+		if (rc == 0 && out->len == 0)
+			rc = VELD_ENOTFOUND;
+	}
+	dash_finish(s, &fn, st);
+	return rc;
+}
+
+/*
+ * Exports.  A cell is the display value as text: a string as it is, a
+ * multi as its choices joined by "; ", true/false, a number as written
+ * (with a decimal comma in the Excel variant), nothing for no value, and
+ * "[erased]" for every field of an erased record.  Every CSV cell is
+ * quoted (RFC 4180 allows it), quotes doubled; the Excel variant also
+ * puts a ' before a text that starts with = + - @ or a tab/CR, so a
+ * spreadsheet does not run it as a formula.
+ *
+ * ?1 form, ?2 personal (include personal fields), ?3 excel.
+ */
+/* clang-format off */
+#define DASH_CELL_TEXT(j)                                                      \
+	"CASE json_type(" j ") WHEN 'text' THEN iif(?3 AND"                    \
+	" substr(json_extract(" j ", '$'), 1, 1) IN ('=', '+', '-', '@',"      \
+	" char(9), char(13)), '''', '') || json_extract(" j ", '$')"           \
+	" WHEN 'array' THEN (SELECT group_concat(e.value, '; ')"               \
+	"  FROM json_each(" j ") e)"                                           \
+	" WHEN 'null' THEN '' WHEN 'real' THEN iif(?3, replace(" j ", '.',"    \
+	" ','), " j ") ELSE " j " END"
+#define DASH_QUOTE(x) "'\"' || replace(coalesce(" x ", ''), '\"', '\"\"')" \
+	" || '\"'"
+
+static const char dash_csv_sql[] =
+	"WITH " DASH_FORM_FIELDS ","
+	" cols AS (SELECT * FROM fd WHERE ?2 OR NOT personal ORDER BY idx)"
+	" SELECT (SELECT group_concat(" DASH_QUOTE("c") ", iif(?3, ';', ','))"
+	"  FROM (SELECT 'id' AS c UNION ALL SELECT 'created' UNION ALL"
+	"   SELECT 'updated' UNION ALL SELECT 'area' UNION ALL"
+	"   SELECT 'erased' UNION ALL SELECT 'deleted' UNION ALL"
+	"   SELECT 'conflicts' UNION ALL SELECT 'followup_status' UNION ALL"
+	"   SELECT 'followup_owner' UNION ALL"
+	"   SELECT * FROM (SELECT name FROM cols ORDER BY idx)))"
+	" WHERE EXISTS (SELECT 1 FROM forms WHERE name = ?1)"
+	" UNION ALL SELECT line FROM (SELECT (SELECT group_concat("
+	   DASH_QUOTE("c") ", iif(?3, ';', ',')) FROM ("
+	"   SELECT lower(hex(r.id)) AS c UNION ALL SELECT " CLI_ISO("r.created")
+	"   UNION ALL SELECT " CLI_ISO("r.updated") " UNION ALL SELECT r.area"
+	"   UNION ALL SELECT iif(r.erased, 'true', 'false')"
+	"   UNION ALL SELECT iif(r.deleted, 'true', 'false')"
+	"   UNION ALL SELECT r.conflicts"
+	"   UNION ALL SELECT " DASH_VALUE("followup_status")
+	"   UNION ALL SELECT " DASH_VALUE("followup_owner")
+	"   UNION ALL SELECT * FROM (SELECT iif(r.erased, '[erased]',"
+	"    (SELECT " DASH_CELL_TEXT("x.j") " FROM (SELECT veld_json(v.value)"
+	"     AS j FROM field_values v WHERE v.record = r.id"
+	"     AND v.field = cols.name AND v.winner) x))"
+	"    FROM cols ORDER BY idx))) AS line"
+	"  FROM records r WHERE r.form = ?1 ORDER BY r.created, r.id)";
+
+static const char dash_json_sql[] =
+	"WITH " DASH_FORM_FIELDS ","
+	" cols AS (SELECT * FROM fd WHERE ?2 OR NOT personal ORDER BY idx)"
+	" SELECT json_object('form', ?1, 'personal', " CLI_BOOL("?2") ","
+	" 'fields', (SELECT json_group_array(name) FROM cols),"
+	" 'records', (SELECT json_group_array(json(o)) FROM (SELECT"
+	"  json_object('id', lower(hex(r.id)),"
+	"  'created', " CLI_ISO("r.created") ","
+	"  'updated', " CLI_ISO("r.updated") ", 'area', r.area,"
+	"  'erased', " CLI_BOOL("r.erased") ","
+	"  'deleted', " CLI_BOOL("r.deleted") ", 'conflicts', r.conflicts,"
+	"  'followup_status', " DASH_VALUE("followup_status") ","
+	"  'followup_owner', " DASH_VALUE("followup_owner") ","
+	"  'values', iif(r.erased, NULL, (SELECT json_group_object(cols.name,"
+	"   json((SELECT veld_json(v.value) FROM field_values v"
+	"    WHERE v.record = r.id AND v.field = cols.name AND v.winner)))"
+	"   FROM cols))) AS o"
+	"  FROM records r WHERE r.form = ?1 ORDER BY r.created, r.id)))"
+	" WHERE EXISTS (SELECT 1 FROM forms WHERE name = ?1)";
+/* clang-format on */
+
+int veld_store_dash_export(struct veld_store *s, const char *form,
+			   enum veld_export_format format, int personal,
+			   struct veld_buf *out)
+{
+	static const uint8_t bom[] = {0xef, 0xbb, 0xbf};
+	int excel = format == VELD_EXPORT_CSV_EXCEL;
+	struct cli_json_fn fn;
+	sqlite3_stmt *st;
+	int rc, lines = 0;
+
+	rc = dash_prepare(
+		s, &fn,
+		format == VELD_EXPORT_JSON ? dash_json_sql : dash_csv_sql, &st);
+	if (rc)
+		goto out;
+	bind_text(st, 1, form);
+	sqlite3_bind_int(st, 2, personal != 0);
+	sqlite3_bind_int(st, 3, excel);
+	if (format == VELD_EXPORT_JSON) {
+		rc = dash_take(&fn, st, out);
+		if (rc == 0 && out->len == 0)
+			rc = VELD_ENOTFOUND;
+		goto out;
+	}
+	veld_buf_reset(out);
+	if (excel)
+		rc = veld_buf_append(out, bom, sizeof(bom));
+	while (rc == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		rc = cli_json_take(st, out);
+		if (rc == 0)
+			rc = veld_buf_append(out, "\r\n", 2);
+		lines++;
+	}
+	if (rc == SQLITE_DONE)
+		rc = lines ? 0 : VELD_ENOTFOUND;
+	else if (rc > 0)
+		rc = VELD_ESTORE;
+	if (fn.err)
+		rc = fn.err;
+out:
+	dash_finish(s, &fn, st);
+	return rc;
+}
+
+int64_t veld_store_ops_last(struct veld_store *s)
+{
+	sqlite3_stmt *st;
+	int64_t pos = VELD_ESTORE;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(pos), 0) FROM ops",
+			       -1, &st, NULL) != SQLITE_OK)
+		return VELD_ESTORE;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		pos = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return pos;
+}
+
 /* --- backup and verify ---
  *
  * Read-only access for veldd backup and veldd verify (see store.h).  These

@@ -497,6 +497,86 @@ int veld_store_record_json(struct veld_store *s,
 			   veld_store_text_fn fn, void *ctx)
 	__attribute__((warn_unused_result));
 
+/* --- dashboard read helpers ---
+ *
+ * For veldd's dashboard, HTTP API and `veldd export` (docs/api.md has the
+ * exact shapes).  Each answer is one text built by SQLite (JSON1 for JSON)
+ * into out, which is reset first; past out's maximum they fail with
+ * VELD_ETOOBIG.  Other errors: VELD_ENOMEM, VELD_ESTORE.
+ */
+
+#define VELD_DASH_LIMIT_DEFAULT 500 /* records in one list answer */
+#define VELD_DASH_LIMIT_MAX 5000
+
+/* Filters of the record list; NULL / 0 = no filter.  Borrowed. */
+struct veld_dash_filter {
+	const char *form, *area, *street;
+	const char *followup;  /* follow-up status: "open", "in progress",
+				  "done" (records that ask for a follow-up) */
+	const char *text;      /* case-insensitive substring of a value,
+				  the street or a note */
+	const char *from, *to; /* "YYYY-MM-DD", on the created date (UTC) */
+	const char *sort;      /* a key veld_store_dash_sort_ok accepts;
+				  default "updated" */
+	int desc;
+	int only_conflicts;
+	int include_deleted;
+	unsigned limit; /* 0: VELD_DASH_LIMIT_DEFAULT; capped at _MAX */
+};
+
+/* 1 if sort names a sort key of the record list, else 0. */
+int veld_store_dash_sort_ok(const char *sort);
+
+/* The records f selects: a JSON array of record objects (docs/api.md). */
+int veld_store_dash_records(struct veld_store *s,
+			    const struct veld_dash_filter *f,
+			    struct veld_buf *out)
+	__attribute__((warn_unused_result));
+
+/*
+ * One record with its current values, notes and full history (root: the
+ * server key, to name its ops "server").  Returns 1 and the object in
+ * out, 0 if there is no such record, or an error.
+ */
+int veld_store_dash_record(struct veld_store *s,
+			   const uint8_t id[VELD_RECORD_LEN],
+			   const uint8_t root[VELD_PK_LEN],
+			   struct veld_buf *out)
+	__attribute__((warn_unused_result));
+
+/* The registry with chain heads, forks, last op and last sync. */
+int veld_store_dash_devices(struct veld_store *s, struct veld_buf *out)
+	__attribute__((warn_unused_result));
+
+/* Every form with its fields (the definition as JSON) and record count. */
+int veld_store_dash_forms(struct veld_store *s, struct veld_buf *out)
+	__attribute__((warn_unused_result));
+
+/* Counts per street and per answer of one form; VELD_ENOTFOUND if no
+ * such form. */
+int veld_store_dash_counts(struct veld_store *s, const char *form,
+			   struct veld_buf *out)
+	__attribute__((warn_unused_result));
+
+enum veld_export_format {
+	VELD_EXPORT_CSV,       /* RFC 4180: ',' CRLF, UTF-8 */
+	VELD_EXPORT_CSV_EXCEL, /* ';', UTF-8 BOM, decimal comma */
+	VELD_EXPORT_JSON,
+};
+
+/*
+ * veld_store_dash_export - every record of form (deleted and erased ones
+ * too, flagged) in format; personal nonzero includes the fields the form
+ * marks personal.  VELD_ENOTFOUND if there is no such form.
+ */
+int veld_store_dash_export(struct veld_store *s, const char *form,
+			   enum veld_export_format format, int personal,
+			   struct veld_buf *out)
+	__attribute__((warn_unused_result));
+
+/* The position of the newest op in the log (0 if none), or VELD_ESTORE. */
+int64_t veld_store_ops_last(struct veld_store *s);
+
 /* --- backup and verify ---
  *
  * For `veldd backup` and `veldd verify` (proto/verify.h), which must read a

@@ -65,6 +65,8 @@
  * bytes in all).
  */
 #define FORM_DEF_MAX (VELD_BODY_MAX - 128)
+/* Largest export (`veldd export`). */
+#define EXPORT_MAX (1024 * 1024 * 1024)
 /* Largest `devices --json` output. */
 #define DEVICES_JSON_MAX (64 * 1024 * 1024)
 
@@ -77,12 +79,17 @@ enum {
 	OPT_JSON = 1 << 4,
 	OPT_FORCE = 1 << 5,
 	OPT_OPS_FROM = 1 << 6,
+	OPT_FORM = 1 << 7,
+	OPT_FORMAT = 1 << 8,
+	OPT_PERSONAL = 1 << 9,
 };
 
 struct admin_opts {
 	const char *data_dir;
 	const char *role, *name, *area, *expires;
 	const char *ops_from;
+	const char *form, *format;
+	int personal;
 	int json;
 	int force;
 	const char *arg; /* the positional argument, if the command has one */
@@ -233,6 +240,8 @@ static int parse(const struct command *c, int argc, char **argv,
 		{OPT_AREA, "--area", &o->area},
 		{OPT_EXPIRES, "--expires", &o->expires},
 		{OPT_OPS_FROM, "--ops-from", &o->ops_from},
+		{OPT_FORM, "--form", &o->form},
+		{OPT_FORMAT, "--format", &o->format},
 	};
 	const char *env = getenv(VELD_DATADIR_ENV);
 	int first = c->sub ? 2 : 1, options = 1;
@@ -276,6 +285,10 @@ static int parse(const struct command *c, int argc, char **argv,
 		}
 		if ((c->opts & OPT_JSON) && !strcmp(a, "--json")) {
 			o->json = 1;
+			continue;
+		}
+		if ((c->opts & OPT_PERSONAL) && !strcmp(a, "--personal")) {
+			o->personal = 1;
 			continue;
 		}
 		if ((c->opts & OPT_FORCE) && !strcmp(a, "--force")) {
@@ -1643,6 +1656,58 @@ static int cmd_backup(struct admin *a)
 				 a->o.force);
 }
 
+/*
+ * The records of one form to stdout (the dashboard's export, web.c, is
+ * the same text).  The operator who runs this can read the whole store
+ * anyway, but an export is a file that travels: personal fields are left
+ * out unless --personal asks for them (docs/api.md, Exports).
+ */
+static int cmd_export(struct admin *a)
+{
+	const char *how = a->o.format ? a->o.format : "csv";
+	enum veld_export_format format;
+	struct veld_buf out;
+	int rc;
+
+	if (!a->o.form)
+		return usage_error(a->cmd, "option '--form' is required");
+	if (!strcmp(how, "csv"))
+		format = VELD_EXPORT_CSV;
+	else if (!strcmp(how, "csv-excel"))
+		format = VELD_EXPORT_CSV_EXCEL;
+	else if (!strcmp(how, "json"))
+		format = VELD_EXPORT_JSON;
+	else
+		return usage_error(a->cmd,
+				   "bad format '%s' (want csv, csv-excel or "
+				   "json)",
+				   how);
+	if ((rc = admin_open_ro(a)) != 0)
+		return rc;
+	veld_buf_init(&out, EXPORT_MAX);
+	rc = veld_store_dash_export(a->ro, a->o.form, format, a->o.personal,
+				    &out);
+	if (rc == VELD_ENOTFOUND) {
+		veld_buf_release(&out);
+		return fail("no form '%s' (veldd form import defines one)",
+			    a->o.form);
+	}
+	if (rc < 0) {
+		veld_buf_release(&out);
+		return fail("cannot export form '%s': %s", a->o.form,
+			    error_text(a, rc));
+	}
+	if (out.len && (fwrite(out.data, 1, out.len, stdout) != out.len ||
+			(format == VELD_EXPORT_JSON && putchar('\n') == EOF)))
+		rc = -1;
+	if (fflush(stdout) != 0)
+		rc = -1;
+	veld_buf_release(&out);
+	if (rc < 0)
+		return fail("cannot write the export: %s", strerror(errno));
+	return 0;
+}
+
 static int cmd_verify(struct admin *a)
 {
 	int rc = admin_open_ro(a);
@@ -1799,6 +1864,29 @@ static const struct command commands[] = {
 		"\n"
 		"  --json              one JSON object instead of the "
 		"summary\n" DATA_HELP,
+	},
+	{
+		"export",
+		NULL,
+		OPT_FORM | OPT_FORMAT | OPT_PERSONAL,
+		NULL,
+		cmd_export,
+		"export --form FORM [--format csv|csv-excel|json] [--personal] "
+		"[--data DIR]",
+		"Write every record of FORM to stdout: CSV (RFC 4180, UTF-8, "
+		"the default),\n"
+		"csv-excel (';'-separated with a UTF-8 BOM and decimal commas, "
+		"for Dutch\n"
+		"Excel) or JSON.  Erased records export as erased.  Reads one "
+		"snapshot;\n"
+		"works while veldd serves.\n"
+		"\n"
+		"  --form FORM         the form's name\n"
+		"  --format FORMAT     csv (default), csv-excel or json\n"
+		"  --personal          include the fields the form marks "
+		"personal (left\n"
+		"                      out by default: an export is a file "
+		"that travels)\n" DATA_HELP,
 	},
 	{
 		"restore",

@@ -1,29 +1,31 @@
 /*
  * http.h - veldd's plain-HTTP endpoint (lws protocol "veld-http").
  *
- * It shares the listening port with the sync WebSocket (which comes later)
- * and, being protocols[0], receives every HTTP request that is not a
- * WebSocket upgrade.  Today it serves:
+ * It shares the listening port with the sync WebSocket (ws.c) and the
+ * dashboard's live WebSocket (live.c) and, being protocols[0], receives
+ * every HTTP request that is not a WebSocket upgrade.  It serves:
  *
  *	GET|HEAD /healthz  200 application/json
  *	                   {"status":"ok","version":"...","server_key":"<hex>"}
  *	GET|HEAD /metrics  200 text/plain; version=0.0.4 (Prometheus text
  *	                   exposition format; see metrics.h)
- *	GET|HEAD other     404 text/plain
- *	other methods      405 text/plain, connection closed
+ *	everything else    the dashboard and its API (web.c, docs/api.md):
+ *	                   GET|HEAD|POST, 404 for unknown paths, 405 for other
+ *	                   methods (connection closed)
  *
  * Neither /healthz nor /metrics asks for credentials, by decision: both
  * are read-only, and /metrics tells counts (ops, sessions, bytes, error
  * names, store size), never a device id, a key or anything about a
  * resident.  veldd listens on loopback by default, where only the host's
  * own users and a scraper on it can reach them.  Deployments that publish
- * veldd through a reverse proxy should publish /sync (and /healthz if
- * wanted) only, and keep /metrics for the monitoring network (an nginx
- * "location = /metrics { allow 10.0.0.0/8; deny all; }"): traffic volume
- * over time is still information about a municipality's field work.
- * The context's user pointer must be the struct veld_server (for /metrics).
+ * veldd through a reverse proxy should publish /sync, the dashboard (/,
+ * /api/, /live) and /healthz if wanted, and keep /metrics for the
+ * monitoring network (an nginx "location = /metrics { allow 10.0.0.0/8;
+ * deny all; }"): traffic volume over time is still information about a
+ * municipality's field work.  The context's user pointer must be the
+ * struct veld_server (for /metrics and the dashboard, srv->web).
  *
- * and refuses WebSocket upgrades (no sync endpoint yet).
+ * An upgrade that names no known subprotocol is refused here.
  *
  * Configuration comes per vhost, as protocol options (pvo) named
  * VELD_HTTP_PROTOCOL_NAME with these children:

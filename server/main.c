@@ -2,18 +2,20 @@
  * main.c - veldd, the veldwerk sync server: command line and service loop.
  *
  *	veldd serve [--config FILE] [--data DIR] [--listen HOST:PORT]
- *	            [--log-level LEVEL] [--verbose]
+ *	            [--session-ttl SECONDS] [--log-level LEVEL] [--verbose]
  *	veldd code new | devices | revoke | form import | state-hash |
- *	      backup | verify | restore  (admin.c)
+ *	      erase | export | backup | verify | restore  (admin.c)
  *	veldd version
  *	veldd help
  *
  * Shaped like the libwebsockets minimal examples: this file holds only the
  * options, the lws context and the service loop; the rest lives in its own
- * modules: http.c (the plain-HTTP protocol callback), listen.c (the listen
- * address), datadir.c (the data directory and the server key), config.c
- * (the configuration file; flags override it), tls.c (reloading the
- * certificate on SIGHUP).  The only globals are the signal flags.
+ * modules: http.c (the plain-HTTP protocol callback), web.c (the
+ * dashboard and its API behind it), live.c (the dashboard's WebSocket),
+ * listen.c (the listen address), datadir.c (the data directory and the
+ * server key), config.c (the configuration file; flags override it),
+ * tls.c (reloading the certificate on SIGHUP).  The only globals are the
+ * signal flags.
  *
  * Exit codes: 0 ok (including a clean stop on SIGINT/SIGTERM), 1 runtime
  * failure, 2 usage or configuration error.
@@ -40,11 +42,13 @@
 #include "http.h"
 #include "ingest.h"
 #include "listen.h"
+#include "live.h"
 #include "log.h"
 #include "registry.h"
 #include "replica.h"
 #include "server.h"
 #include "tls.h"
+#include "web.h"
 #include "ws.h"
 
 #ifndef VELDD_VERSION
@@ -65,6 +69,7 @@ struct serve_opts {
 	struct veld_listen listen;
 	int verbose;
 	const char *tls_cert, *tls_key; /* PEM files; both or neither */
+	uint64_t session_ttl_s;		/* dashboard sessions; 0: default */
 	int log_level;			/* enum veld_log_level */
 	const char *config;		/* --config FILE; NULL: the default */
 	struct veld_config cfg;		/* what the file said */
@@ -75,6 +80,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: veldd serve [--config FILE] [--data DIR] "
 		   "[--listen HOST:PORT]\n"
 		   "                   [--tls-cert FILE --tls-key FILE]\n"
+		   "                   [--session-ttl SECONDS]\n"
 		   "                   [--log-level LEVEL] [--verbose]\n");
 	veld_admin_usage(f);
 	fprintf(f,
@@ -93,6 +99,9 @@ static void usage(FILE *f)
 		"  --tls-cert FILE     serve wss:// and https:// with this PEM "
 		"certificate\n"
 		"  --tls-key FILE      ... and this PEM private key\n"
+		"  --session-ttl SECONDS  dashboard logins last this long "
+		"(default 28800,\n"
+		"                      8 hours)\n"
 		"  --log-level LEVEL   error, warn, info (default) or debug\n"
 		"  --verbose           more libwebsockets logging\n",
 		VELD_CONFIG_DEFAULT, VELD_DATADIR_ENV, VELD_DATADIR_DEFAULT,
@@ -223,6 +232,16 @@ static int parse_serve(int argc, char **argv, struct serve_opts *o)
 			}
 			o->tls_key = v;
 			given |= VELD_CONFIG_TLS_KEY;
+		} else if (veld_args_flag(argc, argv, &i, "--session-ttl",
+					  &v)) {
+			char *end;
+			unsigned long long t = v ? strtoull(v, &end, 10) : 0;
+			if (!v || !*v || *end || t == 0 || t > 30 * 86400) {
+				usage_error("option '--session-ttl' needs "
+					    "1..2592000 seconds");
+				return EXIT_USAGE;
+			}
+			o->session_ttl_s = t;
 		} else if (a[0] == '-') {
 			usage_error("unknown option '%s'", a);
 			return EXIT_USAGE;
@@ -272,6 +291,8 @@ static void print_banner(const struct veld_datadir *dd,
 	printf("sync:       %s://%s:%d/sync\n", tls ? "wss" : "ws", host,
 	       l->port);
 	printf("health:     %s://%s:%d/healthz\n", tls ? "https" : "http", host,
+	       l->port);
+	printf("dashboard:  %s://%s:%d/\n", tls ? "https" : "http", host,
 	       l->port);
 	/* Scripts and supervisors read this through a pipe. */
 	fflush(stdout);
@@ -367,6 +388,7 @@ static void on_tick(lws_sorted_usec_list_t *sul)
 		prune_codes(t->srv, t->code_retention_ms);
 	veld_server_check_revoked(t->srv);
 	veld_server_committed(t->srv);
+	veld_live_tick(t->context);
 	lws_sul_schedule(t->context, 0, &t->sul, on_tick, LWS_US_PER_SEC);
 }
 
@@ -440,8 +462,10 @@ static int cmd_serve(int argc, char **argv)
 		.value = "",
 	};
 	const struct lws_protocols *protocols[] = {&veld_http_protocol,
-						   &veld_ws_protocol, NULL};
+						   &veld_ws_protocol,
+						   &veld_live_protocol, NULL};
 	struct veld_server srv;
+	struct veld_web web;
 	struct tick tick;
 	char db_path[PATH_MAX + 16];
 	struct lws_context_creation_info info;
@@ -499,7 +523,10 @@ static int cmd_serve(int argc, char **argv)
 	veld_log_init(&srv.log, stderr);
 	srv.log.level = o.log_level;
 	veld_metrics_init(&srv.metrics, db_path);
-	srv.on_event = veld_event_record;
+	veld_web_init(&web, o.session_ttl_s, o.tls_cert != NULL);
+	srv.web = &web;
+	srv.on_event = veld_web_event;
+	srv.on_commit = veld_web_committed;
 	srv.enrol_tokens = VELD_ENROL_BURST;
 	srv.enrol_refill_ms = veld_server_now_ms();
 	srv.wbuf = malloc(VELD_WS_HEADROOM + VELD_MSG_MAX);
@@ -514,6 +541,12 @@ static int cmd_serve(int argc, char **argv)
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 		info.ssl_cert_filepath = o.tls_cert;
 		info.ssl_private_key_filepath = o.tls_key;
+		/*
+		 * HTTP/1.1 only: browsers would otherwise pick h2, where lws
+		 * 4.1 neither finds the dashboard's X-CSRF-Token header nor
+		 * carries its WebSocket (RFC 8441).
+		 */
+		info.alpn = "http/1.1";
 	}
 	info.port = o.listen.port;
 	info.iface = o.listen.host;
@@ -556,6 +589,8 @@ static int cmd_serve(int argc, char **argv)
 		serve_release(&srv, &dd);
 		return 1;
 	}
+	web.wake = veld_live_wake;
+	web.wake_ctx = context;
 	print_banner(&dd, &o.listen, o.tls_cert != NULL);
 	print_settings(vhost, &o);
 	log_start(&srv.log, &o);
@@ -587,6 +622,7 @@ static int cmd_serve(int argc, char **argv)
 	srv.ingest = NULL;
 	lws_context_destroy(context);
 	serve_release(&srv, &dd);
+	veld_web_release(&web);
 	if (n < 0) {
 		veld_log_message(&srv.log, VELD_LOG_ERROR, "stop",
 				 "service loop failed");

@@ -27,6 +27,8 @@ void veld_server_committed(struct veld_server *srv)
 {
 	for (struct veld_session *s = srv->sessions; s; s = s->next)
 		veld_session_pump(s);
+	if (srv->on_commit)
+		srv->on_commit(srv);
 }
 
 void veld_server_check_revoked(struct veld_server *srv)

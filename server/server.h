@@ -23,6 +23,7 @@
 struct veld_session;
 struct veld_ingest;
 struct veld_event;
+struct veld_web;
 
 /* How session.c asks the transport (ws.c) to act on a connection. */
 struct veld_transport {
@@ -51,6 +52,10 @@ struct veld_server {
 	struct veld_log log;
 	struct veld_metrics metrics;
 	void (*on_event)(struct veld_server *srv, const struct veld_event *ev);
+	/* The dashboard (web.h; NULL: none, as in tests), and what runs
+	 * after ops were committed (veld_server_committed; may be NULL). */
+	struct veld_web *web;
+	void (*on_commit)(struct veld_server *srv);
 };
 
 /* Milliseconds on CLOCK_MONOTONIC (timeouts, rate limits). */
