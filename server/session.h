@@ -24,6 +24,10 @@
 #include "server.h"
 
 #define VELD_SESSION_OUT_MAX 4
+/* Bytes a queue slot (and ws.c's assembly buffer) may keep allocated
+ * between messages; bigger ones are freed once sent (or handled), so an
+ * idle connection costs a few KiB whatever it has moved. */
+#define VELD_SESSION_KEEP 4096
 #define VELD_HANDSHAKE_SECONDS 10
 
 enum veld_session_state {
