@@ -448,13 +448,3 @@ out:
 	veld_buf_release(&c->frames);
 	free(c);
 }
-
-void veld_session_check_revoked(struct veld_session *s)
-{
-	struct veld_device_info info;
-
-	if (s->state != VELD_SS_READY)
-		return;
-	if (veld_registry_lookup(s->srv, s->device, &info) == 0 && info.revoked)
-		veld_session_fail(s, VELD_EREVOKED, "revoked while connected");
-}

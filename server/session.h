@@ -81,9 +81,6 @@ void veld_session_out_pop(struct veld_session *s);
 void veld_session_push_done(struct veld_session *s,
 			    struct veld_ingest_job *job);
 
-/* If the device has been revoked meanwhile, refuse it (EREVOKED). */
-void veld_session_check_revoked(struct veld_session *s);
-
 /* New ops may be in the log: stream them if the peer is ready. */
 void veld_session_pump(struct veld_session *s);
 
