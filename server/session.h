@@ -24,6 +24,10 @@
 #include "server.h"
 
 #define VELD_SESSION_OUT_MAX 4
+/* Bytes a queue slot (and ws.c's assembly buffer) may keep allocated
+ * between messages; bigger ones are freed once sent (or handled), so an
+ * idle connection costs a few KiB whatever it has moved. */
+#define VELD_SESSION_KEEP 4096
 #define VELD_HANDSHAKE_SECONDS 10
 
 enum veld_session_state {
@@ -76,9 +80,6 @@ void veld_session_out_pop(struct veld_session *s);
 /* A PUSH came back from the worker pool. */
 void veld_session_push_done(struct veld_session *s,
 			    struct veld_ingest_job *job);
-
-/* If the device has been revoked meanwhile, refuse it (EREVOKED). */
-void veld_session_check_revoked(struct veld_session *s);
 
 /* New ops may be in the log: stream them if the peer is ready. */
 void veld_session_pump(struct veld_session *s);

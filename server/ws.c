@@ -89,6 +89,8 @@ static int receive(struct pss *p, struct lws *wsi, const void *in, size_t len)
 	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
 		return 0;
 	veld_session_input(&p->s, p->rx.data, p->rx.len);
+	if (p->rx.cap > VELD_SESSION_KEEP) /* a PUSH: do not keep it */
+		veld_buf_release(&p->rx);
 	veld_buf_reset(&p->rx);
 	if (p->s.state != VELD_SS_HELLO) /* handshake done (or failed) */
 		lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
