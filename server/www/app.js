@@ -13,6 +13,7 @@ const state = {
 	filters: {},
 	live: null,
 	liveRetry: 0,
+	renderSeq: 0,
 	refreshTimer: null,
 };
 
@@ -243,13 +244,18 @@ async function render(live) {
 	    ['INPUT', 'SELECT', 'TEXTAREA'].includes(document.activeElement.tagName) &&
 	    $('view').contains(document.activeElement))
 		return;
+	// Renders overlap (a live refresh still loading when a filter
+	// changes): only the latest one may replace the view, or an older,
+	// slower answer would show stale rows.
+	const seq = ++state.renderSeq;
 	try {
 		const content = await fn(arg);
+		if (seq !== state.renderSeq) return;
 		const v = $('view');
 		v.replaceChildren(content);
 		v.dataset.view = view;
 	} catch (e) {
-		reportError(e);
+		if (seq === state.renderSeq) reportError(e);
 	}
 }
 
