@@ -356,7 +356,8 @@ static void on_error(struct sync *s, const struct veld_msg *m)
 		wipe(s);
 	/* The server's own trouble may pass; a refusal will not. */
 	fail(s, err ? err : VELD_ESERVER, text,
-	     err == VELD_ESERVER || err == VELD_ESTORE || err == VELD_ENOMEM);
+	     err == VELD_ESERVER || err == VELD_ESTORE || err == VELD_EFULL ||
+		     err == VELD_ENOMEM);
 }
 
 static void handle(struct sync *s, const uint8_t *raw, size_t len)

@@ -152,6 +152,7 @@ int veld_replica_open(const char *path, const struct veld_key *key,
 	if (rc == 0)
 		rc = veld_store_op_count(r->store, &count, &max_hlc);
 	if (rc < 0) {
+		rc = veld_store_refine(r->store, rc);
 		veld_replica_close(r);
 		return rc;
 	}
@@ -692,6 +693,7 @@ static int apply_batch(struct veld_replica *r, const struct veld_bytes *ops,
 	if (rc == 0)
 		rc = refresh(r);
 	if (rc < 0) {
+		rc = veld_store_refine(r->store, rc);
 		veld_store_rollback(r->store);
 		return rc;
 	}
@@ -711,6 +713,7 @@ static int apply_batch(struct veld_replica *r, const struct veld_bytes *ops,
 	if (rc == 0)
 		rc = veld_store_commit(r->store);
 	if (rc < 0) {
+		rc = veld_store_refine(r->store, rc); /* a full disk says so */
 		veld_store_rollback(r->store);
 		batch_reset(r);
 		/* The registry cache may hold this batch's view. */
