@@ -20,6 +20,8 @@ veldd=$1
 veld=$2
 entries=${3:-300}
 faketime_lib=$(ls /usr/lib/*/faketime/libfaketime.so.1 2>/dev/null | head -n 1 || true)
+# A sanitizer build refuses a preloaded library ahead of its runtime.
+export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0
 tmp=$(mktemp -d)
 srv_pid=
 cleanup() {
