@@ -48,16 +48,17 @@ url="ws://127.0.0.1:$port/sync"
 later() { # later DAYS cmd...: run cmd DAYS days from now
 	local days=$1
 	shift
-	if command -v faketime >/dev/null && ((days > 0)); then
-		faketime -f "+${days}d" "$@"
+	# (libfaketime preloaded by env: its faketime wrapper leaves a
+	# semaphore behind when killed, and then refuses to start)
+	if [ -n "$faketime_lib" ] && ((days > 0)); then
+		env LD_PRELOAD="$faketime_lib" FAKETIME="+${days}d" "$@"
 	else
 		"$@"
 	fi
 }
 start_server() { # start_server [DAYS later]
 	local days=${1:-0}
-	# (libfaketime preloaded by env, not the faketime wrapper, which
-	# forks: $! must be veldd itself, to kill it)
+	# (preloaded by env: $! must be veldd itself, to kill it)
 	if [ -n "$faketime_lib" ] && ((days > 0)); then
 		env LD_PRELOAD="$faketime_lib" FAKETIME="+${days}d" \
 			"$veldd" serve --data "$tmp/srv" \
