@@ -5,14 +5,14 @@
 #   deploy/deps.sh build   compiler, CMake and the four libraries
 #   deploy/deps.sh test    the above plus clang (sanitizers, libFuzzer),
 #                          clang-format, curl, python3, sqlite3, openssl, systemd
-#                          (systemd-analyze), faketime (clock chaos tests)
+#                          (systemd-analyze), libfaketime (clock chaos tests)
 #                          and Node.js
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config
 	libwebsockets-dev libmsgpack-dev libsodium-dev libsqlite3-dev)
 test_pkgs=(clang libclang-rt-14-dev clang-format curl python3 procps sqlite3
-	faketime
+	libfaketime
 	openssl systemd)
 
 case "${1:-}" in
