@@ -432,6 +432,33 @@ static void revoked_key(void)
 	auth(&c, &kField);
 	expect_error(&c, VELD_EREVOKED, 4403);
 	conn_close(&c);
+	/* ... and with a fresh enrolment code: the key is known, and
+	 * revoked; the code is not used up (it still enrols another key). */
+	{
+		char code[VELD_CODE_BUF];
+		struct veld_code_row row = {"field", "Nieuw", "noord", 0};
+		row.expires = veld_hlc_wall_ms() + 3600000;
+		CHECK_EQ(veld_code_issue(veld_replica_store(srv.replica), &row,
+					 code),
+			 0);
+		conn_open(&c);
+		veld_buf_reset(&c.tx);
+		CHECK_EQ(veld_msg_enrol(&c.tx, &kField, kS.pk, c.nonce, code,
+					"again"),
+			 0);
+		send_tx(&c);
+		expect_error(&c, VELD_EREVOKED, 4403);
+		conn_close(&c);
+		same(&before, "a revoked device enrolling again");
+		conn_open(&c);
+		veld_buf_reset(&c.tx);
+		CHECK_EQ(veld_msg_enrol(&c.tx, &kX, kS.pk, c.nonce, code, "x"),
+			 0);
+		send_tx(&c);
+		expect_type(&c, VELD_MSG_WELCOME);
+		conn_close(&c);
+		take(&before); /* kX is enrolled now */
+	}
 
 	/* The stolen device signs an op after the revocation; a coordinator
 	 * device (that does not check) relays it in its own PUSH: refused,
