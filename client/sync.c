@@ -296,13 +296,31 @@ static void on_receipt(struct sync *s, const struct veld_msg *m,
 static void on_ops(struct sync *s, const struct veld_msg *m)
 {
 	struct veld_replica *r = s->dev.replica;
+	struct veld_apply_result res[VELD_BATCH_MAX];
 	int rc;
 
 	if (s->phase != P_PULLING && s->phase != P_LIVE) {
 		fail(s, VELD_EPROTO, "OPS before PULL", 0);
 		return;
 	}
-	rc = veld_replica_apply(r, m->ops, m->nops, 0, NULL);
+	rc = veld_replica_apply(r, m->ops, m->nops, 0, res);
+	/*
+	 * An op from further ahead than the drift bound is refused for now,
+	 * not for ever: this device's clock may be behind.  Keep the cursor
+	 * before it, so that the next sync (clock fixed, or time passed)
+	 * brings it again; moving on would lose it on this device.
+	 */
+	for (size_t i = 0; rc == 0 && i < m->nops; i++) {
+		if (res[i].status == VELD_APPLY_REFUSED &&
+		    res[i].err == VELD_ECLOCKAHEAD) {
+			fail(s, VELD_ECLOCKAHEAD,
+			     "an op from the server is dated too far after "
+			     "this device's clock; check the device's date and "
+			     "time, then sync again (nothing is lost)",
+			     0);
+			return;
+		}
+	}
 	if (rc == 0)
 		rc = veld_meta_set_u64(r, VELD_META_CURSOR, m->cursor);
 	if (rc == 0 && !m->more)
@@ -359,7 +377,8 @@ static void on_error(struct sync *s, const struct veld_msg *m)
 		wipe(s);
 	/* The server's own trouble may pass; a refusal will not. */
 	fail(s, err ? err : VELD_ESERVER, text,
-	     err == VELD_ESERVER || err == VELD_ESTORE || err == VELD_ENOMEM);
+	     err == VELD_ESERVER || err == VELD_ESTORE || err == VELD_EFULL ||
+		     err == VELD_ENOMEM);
 }
 
 static void handle(struct sync *s, const uint8_t *raw, size_t len)

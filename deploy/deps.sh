@@ -5,14 +5,15 @@
 #   deploy/deps.sh build   compiler, CMake and the four libraries
 #   deploy/deps.sh test    the above plus clang (sanitizers, libFuzzer),
 #                          clang-format, curl, python3, sqlite3, openssl, systemd
-#                          (systemd-analyze), Node.js with npm, and chromium
-#                          (the dashboard's browser test)
+#                          (systemd-analyze), libfaketime (clock chaos tests),
+#                          Node.js with npm, and chromium (the dashboard's
+#                          browser test)
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config
 	libwebsockets-dev libmsgpack-dev libsodium-dev libsqlite3-dev)
 test_pkgs=(clang libclang-rt-14-dev clang-format curl python3 procps sqlite3
-	openssl systemd chromium)
+	libfaketime openssl systemd chromium)
 
 case "${1:-}" in
 build) want=("${build_pkgs[@]}") ;;

@@ -77,7 +77,8 @@
 	X(ERATE, "too many attempts; wait and try again")                      \
 	X(ETIMEOUT, "the peer took too long")                                  \
 	X(ESERVER, "the server could not complete the request")                \
-	X(ECONNECT, "cannot connect to the server")
+	X(ECONNECT, "cannot connect to the server")                            \
+	X(EFULL, "storage is full (no space left on the disk)")
 
 /* Position of each error in the list; only used to derive the values. */
 enum veld_err_index {

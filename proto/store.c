@@ -246,6 +246,19 @@ const char *veld_store_errmsg(const struct veld_store *s)
 	return s && s->db ? sqlite3_errmsg(s->db) : "no store";
 }
 
+int veld_store_refine(const struct veld_store *s, int rc)
+{
+	if (rc != VELD_ESTORE || !s || !s->db)
+		return rc;
+	/* SQLITE_FULL from writing pages; ENOSPC behind an I/O error from
+	 * growing the WAL index (-shm) or syncing. */
+	if ((sqlite3_extended_errcode(s->db) & 0xff) == SQLITE_FULL ||
+	    sqlite3_system_errno(s->db) == ENOSPC ||
+	    sqlite3_system_errno(s->db) == EDQUOT)
+		return VELD_EFULL;
+	return rc;
+}
+
 /* Run and reset a statement that returns no rows. */
 static int exec_stmt(sqlite3_stmt *st)
 {
@@ -378,6 +391,7 @@ int veld_store_open(const char *path, struct veld_store **out)
 	*out = s;
 	return 0;
 fail:
+	rc = veld_store_refine(s, rc);
 	veld_store_close(s);
 	return rc;
 }

@@ -136,6 +136,16 @@ void veld_store_close(struct veld_store *s);
 /* Last SQLite error message, for logs. */
 const char *veld_store_errmsg(const struct veld_store *s);
 
+/*
+ * veld_store_refine - rc, or VELD_EFULL if rc is VELD_ESTORE and the last
+ * SQLite error was a full disk (SQLITE_FULL, or ENOSPC/EDQUOT from the
+ * system behind an I/O error), so that people are told to
+ * make room rather than that "the store reported an error".  Call it right
+ * after the failed call, before anything else touches the store (a
+ * rollback clears SQLite's error).
+ */
+int veld_store_refine(const struct veld_store *s, int rc);
+
 /* PRAGMA integrity_check: 0 if "ok", VELD_ESTORE otherwise (the first
  * problem is then in veld_store_errmsg's place: msg, msg_len). */
 int veld_store_integrity(struct veld_store *s, char *msg, size_t msg_len)

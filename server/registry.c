@@ -80,10 +80,12 @@ int veld_registry_enrol(struct veld_server *srv, const uint8_t key[32],
 	uint8_t hash[32];
 	int rc;
 
+	/* Enrolled already (a lost WELCOME): answered as AUTH would be. */
+	rc = veld_registry_lookup(srv, key, info);
+	if (rc != VELD_EAUTH)
+		return rc;
 	if (!rate_ok(srv))
 		return VELD_ERATE;
-	if (veld_registry_lookup(srv, key, info) == 0)
-		return failed(srv, VELD_EAUTH);
 	if (code_len >= sizeof(typed))
 		return failed(srv, VELD_ECODE);
 	memcpy(typed, code, code_len);

@@ -38,8 +38,15 @@ int veld_registry_lookup(struct veld_server *srv, const uint8_t key[32],
  * (durably, first: a code is never good twice, even across a crash), then
  * write the device op (role, name and area from the code).  Refused first when
  * too many attempts failed recently (VELD_ERATE).  Returns 0 and *info, or
- * VELD_ECODE, VELD_ECODEUSED, VELD_ECODEEXPIRED, VELD_EAUTH (key already
- * enrolled), VELD_ERATE, or a store error.
+ * VELD_ECODE, VELD_ECODEUSED, VELD_ECODEEXPIRED, VELD_ERATE, or a store
+ * error.
+ *
+ * A key that is already enrolled gets its registry entry (0 and *info, as
+ * veld_registry_lookup) and the code is not looked at: the caller checked
+ * the proof of possession, which is all AUTH checks.  So a device whose
+ * WELCOME was lost (the connection cut after the server enrolled it)
+ * finishes by sending ENROL again, and a second code can never change an
+ * enrolled key's role.
  */
 int veld_registry_enrol(struct veld_server *srv, const uint8_t key[32],
 			const char *code, size_t code_len,

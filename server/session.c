@@ -119,6 +119,7 @@ static int close_code_for(int err)
 	case VELD_EMSGSIZE:
 		return 4413;
 	case VELD_ESTORE:
+	case VELD_EFULL:
 	case VELD_ENOMEM:
 	case VELD_ESERVER:
 		return 4500;
@@ -325,8 +326,13 @@ void veld_session_push_done(struct veld_session *s, struct veld_ingest_job *job)
 					      .n = job->nops,
 					      .bad = bad,
 					      .batch = job->batch});
-		snprintf(what, sizeof(what), "op %zu of batch %llu", bad,
-			 (unsigned long long)job->batch);
+		if (bad >= job->nops) /* not an op: the server's store */
+			snprintf(what, sizeof(what),
+				 "on the server, batch %llu; nothing is lost",
+				 (unsigned long long)job->batch);
+		else
+			snprintf(what, sizeof(what), "op %zu of batch %llu",
+				 bad, (unsigned long long)job->batch);
 		refuse(s, rc, what);
 		return;
 	}

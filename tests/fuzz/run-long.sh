@@ -24,7 +24,8 @@ seeds=$top/tests/fuzz/corpus
 run=$(date +%Y%m%d-%H%M%S)
 
 # target:seed-corpus pairs, as in tests/fuzz/CMakeLists.txt
-targets=(fuzz_op_decode:op_decode fuzz_canon:canon)
+targets=(fuzz_op_decode:op_decode fuzz_canon:canon fuzz_msg:msg
+	fuzz_session:session fuzz_form:form)
 
 if ! [[ $seconds =~ ^[0-9]+$ && $jobs =~ ^[0-9]+$ ]] || ((jobs < 1)); then
 	echo "run-long.sh: FUZZ_SECONDS and FUZZ_JOBS must be positive integers" >&2

@@ -1,0 +1,341 @@
+/*
+ * mkseeds.c - write the seed corpora of fuzz_msg and fuzz_session.
+ *
+ *	mkseeds DIR      writes the files of DIR/msg/ and DIR/session/
+ *
+ * The seeds are made with msg.h's encoders (and, for fuzz_session, in that
+ * target's script format), not typed in as bytes, so that after a change
+ * to the wire format running this again gives seeds that are valid again.
+ * tests/fuzz/corpus/ holds its output; see README.md.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sodium.h>
+
+#include "buf.h"
+#include "hlc.h"
+#include "msg.h"
+
+static const char *top;
+
+static void die(const char *what)
+{
+	fprintf(stderr, "mkseeds: %s\n", what);
+	exit(1);
+}
+
+static void save(const char *sub, const char *name, const void *p, size_t n)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", top, sub);
+	if (mkdir(path, 0755) && errno != EEXIST)
+		die("cannot make a corpus directory");
+	snprintf(path, sizeof(path), "%s/%s/%s", top, sub, name);
+	f = fopen(path, "wb");
+	if (!f || fwrite(p, 1, n, f) != n || fclose(f))
+		die("cannot write a seed");
+}
+
+static void key(struct veld_key *k, uint8_t fill)
+{
+	uint8_t seed[VELD_SEED_LEN];
+
+	memset(seed, fill, sizeof(seed));
+	veld_key_from_seed(k, seed);
+}
+
+static void str(msgpack_packer *pk, const char *s)
+{
+	msgpack_pack_str_with_body(pk, s, strlen(s));
+}
+
+/* One signed put op by k, for the PUSH and OPS seeds. */
+static void make_op(const struct veld_key *k, struct veld_buf *out)
+{
+	struct veld_op_header h;
+	struct veld_buf body;
+	msgpack_packer pk;
+	uint8_t salt[VELD_SALT_LEN] = {0}, id[VELD_HASH_LEN];
+
+	memset(&h, 0, sizeof(h));
+	h.seq = 1;
+	h.hlc = VELD_HLC_MAKE(UINT64_C(1767225600000), 0);
+	memset(h.record, 0xa1, sizeof(h.record));
+	h.kind = VELD_KIND_PUT;
+	veld_buf_init(&body, VELD_BODY_MAX);
+	veld_buf_packer_init(&pk, &body);
+	veld_body_begin(&pk, salt);
+	msgpack_pack_map(&pk, 1);
+	str(&pk, "set");
+	msgpack_pack_map(&pk, 1);
+	str(&pk, "wish");
+	str(&pk, "bankjes");
+	veld_buf_init(out, VELD_OP_MAX);
+	if (veld_op_create(k, &h, body.data, body.len, out, id))
+		die("cannot make an op");
+	veld_buf_release(&body);
+}
+
+static void msg_seeds(void)
+{
+	struct veld_key srv, dev;
+	struct veld_buf b, op;
+	struct veld_bytes ops[2];
+	uint8_t nonce[VELD_NONCE_LEN], head[VELD_HASH_LEN];
+
+	key(&srv, 0x53);
+	key(&dev, 0x41);
+	memset(nonce, 0x4e, sizeof(nonce));
+	memset(head, 0x68, sizeof(head));
+	make_op(&dev, &op);
+	ops[0] = ops[1] = (struct veld_bytes){op.data, op.len};
+	veld_buf_init(&b, VELD_MSG_MAX);
+#define SEED(name, call)                                                       \
+	do {                                                                   \
+		veld_buf_reset(&b);                                            \
+		if (call)                                                      \
+			die("cannot encode " name);                            \
+		save("msg", name, b.data, b.len);                              \
+	} while (0)
+	SEED("hello", veld_msg_hello(&b, srv.pk, nonce));
+	SEED("auth", veld_msg_auth(&b, &dev, srv.pk, nonce));
+	SEED("enrol", veld_msg_enrol(&b, &dev, srv.pk, nonce, "ABCDE-12345",
+				     "tablet 3"));
+	SEED("welcome", veld_msg_welcome(&b, "field", "Ahmed", "noord", 7));
+	SEED("welcome_no_area",
+	     veld_msg_welcome(&b, "coordinator", "Carla", NULL, 0));
+	SEED("push", veld_msg_push(&b, 1, ops, 2));
+	SEED("receipt", veld_msg_receipt(&b, &srv, dev.pk, 1, 7, head));
+	SEED("pull", veld_msg_pull(&b, 12345));
+	SEED("ops", veld_msg_ops(&b, ops, 1, 99, 1));
+	SEED("ops_empty", veld_msg_ops(&b, ops, 0, 99, 0));
+	SEED("ack", veld_msg_ack(&b, 99));
+	SEED("error", veld_msg_error(&b, -5, "refused: op 3 of batch 2", 1));
+	SEED("error_zero", veld_msg_error(&b, 0, "", 0));
+#undef SEED
+	veld_buf_release(&b);
+	veld_buf_release(&op);
+}
+
+/* fuzz_session's script format (see fuzz_session.c). */
+struct script {
+	uint8_t bytes[4096];
+	size_t len;
+};
+
+static void chunk(struct script *s, uint8_t tag, const void *p, size_t n)
+{
+	if (s->len + 3 + n > sizeof(s->bytes))
+		die("script too long");
+	s->bytes[s->len++] = tag;
+	s->bytes[s->len++] = (uint8_t)(n >> 8);
+	s->bytes[s->len++] = (uint8_t)n;
+	if (n)
+		memcpy(s->bytes + s->len, p, n);
+	s->len += n;
+}
+
+/* Chunk 2: an op with seq mode, kind, record byte, clock hours and the
+ * content packed by fill(). */
+static void op_chunk(struct script *s, uint8_t mode, uint8_t kind,
+		     uint8_t record, int8_t hours,
+		     void (*fill)(msgpack_packer *pk))
+{
+	struct veld_buf b;
+	msgpack_packer pk;
+	uint8_t head[4] = {mode, kind, record, (uint8_t)hours};
+
+	veld_buf_init(&b, 2048);
+	if (veld_buf_append(&b, head, sizeof(head)))
+		die("no memory");
+	veld_buf_packer_init(&pk, &b);
+	fill(&pk);
+	chunk(s, 2, b.data, b.len);
+	veld_buf_release(&b);
+}
+
+static void c_put(msgpack_packer *pk)
+{
+	msgpack_pack_map(pk, 2);
+	str(pk, "form");
+	str(pk, "huisbezoek");
+	str(pk, "set");
+	msgpack_pack_map(pk, 2);
+	str(pk, "visits");
+	msgpack_pack_int(pk, 3);
+	str(pk, "wish");
+	str(pk, "bankjes");
+}
+
+static void c_note(msgpack_packer *pk)
+{
+	msgpack_pack_map(pk, 1);
+	str(pk, "text");
+	str(pk, "geen handgreep bij het toilet");
+}
+
+static void c_delete(msgpack_packer *pk)
+{
+	msgpack_pack_map(pk, 1);
+	str(pk, "seen");
+	msgpack_pack_array(pk, 0);
+}
+
+static void c_erase(msgpack_packer *pk)
+{
+	msgpack_pack_map(pk, 0);
+}
+
+static void c_form(msgpack_packer *pk)
+{
+	msgpack_pack_map(pk, 2);
+	str(pk, "def");
+	msgpack_pack_map(pk, 1);
+	str(pk, "fields");
+	msgpack_pack_array(pk, 0);
+	str(pk, "name");
+	str(pk, "containerdag");
+}
+
+static void c_device(msgpack_packer *pk)
+{
+	uint8_t k[32];
+
+	memset(k, 0x44, sizeof(k));
+	msgpack_pack_map(pk, 4);
+	str(pk, "key");
+	msgpack_pack_bin_with_body(pk, k, sizeof(k));
+	str(pk, "name");
+	str(pk, "Dirk");
+	str(pk, "role");
+	str(pk, "field");
+	str(pk, "status");
+	str(pk, "active");
+}
+
+static void session_seed(const char *name, const struct script *s)
+{
+	save("session", name, s->bytes, s->len);
+}
+
+static void session_seeds(void)
+{
+	struct script s;
+	struct veld_buf b;
+	uint8_t batch = 1, cursor[8] = {0};
+
+	veld_buf_init(&b, 1024);
+#define BEGIN(who) (s.len = 0, s.bytes[s.len++] = (who))
+#define PUSH() chunk(&s, 3, &batch, 1)
+#define PULL() chunk(&s, 4, cursor, sizeof(cursor))
+#define ACK() chunk(&s, 1, NULL, 0)
+	BEGIN(0);
+	op_chunk(&s, 0, 1, 0xa1, 0, c_put);
+	op_chunk(&s, 0, 3, 0xa1, 0, c_note);
+	PUSH();
+	PULL();
+	ACK();
+	op_chunk(&s, 0, 2, 0xa1, 0, c_delete);
+	PUSH();
+	session_seed("field_put_note_delete_pull", &s);
+
+	BEGIN(0);
+	op_chunk(&s, 0, 5, 0xf0, 0, c_form);
+	PUSH();
+	session_seed("field_form_refused", &s);
+
+	BEGIN(0);
+	op_chunk(&s, 0, 1, 0xa1, 0, c_put);
+	PUSH();
+	op_chunk(&s, 1, 1, 0xa2, 0, c_put);
+	PUSH();
+	session_seed("field_fork", &s);
+
+	BEGIN(0);
+	op_chunk(&s, 2, 1, 0xa1, 0, c_put);
+	PUSH();
+	session_seed("field_gap", &s);
+
+	BEGIN(0);
+	op_chunk(&s, 0, 1, 0xa1, 5, c_put);
+	PUSH();
+	session_seed("field_clock_ahead", &s);
+
+	BEGIN(0);
+	op_chunk(&s, 0, 1, 0xa1, -100, c_put);
+	PUSH();
+	session_seed("field_clock_behind", &s);
+
+	BEGIN(0);
+	op_chunk(&s, 4, 1, 0xa1, 0, c_put);
+	PUSH();
+	session_seed("field_other_author", &s);
+
+	BEGIN(1);
+	op_chunk(&s, 0, 5, 0xf0, 0, c_form);
+	op_chunk(&s, 0, 4, 0xa1, 0, c_erase);
+	op_chunk(&s, 0, 6, 0x44, 0, c_device);
+	PUSH();
+	PULL();
+	ACK();
+	session_seed("coordinator_form_erase_device", &s);
+
+	BEGIN(2);
+	op_chunk(&s, 0, 1, 0xa1, 0, c_put);
+	PUSH();
+	session_seed("revoked", &s);
+
+	BEGIN(3);
+	PULL();
+	session_seed("unknown_key", &s);
+
+	/* No AUTH: raw messages in the handshake state. */
+	BEGIN(9);
+	veld_buf_reset(&b);
+	if (veld_msg_pull(&b, 0))
+		die("cannot encode PULL");
+	chunk(&s, 0, b.data, b.len);
+	session_seed("no_auth_pull", &s);
+
+	BEGIN(9);
+	veld_buf_reset(&b);
+	if (veld_msg_error(&b, -1, "bye", 1))
+		die("cannot encode ERROR");
+	chunk(&s, 0, b.data, b.len);
+	session_seed("no_auth_error", &s);
+
+	/* Raw: a PUSH before the RECEIPT is impossible in-process, but a
+	 * second PULL, a stray ACK and a HELLO from the device are not. */
+	BEGIN(0);
+	PULL();
+	PULL();
+	session_seed("field_second_pull", &s);
+	BEGIN(1);
+	ACK();
+	session_seed("coordinator_stray_ack", &s);
+#undef BEGIN
+#undef PUSH
+#undef PULL
+#undef ACK
+	veld_buf_release(&b);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: mkseeds DIR\n");
+		return 2;
+	}
+	if (sodium_init() < 0)
+		die("sodium_init failed");
+	top = argv[1];
+	msg_seeds();
+	session_seeds();
+	return 0;
+}
