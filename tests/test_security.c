@@ -423,7 +423,7 @@ static void revoked_key(void)
 				     "noord", 1, NULL),
 		 0);
 	take(&before);
-	veld_session_check_revoked(&c.s);
+	veld_server_check_revoked(&srv);
 	expect_error(&c, VELD_EREVOKED, 4403);
 	conn_close(&c);
 
