@@ -82,8 +82,9 @@ void veld_i18n_init(void)
 		 * translates nothing; under C.UTF-8 it still honours
 		 * LANGUAGE, so derive that from the locale name ("nl_NL").
 		 */
+		const char *language = getenv("LANGUAGE");
 		if (setlocale(LC_ALL, "C.UTF-8") && want &&
-		    !getenv("LANGUAGE") && strcmp(want, "C") != 0 &&
+		    (!language || !*language) && strcmp(want, "C") != 0 &&
 		    strcmp(want, "POSIX") != 0) {
 			char lang[64];
 			snprintf(lang, sizeof(lang), "%s", want);

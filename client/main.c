@@ -64,7 +64,7 @@ static const struct help {
 	    "connected for live updates.")},
 	{"status", N_("status [--json]"),
 	 N_("Server, device name, role, area, unsynced entries, last\n"
-	    "successful sync, last receipt, drafts.")},
+	    "successful sync, last receipt.")},
 	{"state-hash", N_("state-hash"),
 	 N_("Hash of this replica's state (equal replicas, equal hashes).")},
 	{"whoami", N_("whoami"), N_("This device's public key.")},

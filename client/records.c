@@ -807,11 +807,14 @@ static int add_defaults(const struct veld_form *form,
 {
 	struct veld_field *g = calloc(n + form->n + 1, sizeof(*g));
 	int nobody_home = 0;
-	size_t m = n;
+	size_t m = 0;
 
 	if (!g)
 		return VELD_ENOMEM;
-	memcpy(g, f, n * sizeof(*g));
+	/* An empty value in a new record is no value: left out. */
+	for (size_t i = 0; i < n; i++)
+		if (!field_nil(&f[i]))
+			g[m++] = f[i];
 	for (size_t i = 0; i < n; i++)
 		if (form->at_home >= 0 &&
 		    strcmp(f[i].name, form->fields[form->at_home].name) == 0 &&
@@ -1098,6 +1101,10 @@ int veld_records_resolve(const struct veld_home *h, int argc, char **argv)
 	if (ex == EXIT_OK &&
 	    (rc = veld_store_record(store_of(&d), id, rec_form_one, &rf)) < 0)
 		ex = fail(&d, _("cannot read the record"), rc);
+	if (ex == EXIT_OK)
+		ex = load_form(&d, rf.has ? rf.form : NULL, 0, &form);
+	if (ex == EXIT_OK)
+		ex = check_fields(&d, form, id, f, 1, &t, 0);
 	memset(&cc, 0, sizeof(cc));
 	cc.field = argv[1];
 	if (ex == EXIT_OK &&
@@ -1111,10 +1118,6 @@ int veld_records_resolve(const struct veld_home *h, int argc, char **argv)
 			argv[1], cc.values, cc.values == 1 ? "" : "s");
 		ex = EXIT_FAIL;
 	}
-	if (ex == EXIT_OK)
-		ex = load_form(&d, rf.has ? rf.form : NULL, 0, &form);
-	if (ex == EXIT_OK)
-		ex = check_fields(&d, form, id, f, 1, &t, 0);
 	if (ex == EXIT_OK && (rc = veld_replica_put(d.replica, id, 0, NULL,
 						    NULL, f, 1, NULL)) < 0)
 		ex = fail(&d, _("cannot save the record"), rc);
