@@ -23,7 +23,7 @@
 
 static int usage(const char *text)
 {
-	fprintf(stderr, "veld: %s\n", text);
+	fprintf(stderr, _("veld: %s\n"), text);
 	return 2;
 }
 
@@ -37,14 +37,15 @@ static void print_key(const char *label, const uint8_t *k)
 
 static int report_failure(const struct veld_sync_report *rep)
 {
-	fprintf(stderr, "veld: sync failed: %s (%s)\n", rep->text,
+	fprintf(stderr, _("veld: sync failed: %s (%s)\n"), rep->text,
 		veld_err_name(rep->err));
 	if (rep->wiped)
-		fprintf(stderr, "veld: this device has been revoked; its "
-				"local copy of residents' data was removed\n");
+		fprintf(stderr,
+			_("veld: this device has been revoked; its "
+			  "local copy of residents' data was removed\n"));
 	else if (rep->err == VELD_ECONNECT)
-		fprintf(stderr, "veld: nothing is lost: entries stay on this "
-				"device until the server confirms them\n");
+		fprintf(stderr, _("veld: nothing is lost: entries stay on this "
+				  "device until the server confirms them\n"));
 	return 1;
 }
 
@@ -90,7 +91,7 @@ int veld_cmd_init(const struct veld_home *h, int argc, char **argv)
 	/* Kept for later syncs, which may run from another directory. */
 	if (o.ca_file) {
 		if (!realpath(o.ca_file, ca_abs)) {
-			fprintf(stderr, "veld: cannot read '%s': %s\n",
+			fprintf(stderr, _("veld: cannot read '%s': %s\n"),
 				o.ca_file, strerror(errno));
 			return 1;
 		}
@@ -100,7 +101,7 @@ int veld_cmd_init(const struct veld_home *h, int argc, char **argv)
 	if (access(h->key_path, F_OK) != 0) {
 		rc = veld_home_init(h, &key);
 		if (rc < 0) {
-			fprintf(stderr, "veld: cannot create '%s': %s\n",
+			fprintf(stderr, _("veld: cannot create '%s': %s\n"),
 				h->key_path, strerror(errno));
 			return 1;
 		}
@@ -109,7 +110,7 @@ int veld_cmd_init(const struct veld_home *h, int argc, char **argv)
 		veld_key_release(&key);
 	} else if (!o.url) {
 		fprintf(stderr,
-			"veld: '%s' already exists; this device has a key\n",
+			_("veld: '%s' already exists; this device has a key\n"),
 			h->key_path);
 		return 1;
 	}
@@ -117,8 +118,8 @@ int veld_cmd_init(const struct veld_home *h, int argc, char **argv)
 		return 0;
 	if (access(h->server_path, F_OK) == 0) {
 		fprintf(stderr,
-			"veld: this device is already enrolled "
-			"(remove '%s' to enrol again)\n",
+			_("veld: this device is already enrolled "
+			  "(remove '%s' to enrol again)\n"),
 			h->server_path);
 		return 1;
 	}
@@ -126,7 +127,7 @@ int veld_cmd_init(const struct veld_home *h, int argc, char **argv)
 	if (veld_sync_run(h, &o, &rep) < 0) {
 		/* A failed enrolment leaves no half-enrolled device. */
 		if (unlink(h->server_path) < 0 && errno != ENOENT)
-			fprintf(stderr, "veld: cannot remove '%s'\n",
+			fprintf(stderr, _("veld: cannot remove '%s'\n"),
 				h->server_path);
 		return report_failure(&rep);
 	}
@@ -160,17 +161,18 @@ int veld_cmd_sync(const struct veld_home *h, int argc, char **argv)
 		o.attempts = INT_MAX;
 	if (veld_sync_run(h, &o, &rep) < 0) {
 		if (rep.err == VELD_EREVOKED && !rep.wiped) {
-			fprintf(stderr, "veld: this device has been revoked; "
-					"its copy of residents' data was "
-					"removed (ask a coordinator for a new "
-					"enrolment)\n");
+			fprintf(stderr,
+				_("veld: this device has been revoked; "
+				  "its copy of residents' data was "
+				  "removed (ask a coordinator for a new "
+				  "enrolment)\n"));
 			return 1;
 		}
 		if (rep.err == VELD_ENOTENROLLED || rep.err == VELD_EIO ||
 		    rep.err == VELD_EKEYFILE)
-			fprintf(stderr, "veld: this device is not enrolled; "
-					"run 'veld init --server URL --code "
-					"CODE'\n");
+			fprintf(stderr, _("veld: this device is not enrolled; "
+					  "run 'veld init --server URL --code "
+					  "CODE'\n"));
 		return report_failure(&rep);
 	}
 	summary(&rep);

@@ -121,9 +121,10 @@ static int cmd_whoami(const struct veld_home *h)
 	int rc = veld_key_load(&key, h->key_path);
 
 	if (rc < 0) {
-		fprintf(stderr, "veld: cannot read key '%s': %s\n", h->key_path,
+		fprintf(stderr, _("veld: cannot read key '%s': %s\n"),
+			h->key_path,
 			rc == VELD_EIO ? strerror(errno) : veld_strerror(rc));
-		fprintf(stderr, "veld: run 'veld init' first\n");
+		fprintf(stderr, _("veld: run 'veld init' first\n"));
 		return 1;
 	}
 	print_hex("device", key.pk, VELD_PK_LEN);
@@ -167,7 +168,7 @@ static int cmd_inspect(int argc, char **argv)
 			path = argv[i];
 	}
 	if (path && !(f = fopen(path, "rb"))) {
-		fprintf(stderr, "veld: cannot open '%s': %s\n", path,
+		fprintf(stderr, _("veld: cannot open '%s': %s\n"), path,
 			strerror(errno));
 		return 1;
 	}
@@ -176,7 +177,7 @@ static int cmd_inspect(int argc, char **argv)
 	if (path)
 		fclose(f);
 	if (!in) {
-		fprintf(stderr, "veld: cannot read op: %s\n",
+		fprintf(stderr, _("veld: cannot read op: %s\n"),
 			errno == EFBIG ? "larger than an op can be"
 				       : strerror(errno));
 		return 1;
@@ -187,7 +188,7 @@ static int cmd_inspect(int argc, char **argv)
 		bin = malloc(len / 2 + 1);
 		if (!bin || sodium_hex2bin(bin, len / 2 + 1, (char *)in, len,
 					   " \t\r\n", &bin_len, NULL) != 0) {
-			fprintf(stderr, "veld: input is not hex\n");
+			fprintf(stderr, _("veld: input is not hex\n"));
 			free(bin);
 			free(in);
 			return 1;
@@ -197,7 +198,7 @@ static int cmd_inspect(int argc, char **argv)
 	if (rc == 0)
 		rc = veld_op_verify(&op);
 	if (rc < 0) {
-		fprintf(stderr, "veld: op refused: %s (%s)\n",
+		fprintf(stderr, _("veld: op refused: %s (%s)\n"),
 			veld_strerror(rc), veld_err_name(rc));
 	} else {
 		print_hex("id", op.id, VELD_HASH_LEN);
@@ -251,7 +252,7 @@ int main(int argc, char **argv)
 
 	veld_i18n_init();
 	if (sodium_init() < 0) {
-		fprintf(stderr, "veld: libsodium failed to initialise\n");
+		fprintf(stderr, _("veld: libsodium failed to initialise\n"));
 		return 1;
 	}
 	if (i + 1 < argc && strcmp(argv[i], "--dir") == 0) {
@@ -277,8 +278,9 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "inspect") == 0)
 		return cmd_inspect(argc - i, argv + i);
 	if (veld_home_resolve(&home, home_flag) < 0) {
-		fprintf(stderr, "veld: cannot determine the device directory; "
-				"use --dir DIR\n");
+		fprintf(stderr,
+			_("veld: cannot determine the device directory; "
+			  "use --dir DIR\n"));
 		return 2;
 	}
 	for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++)

@@ -43,7 +43,7 @@ enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
 #define SHORT_ID 8  /* hex digits of a record id in lists */
 #define SHORT_KEY 8 /* hex digits of an author key */
-#define HINT_INIT "veld: run 'veld init --server URL --code CODE' first\n"
+#define HINT_INIT N_("veld: run 'veld init --server URL --code CODE' first\n")
 
 /* --- output helpers --- */
 
@@ -95,16 +95,16 @@ static void put_value(const uint8_t *mp, size_t len)
 	char text[256];
 
 	if (!mp) {
-		fputs("[erased]", stdout);
+		fputs(_("[erased]"), stdout);
 		return;
 	}
 	msgpack_unpacked_init(&u);
 	if (veld_canon_decode(mp, len, &u) != 0) {
-		fputs("[unreadable]", stdout);
+		fputs(_("[unreadable]"), stdout);
 	} else if (u.data.type == MSGPACK_OBJECT_STR) {
 		put_safe(u.data.via.str.ptr, u.data.via.str.size);
 	} else if (u.data.type == MSGPACK_OBJECT_NIL) {
-		fputs("(cleared)", stdout);
+		fputs(_("(cleared)"), stdout);
 	} else {
 		/* Numbers, yes/no, lists: msgpack-c's own rendering. */
 		int n = msgpack_object_print_buffer(text, sizeof(text), u.data);
@@ -125,28 +125,30 @@ static int open_device(struct veld_device *d, const struct veld_home *h)
 		return 0;
 	if (rc == VELD_EIO && errno == ENOENT) {
 		fprintf(stderr,
-			"veld: this device is not set up ('%s' has no "
-			"device key)\n",
+			_("veld: this device is not set up ('%s' has no "
+			  "device key)\n"),
 			h->dir);
-		fputs(HINT_INIT, stderr);
+		fputs(_(HINT_INIT), stderr);
 	} else if (rc == VELD_ENOTENROLLED) {
-		fprintf(stderr, "veld: this device is not enrolled with a "
-				"server yet\n");
-		fputs(HINT_INIT, stderr);
+		fprintf(stderr, _("veld: this device is not enrolled with a "
+				  "server yet\n"));
+		fputs(_(HINT_INIT), stderr);
 	} else if (rc == VELD_EREVOKED) {
-		fprintf(stderr, "veld: this device has been revoked; its copy "
-				"of residents' data was removed (ask a "
-				"coordinator for a new enrolment)\n");
+		fprintf(stderr,
+			_("veld: this device has been revoked; its copy "
+			  "of residents' data was removed (ask a "
+			  "coordinator for a new enrolment)\n"));
 	} else if (rc == VELD_EKEYFILE) {
-		fprintf(stderr, "veld: a key file in '%s' is damaged (%s)\n",
+		fprintf(stderr, _("veld: a key file in '%s' is damaged (%s)\n"),
 			h->dir, veld_strerror(rc));
 	} else if (rc == VELD_EIO) {
 		fprintf(stderr,
-			"veld: cannot read the device files in '%s': "
-			"%s\n",
+			_("veld: cannot read the device files in '%s': "
+			  "%s\n"),
 			h->dir, strerror(errno));
 	} else {
-		fprintf(stderr, "veld: cannot open the replica '%s': %s (%s)\n",
+		fprintf(stderr,
+			_("veld: cannot open the replica '%s': %s (%s)\n"),
 			h->db_path, veld_strerror(rc), veld_err_name(rc));
 	}
 	return EXIT_FAIL;
@@ -160,10 +162,10 @@ static struct veld_store *store_of(struct veld_device *d)
 /* Report a failed library call on the open device. */
 static int fail(struct veld_device *d, const char *what, int rc)
 {
-	fprintf(stderr, "veld: %s: %s (%s)\n", what, veld_strerror(rc),
+	fprintf(stderr, _("veld: %s: %s (%s)\n"), what, veld_strerror(rc),
 		veld_err_name(rc));
 	if (rc == VELD_ESTORE)
-		fprintf(stderr, "veld: sqlite: %s\n",
+		fprintf(stderr, _("veld: sqlite: %s\n"),
 			veld_store_errmsg(store_of(d)));
 	return EXIT_FAIL;
 }
@@ -195,16 +197,17 @@ static int check_can_write(struct veld_device *d)
 	int rc = veld_store_devices(store_of(d), self_one, &me);
 
 	if (rc < 0)
-		return fail(d, "cannot read the device registry", rc);
+		return fail(d, _("cannot read the device registry"), rc);
 	if (!me.found) {
-		fprintf(stderr, "veld: this device's enrolment has not reached "
-				"its replica yet\n"
-				"veld: run 'veld sync' to fetch it\n");
+		fprintf(stderr,
+			_("veld: this device's enrolment has not reached "
+			  "its replica yet\n"
+			  "veld: run 'veld sync' to fetch it\n"));
 		return EXIT_FAIL;
 	}
 	if (me.revoked) {
-		fprintf(stderr, "veld: this device was revoked by the "
-				"coordinator; it can no longer write\n");
+		fprintf(stderr, _("veld: this device was revoked by the "
+				  "coordinator; it can no longer write\n"));
 		return EXIT_FAIL;
 	}
 	return EXIT_OK;
@@ -234,10 +237,10 @@ static int candidate_one(void *ctx, const uint8_t *id)
 	if (strncmp(hex, c->prefix, strlen(c->prefix)) != 0)
 		return 0;
 	if (c->shown++ == 10) {
-		fprintf(stderr, "  ...\n");
+		fprintf(stderr, _("  ...\n"));
 		return 1;
 	}
-	fprintf(stderr, "  %s\n", hex);
+	fprintf(stderr, _("  %s\n"), hex);
 	return 0;
 }
 
@@ -251,29 +254,29 @@ static int resolve_id(struct veld_device *d, const char *arg,
 
 	if (n < VELD_ID_PREFIX_MIN || n > 2 * VELD_RECORD_LEN || !is_hex(arg)) {
 		fprintf(stderr,
-			"veld: '%s' is not a record id (%d to %d hex "
-			"digits)\n",
+			_("veld: '%s' is not a record id (%d to %d hex "
+			  "digits)\n"),
 			arg, VELD_ID_PREFIX_MIN, 2 * VELD_RECORD_LEN);
 		return EXIT_USAGE;
 	}
 	rc = veld_store_record_prefix(store_of(d), arg, id);
 	if (rc == VELD_ENOTFOUND) {
-		fprintf(stderr, "veld: no record with id '%s'\n", arg);
+		fprintf(stderr, _("veld: no record with id '%s'\n"), arg);
 		return EXIT_FAIL;
 	}
 	if (rc == VELD_EAMBIGUOUS) {
 		fprintf(stderr,
-			"veld: record id '%s' is ambiguous; give more "
-			"digits of one of:\n",
+			_("veld: record id '%s' is ambiguous; give more "
+			  "digits of one of:\n"),
 			arg);
 		for (size_t i = 0; i < n; i++)
 			c.prefix[i] = (char)(arg[i] | 0x20); /* lower case */
 		if (veld_store_record_ids(store_of(d), candidate_one, &c) < 0)
-			fprintf(stderr, "  (cannot list them)\n");
+			fprintf(stderr, _("  (cannot list them)\n"));
 		return EXIT_FAIL;
 	}
 	if (rc < 0)
-		return fail(d, "cannot look up the record", rc);
+		return fail(d, _("cannot look up the record"), rc);
 	return EXIT_OK;
 }
 
@@ -305,7 +308,7 @@ static int utf8_ok(const char *s)
 static int parse_fields(int n, char **argv, struct veld_field *f)
 {
 	if (n > VELD_ITEMS_MAX) {
-		fprintf(stderr, "veld: too many fields (at most %d)\n",
+		fprintf(stderr, _("veld: too many fields (at most %d)\n"),
 			VELD_ITEMS_MAX);
 		return EXIT_USAGE;
 	}
@@ -314,41 +317,42 @@ static int parse_fields(int n, char **argv, struct veld_field *f)
 
 		if (!eq) {
 			fprintf(stderr,
-				"veld: '%s' is not field=value (use '%s=' "
-				"to clear a field)\n",
+				_("veld: '%s' is not field=value (use '%s=' "
+				  "to clear a field)\n"),
 				argv[i], argv[i]);
 			return EXIT_USAGE;
 		}
 		if (eq == argv[i]) {
-			fprintf(stderr, "veld: '%s' has an empty field name\n",
+			fprintf(stderr,
+				_("veld: '%s' has an empty field name\n"),
 				argv[i]);
 			return EXIT_USAGE;
 		}
 		*eq = 0;
 		if (eq - argv[i] > VELD_NAME_MAX) {
 			fprintf(stderr,
-				"veld: field name '%s' is longer than %d "
-				"bytes\n",
+				_("veld: field name '%s' is longer than %d "
+				  "bytes\n"),
 				argv[i], VELD_NAME_MAX);
 			return EXIT_USAGE;
 		}
 		if (strlen(eq + 1) > VELD_STR_MAX) {
 			fprintf(stderr,
-				"veld: the value of field '%s' is longer "
-				"than %d bytes\n",
+				_("veld: the value of field '%s' is longer "
+				  "than %d bytes\n"),
 				argv[i], VELD_STR_MAX);
 			return EXIT_USAGE;
 		}
 		if (!utf8_ok(argv[i]) || !utf8_ok(eq + 1)) {
 			fprintf(stderr,
-				"veld: field '%s' is not valid UTF-8 text\n",
+				_("veld: field '%s' is not valid UTF-8 text\n"),
 				argv[i]);
 			return EXIT_USAGE;
 		}
 		for (int j = 0; j < i; j++) {
 			if (strcmp(f[j].name, argv[i]) == 0) {
 				fprintf(stderr,
-					"veld: field '%s' is given twice\n",
+					_("veld: field '%s' is given twice\n"),
 					argv[i]);
 				return EXIT_USAGE;
 			}
@@ -499,7 +503,7 @@ static int check_fields(struct veld_device *d, const struct veld_form *form,
 		if (f[i].text) {
 			if (veld_form_parse(fl, f[i].text, 0, &t->v[i], why,
 					    sizeof(why)) < 0) {
-				fprintf(stderr, "veld: %s\n", why);
+				fprintf(stderr, _("veld: %s\n"), why);
 				return EXIT_USAGE;
 			}
 			f[i].text = NULL;
@@ -612,7 +616,7 @@ static int begin_write(const struct veld_home *h, int argc, char **argv,
 	int ex;
 
 	if (!f) {
-		fprintf(stderr, "veld: out of memory\n");
+		fprintf(stderr, _("veld: out of memory\n"));
 		return EXIT_FAIL;
 	}
 	ex = parse_fields(argc - 1, argv + 1, f);
@@ -1163,7 +1167,8 @@ int veld_records_note(const struct veld_home *h, int argc, char **argv)
 		rc = veld_buf_append(&text, "", 1);
 	if (rc < 0 || text.len <= 1 || text.len > VELD_STR_MAX + 1 ||
 	    !utf8_ok((const char *)text.data)) {
-		fprintf(stderr, "veld: a note is 1 to %d bytes of UTF-8 text\n",
+		fprintf(stderr,
+			_("veld: a note is 1 to %d bytes of UTF-8 text\n"),
 			VELD_STR_MAX);
 		veld_buf_release(&text);
 		return EXIT_USAGE;
@@ -1178,7 +1183,7 @@ int veld_records_note(const struct veld_home *h, int argc, char **argv)
 	if (ex == EXIT_OK &&
 	    (rc = veld_replica_note(d.replica, id, (const char *)text.data,
 				    NULL)) < 0)
-		ex = fail(&d, "cannot save the note", rc);
+		ex = fail(&d, _("cannot save the note"), rc);
 	if (ex == EXIT_OK && o.json) {
 		ex = print_id_json(&d, id, "note");
 	} else if (ex == EXIT_OK) {
@@ -1211,7 +1216,7 @@ int veld_records_delete(const struct veld_home *h, int argc, char **argv)
 		ex = resolve_id(&d, argv[0], id);
 	if (ex == EXIT_OK &&
 	    (rc = veld_replica_delete(d.replica, id, NULL)) < 0)
-		ex = fail(&d, "cannot delete the record", rc);
+		ex = fail(&d, _("cannot delete the record"), rc);
 	if (ex == EXIT_OK && o.json) {
 		ex = print_id_json(&d, id, "delete");
 	} else if (ex == EXIT_OK) {
@@ -1229,7 +1234,7 @@ int veld_records_delete(const struct veld_home *h, int argc, char **argv)
 static const char *opt_value(int argc, char **argv, int *i)
 {
 	if (*i + 1 >= argc) {
-		fprintf(stderr, "veld: %s needs a value\n", argv[*i]);
+		fprintf(stderr, _("veld: %s needs a value\n"), argv[*i]);
 		return NULL;
 	}
 	return argv[++*i];
@@ -1333,9 +1338,9 @@ int veld_records_list(const struct veld_home *h, int argc, char **argv)
 				return EXIT_USAGE;
 		} else {
 			fprintf(stderr,
-				"veld: unknown option '%s'\nusage: veld list "
-				"[--json] [--form F] [--street S] [--today] "
-				"[--conflicts] [--all]\n",
+				_("veld: unknown option '%s'\nusage: veld list "
+				  "[--json] [--form F] [--street S] [--today] "
+				  "[--conflicts] [--all]\n"),
 				argv[i]);
 			return EXIT_USAGE;
 		}
@@ -1355,7 +1360,7 @@ int veld_records_list(const struct veld_home *h, int argc, char **argv)
 			printf("no records\n");
 	}
 	if (rc < 0)
-		ex = fail(&d, "cannot list the records", rc);
+		ex = fail(&d, _("cannot list the records"), rc);
 	veld_device_close(&d);
 	return ex;
 }
@@ -1594,7 +1599,7 @@ static int show_text(struct veld_device *d, const uint8_t id[VELD_RECORD_LEN])
 	}
 	vals_release(&vs);
 	free(nm.v);
-	return rc < 0 ? fail(d, "cannot read the record", rc) : EXIT_OK;
+	return rc < 0 ? fail(d, _("cannot read the record"), rc) : EXIT_OK;
 }
 
 int veld_records_show(const struct veld_home *h, int argc, char **argv)
@@ -1610,12 +1615,12 @@ int veld_records_show(const struct veld_home *h, int argc, char **argv)
 		} else if (argv[i][0] != '-' && !arg) {
 			arg = argv[i];
 		} else {
-			fprintf(stderr, "usage: veld show ID [--json]\n");
+			fprintf(stderr, _("usage: veld show ID [--json]\n"));
 			return EXIT_USAGE;
 		}
 	}
 	if (!arg) {
-		fprintf(stderr, "usage: veld show ID [--json]\n");
+		fprintf(stderr, _("usage: veld show ID [--json]\n"));
 		return EXIT_USAGE;
 	}
 	if ((ex = open_device(&d, h)) != EXIT_OK)
@@ -1624,7 +1629,7 @@ int veld_records_show(const struct veld_home *h, int argc, char **argv)
 	if (ex == EXIT_OK && json) {
 		rc = veld_store_record_json(store_of(&d), id, json_whole, NULL);
 		if (rc < 0)
-			ex = fail(&d, "cannot read the record", rc);
+			ex = fail(&d, _("cannot read the record"), rc);
 	} else if (ex == EXIT_OK) {
 		ex = show_text(&d, id);
 	}
@@ -1640,14 +1645,14 @@ int veld_records_state_hash(const struct veld_home *h, int argc, char **argv)
 
 	(void)argv;
 	if (argc != 0) {
-		fprintf(stderr, "usage: veld state-hash\n");
+		fprintf(stderr, _("usage: veld state-hash\n"));
 		return EXIT_USAGE;
 	}
 	if ((ex = open_device(&d, h)) != EXIT_OK)
 		return ex;
 	rc = veld_replica_state_hash(d.replica, hash);
 	if (rc < 0) {
-		ex = fail(&d, "cannot compute the state hash", rc);
+		ex = fail(&d, _("cannot compute the state hash"), rc);
 	} else {
 		put_hex(hash, sizeof(hash));
 		putchar('\n');
