@@ -222,6 +222,15 @@ int veld_cmd_status(const struct veld_home *h, int argc, char **argv)
 				  "copy of residents' data was removed\n"));
 		return 1;
 	}
+	if (rc == VELD_EIO && errno == ENOENT) {
+		fprintf(stderr,
+			_("veld: this device is not set up ('%s' has no "
+			  "device key)\n"),
+			h->dir);
+		fprintf(stderr, _("veld: run 'veld init --server URL --code "
+				  "CODE' first\n"));
+		return 1;
+	}
 	if (rc < 0) {
 		fprintf(stderr,
 			_("veld: %s; run 'veld init --server URL --code "

@@ -65,7 +65,7 @@ static const struct help {
 	{"status", N_("status [--json]"),
 	 N_("Server, device name, role, area, unsynced entries, last\n"
 	    "successful sync, last receipt.")},
-	{"state-hash", N_("state-hash"),
+	{"state-hash", N_("state-hash [--json]"),
 	 N_("Hash of this replica's state (equal replicas, equal hashes).")},
 	{"whoami", N_("whoami"), N_("This device's public key.")},
 	{"inspect", N_("inspect [--hex] [FILE]"),

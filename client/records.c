@@ -1641,11 +1641,10 @@ int veld_records_state_hash(const struct veld_home *h, int argc, char **argv)
 {
 	struct veld_device d;
 	uint8_t hash[VELD_HASH_LEN];
-	int ex, rc;
+	int ex, rc, json = argc == 1 && strcmp(argv[0], "--json") == 0;
 
-	(void)argv;
-	if (argc != 0) {
-		fprintf(stderr, _("usage: veld state-hash\n"));
+	if (argc != json) {
+		fprintf(stderr, _("usage: veld state-hash [--json]\n"));
 		return EXIT_USAGE;
 	}
 	if ((ex = open_device(&d, h)) != EXIT_OK)
@@ -1653,6 +1652,16 @@ int veld_records_state_hash(const struct veld_home *h, int argc, char **argv)
 	rc = veld_replica_state_hash(d.replica, hash);
 	if (rc < 0) {
 		ex = fail(&d, _("cannot compute the state hash"), rc);
+	} else if (json) {
+		struct veld_buf b;
+		msgpack_packer pk;
+		veld_buf_init(&b, 256);
+		veld_buf_packer_init(&pk, &b);
+		msgpack_pack_map(&pk, 1);
+		pack_cstr(&pk, "state_hash");
+		pack_hex(&pk, hash, sizeof(hash));
+		ex = print_json_mp(&d, &b);
+		veld_buf_release(&b);
 	} else {
 		put_hex(hash, sizeof(hash));
 		putchar('\n');

@@ -49,7 +49,7 @@ int veld_records_list(const struct veld_home *h, int argc, char **argv);
 /* veld show ID [--json] : values, conflicts, notes and history. */
 int veld_records_show(const struct veld_home *h, int argc, char **argv);
 
-/* veld state-hash : the replica's state hash, in hex. */
+/* veld state-hash [--json] : the replica's state hash, in hex. */
 int veld_records_state_hash(const struct veld_home *h, int argc, char **argv);
 
 #endif /* VELD_CLIENT_RECORDS_H */

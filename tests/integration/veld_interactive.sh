@@ -285,6 +285,15 @@ grep -q "^gebruik: veld resolve" <(LANG=nl_NL.UTF-8 LANGUAGE= v A help resolve) 
 expect_exit 2 "unknown command 'nope'" A help nope
 expect_exit 2 "usage: veld status [--json]" A status --bogus
 expect_exit 2 "usage: veld forms [--json]" A forms --bogus
+expect_exit 2 "usage: veld state-hash [--json]" A state-hash --bogus
+expect_exit 2 "usage: veld sync [--server URL] [--watch]" A sync --bogus
+expect_exit 2 "--server and --code go together" A init --server ws://x/sync
+expect_exit 2 "unknown option '--bogus'" A edit "$id" --bogus
+expect_exit 2 "unknown option '--bogus'" A delete "$id" --bogus
+expect_exit 2 "usage: veld note ID TEXT" A note "$id"
+expect_exit 1 "this device is not set up" Z status --json
+expect_exit 1 "this device is not set up" Z forms
+pyjson A 'assert len(d["state_hash"]) == 64, d' state-hash --json
 
 # --- resolve: a conflict made on two devices, gone everywhere ---
 v A sync >/dev/null
