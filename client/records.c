@@ -843,6 +843,39 @@ static int add_defaults(const struct veld_form *form,
 	return 0;
 }
 
+/*
+ * Does a new record with fields f lack a required field that has no
+ * default?  The rules of check_fields: nothing after "at_home" when nobody
+ * is home, no personal field without consent.
+ */
+static int missing_required(const struct veld_form *form,
+			    const struct veld_field *f, size_t n)
+{
+	int nobody_home = 0, consent = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int k = veld_form_find(form, f[i].name);
+		int yes = veld_value_is_true(f[i].mp, f[i].mp_len);
+		if (k >= 0 && k == form->at_home && !yes && !field_nil(&f[i]))
+			nobody_home = 1;
+		if (k >= 0 && k == form->consent && yes)
+			consent = 1;
+	}
+	for (size_t k = 0; k < form->n; k++) {
+		const struct veld_form_field *fl = &form->fields[k];
+		int given = 0;
+		if (!fl->required || fl->def ||
+		    (nobody_home && (int)k > form->at_home) ||
+		    (fl->personal && form->consent >= 0 && !consent))
+			continue;
+		for (size_t i = 0; i < n && !given; i++)
+			given = strcmp(f[i].name, fl->name) == 0;
+		if (!given)
+			return 1;
+	}
+	return 0;
+}
+
 /* After a new record: remember its street, forget the draft, count. */
 static int64_t after_new(struct veld_device *d, const struct veld_form *form,
 			 const struct veld_field *f, size_t n, int entered)
@@ -933,6 +966,10 @@ int veld_records_new(const struct veld_home *h, int argc, char **argv)
 		fprintf(stderr, _("veld: no fields given (field=value ...)\n"));
 		ex = EXIT_USAGE;
 	}
+	/* Everything required given (or defaulted): no questions. */
+	if (ex == EXIT_OK && interactive && n > 0 &&
+	    !missing_required(form, f, n))
+		interactive = 0;
 	use = f;
 	use_n = n;
 	if (ex == EXIT_OK && !interactive && form && form->n) {

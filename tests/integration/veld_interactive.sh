@@ -321,6 +321,16 @@ assert d["conflicts"] == 0
 ' show "$id" --json
 pyjson A 'assert d == [], d' list --json --conflicts
 
+# --- on a terminal, only what is missing is asked ---
+start_tty s6 C.UTF-8 new huisbezoek street=Brink house_number=3 knows_team=nee
+wait_for s6 "saved a new 'huisbezoek' record"
+grep -q "Summary:" <(screen s6) && fail "asked although nothing required was missing" || ok
+start_tty s7 C.UTF-8 new huisbezoek street=Brink
+wait_for s7 "(1/10) Huisnummer (required)"
+type_line s7 "5" "(2/10) Iemand thuis?"
+type_line s7 "!" "kept as a draft"
+[ "$(exited s7)" = 1 ] && ok || fail "stopping with ! did not exit 1"
+
 # --- ids: too short a prefix is refused with the rule ---
 expect_exit 2 "is not a record id (4 to 32 hex digits)" A show "${id:0:2}"
 expect_exit 1 "no record with id 'ffffff'" A show ffffff
