@@ -426,6 +426,14 @@ int veld_form_parse(const struct veld_form_field *f, const char *text,
 
 	veld_buf_reset(out);
 	veld_buf_packer_init(&pk, out);
+	snprintf(why, why_len, _("field '%s': the value cannot be stored"),
+		 f->name);
+	if (strlen(text) > VELD_STR_MAX) {
+		snprintf(why, why_len,
+			 _("the value of field '%s' is longer than %d bytes"),
+			 f->name, VELD_STR_MAX);
+		return VELD_EINVAL;
+	}
 	switch (f->type) {
 	case VELD_FT_TEXT:
 		rc = msgpack_pack_str_with_body(&pk, text, strlen(text));
@@ -449,14 +457,21 @@ int veld_form_parse(const struct veld_form_field *f, const char *text,
 		double v;
 		long long iv;
 		/* A decimal comma is what Dutch speakers type. */
-		snprintf(copy, sizeof(copy), "%s", text);
+		if (strlen(text) >= sizeof(copy)) {
+			snprintf(why, why_len,
+				 _("field '%s' wants a number (like 12 or "
+				   "3.5), not '%s'"),
+				 f->name, text);
+			return VELD_EINVAL;
+		}
+		memcpy(copy, text, strlen(text) + 1);
 		for (char *p = copy; *p; p++)
 			if (*p == ',')
 				*p = '.';
 		errno = 0;
 		v = strtod(copy, &end);
-		if (strlen(text) >= sizeof(copy) || errno || end == copy ||
-		    *end || copy[0] == ' ' || !isfinite(v)) {
+		if (errno || end == copy || *end || copy[0] == ' ' ||
+		    !isfinite(v)) {
 			snprintf(why, why_len,
 				 _("field '%s' wants a number (like 12 or "
 				   "3.5), not '%s'"),
@@ -514,6 +529,15 @@ int veld_form_parse(const struct veld_form_field *f, const char *text,
 				count++;
 			}
 			p = e ? e + 1 : p + strlen(p);
+		}
+		if (count == 0 && f->required) {
+			veld_form_choice_list(f, list, sizeof(list));
+			snprintf(
+				why, why_len,
+				_("field '%s' is required; choose at least one "
+				  "of: %s"),
+				f->name, list);
+			return VELD_EINVAL;
 		}
 		rc = msgpack_pack_array(&pk, count);
 		for (size_t i = 0; i < f->nchoices && i < 256 && !rc; i++)

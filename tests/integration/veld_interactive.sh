@@ -220,6 +220,8 @@ expect_exit 2 "wants a date and time" A new containerdag time=morgen \
 	street=anoniem needs=lekkage followup=gemeente
 expect_exit 2 "'vocht' is not a choice of field 'needs'" A new containerdag \
 	street=anoniem needs=lekkage,vocht followup=gemeente
+expect_exit 2 "field 'needs' is required; choose at least one of: handgreep of beugel" \
+	A new containerdag street=anoniem needs=, followup=gemeente
 expect_exit 2 "unknown form 'buurt'; known forms: containerdag, huisbezoek, wijklab" \
 	A new buurt a=1
 expect_exit 2 "no fields given" A new huisbezoek
