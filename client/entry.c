@@ -385,6 +385,34 @@ out:
 	return a;
 }
 
+/* Columns of UTF-8 text (one per character; no wide characters). */
+static int columns(const char *s)
+{
+	int n = 0;
+
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
+
+/* Print s cut to width columns at a character boundary, padded. */
+static void put_padded(FILE *out, const char *s, int width)
+{
+	int cols = 0;
+	const char *p = s;
+
+	while (*p && cols < width) {
+		const char *q = p + 1;
+		while (((unsigned char)*q & 0xc0) == 0x80)
+			q++;
+		fwrite(p, 1, (size_t)(q - p), out);
+		cols++;
+		p = q;
+	}
+	for (; cols < width; cols++)
+		fputc(' ', out);
+}
+
 static void show_summary(struct veld_entry *e)
 {
 	const struct veld_form *f = e->form;
@@ -394,7 +422,7 @@ static void show_summary(struct veld_entry *e)
 	for (size_t i = 0; i < f->n; i++) {
 		const char *l = f->fields[i].label ? f->fields[i].label
 						   : f->fields[i].name;
-		int w = (int)strlen(l);
+		int w = columns(l);
 		width = w > width ? w : width;
 	}
 	width = width > 40 ? 40 : width;
@@ -408,8 +436,9 @@ static void show_summary(struct veld_entry *e)
 		if (e->vals[i].len)
 			veld_form_show(e->vals[i].data, e->vals[i].len, text,
 				       sizeof(text));
-		fprintf(e->out, "  %2zu) %-*.*s  %s\n", i + 1, width, width, l,
-			text[0] ? text : "-");
+		fprintf(e->out, "  %2zu) ", i + 1);
+		put_padded(e->out, l, width);
+		fprintf(e->out, "  %s\n", text[0] ? text : "-");
 	}
 }
 

@@ -38,7 +38,11 @@ const char *veld_ftype_name(enum veld_ftype t)
 
 /* --- decoding the definition --- */
 
-/* A msgpack str as a new C string (NULL on a non-string or no memory). */
+/*
+ * A msgpack str as a new C string (NULL on a non-string or no memory).
+ * Every string of a form ends up on a terminal, so control characters
+ * become spaces: a form cannot drive the field worker's screen.
+ */
 static char *dup_str(const msgpack_object *o)
 {
 	char *s;
@@ -50,6 +54,9 @@ static char *dup_str(const msgpack_object *o)
 		if (o->via.str.size)
 			memcpy(s, o->via.str.ptr, o->via.str.size);
 		s[o->via.str.size] = 0;
+		for (char *p = s; p < s + o->via.str.size; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = ' ';
 	}
 	return s;
 }
