@@ -612,6 +612,8 @@ int veld_entry_run(struct veld_entry *e)
 	rc = run(e);
 	sigaction(SIGINT, &old, NULL);
 	if (rc == VELD_ENTRY_CANCEL) {
+		/* The draft (if any answer was given) is already saved; a
+		 * draft that was offered and not taken stays as it was. */
 		int any = 0;
 		for (size_t i = 0; i < e->form->n; i++)
 			any |= e->vals[i].len > 0 && !e->fixed[i];
@@ -620,8 +622,6 @@ int veld_entry_run(struct veld_entry *e)
 				"you typed is kept as a draft ('veld new' "
 				"offers to resume it).")
 			    : _("Stopped. Nothing was saved."));
-		if (!any && veld_entry_draft_clear(e->store, e->form->name) < 0)
-			return VELD_ESTORE;
 	}
 	return rc;
 }

@@ -332,6 +332,18 @@ wait_for s7 "(1/10) Huisnummer (required)"
 type_line s7 "5" "(2/10) Iemand thuis?"
 type_line s7 "!" "kept as a draft"
 [ "$(exited s7)" = 1 ] && ok || fail "stopping with ! did not exit 1"
+# Ctrl-C at the resume question keeps the draft as it was.
+start_tty s8 C.UTF-8 new huisbezoek
+wait_for s8 "There is an unfinished 'huisbezoek' entry"
+tmux -L "$sock" send-keys -t s8 C-c
+wait_for s8 "Stopped."
+start_tty s9 C.UTF-8 new huisbezoek
+wait_for s9 "There is an unfinished 'huisbezoek' entry"
+type_line s9 "" "(3/11) Iemand thuis?"
+type_line s9 "<" "(2/11) Huisnummer"
+grep -qF "[Enter = keep: 5]" <(screen s9) && ok || fail "the resumed draft lost its answer"
+tmux -L "$sock" send-keys -t s9 C-d
+wait_for s9 "kept as a draft"
 
 # --- ids: too short a prefix is refused with the rule ---
 expect_exit 2 "is not a record id (4 to 32 hex digits)" A show "${id:0:2}"
