@@ -8,14 +8,16 @@
 #      libraries it links dynamically;
 #   2. peak RSS of veld while entering a record: an interactive survey
 #      typed through a pseudo-terminal (script(1)), and a field=value new;
-#   3. peak RSS of a coordinator's `veld sync` pulling N ops, for each N
-#      given (default 100000), through bench/sync_10k.sh --n N (which makes
-#      the N records on a device first, one `veld new` launch each: at
-#      100,000 that takes a while).  Flat with N means the pull streams.
+#   3. peak RSS of `veld sync` pushing N ops from a field device and of a
+#      coordinator's `veld sync` pulling them, for each N given (default
+#      2000 20000 100000).  The records are made by bench/footprint_records.c
+#      (compiled here against the build's libveld: the library call veld new
+#      uses, in one process instead of N launches); push and pull are the
+#      real veld.  Flat with N means the sync streams.
 #
 # Uses ${VELD_BUILD:-build}/server/veldd and .../client/veld (relative to
 # the repository root unless absolute).  Needs /usr/bin/time, strip, script,
-# curl, python3.
+# curl, cc, pkg-config.  A tmpfs TMPDIR (/dev/shm) keeps the disk out of it.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -37,7 +39,7 @@ while [ $# -gt 0 ]; do
 		;;
 	esac
 done
-[ ${#pulls[@]} -gt 0 ] || pulls=(100000)
+[ ${#pulls[@]} -gt 0 ] || pulls=(2000 20000 100000)
 for b in "$veld" "$veldd" /usr/bin/time; do
 	[ -x "$b" ] || {
 		echo "missing $b (build first; VELD_BUILD=DIR)" >&2
@@ -94,29 +96,48 @@ kill "$srv_pid"
 wait "$srv_pid" 2>/dev/null || true
 srv_pid=
 
-# 3. pulling N ops
+# 3. pulling N ops: a field device W makes N records (bench/
+# footprint_records.c, one process, the library call veld new uses), the
+# real veld pushes them, and a coordinator P pulls them all.
+cc -std=c17 -D_POSIX_C_SOURCE=200809L -O2 -I"$root/proto" \
+	"$root/bench/footprint_records.c" "$build/proto/libveld.a" \
+	$(pkg-config --cflags --libs libsodium msgpack sqlite3) \
+	-o "$tmp/footprint_records"
 for n in "${pulls[@]}"; do
-	VELD_BUILD=$build "$root/bench/sync_10k.sh" --n "$n" \
-		--out "$tmp/pull-$n.json" >"$tmp/pull-$n.log" 2>&1 || {
-		echo "sync_10k.sh --n $n failed:" >&2
-		tail -5 "$tmp/pull-$n.log" >&2
+	d=$tmp/pull-$n
+	mkdir -p "$d"
+	"$veldd" serve --data "$d/srv" --listen "127.0.0.1:$port" \
+		>"$d/srv.log" 2>&1 &
+	srv_pid=$!
+	for _ in $(seq 100); do
+		curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break
+		sleep 0.1
+	done
+	first=$(sed -n 's/.*code (valid 24 hours): //p' "$d/srv.log")
+	"$veld" --dir "$d/P" init --server "ws://127.0.0.1:$port/sync" \
+		--code "$first" --name P >/dev/null
+	code=$("$veldd" code new --data "$d/srv" --role field --name W \
+		--area noord | tail -1)
+	"$veld" --dir "$d/W" init --server "ws://127.0.0.1:$port/sync" \
+		--code "$code" --name W >/dev/null
+	"$tmp/footprint_records" "$d/W" "$n"
+	/usr/bin/time -f 'RSS %M' -o "$d/push.time" "$veld" --dir "$d/W" sync \
+		>"$d/push.out"
+	/usr/bin/time -f 'RSS %M' -o "$d/pull.time" "$veld" --dir "$d/P" sync \
+		>"$d/pull.out"
+	grep -q "pulled $((n + 1)) ops" "$d/pull.out" || {
+		echo "the pull of $n ops did not complete: $(cat "$d/pull.out")" >&2
 		exit 1
 	}
-	python3 - "$tmp/pull-$n.json" "$n" <<'EOF'
-import json, sys
-d = json.load(open(sys.argv[1]))
-def find(o, key):
-    if isinstance(o, dict):
-        for k, v in o.items():
-            if k == key and isinstance(v, (int, float)):
-                yield v
-            else:
-                yield from find(v, key)
-    elif isinstance(o, list):
-        for v in o:
-            yield from find(v, key)
-vals = list(find(d, "client_peak_rss_kib"))[:2]
-print(f"peak RSS of veld pushing / pulling {sys.argv[2]} ops: " +
-      " / ".join(f"{v} KiB" for v in vals))
-EOF
+	[ "$("$veld" --dir "$d/P" state-hash)" = \
+		"$("$veldd" state-hash --data "$d/srv" | tail -1)" ] || {
+		echo "P and the server differ after the pull" >&2
+		exit 1
+	}
+	echo "peak RSS pushing $n ops: $(sed -n 's/RSS //p' "$d/push.time") KiB;" \
+		"pulling them (coordinator): $(sed -n 's/RSS //p' "$d/pull.time") KiB"
+	kill "$srv_pid"
+	wait "$srv_pid" 2>/dev/null || true
+	srv_pid=
+	rm -rf "$d"
 done
