@@ -17,49 +17,94 @@
 #include "err.h"
 #include "hlc.h"
 #include "home.h"
+#include "i18n.h"
 #include "op.h"
 #include "records.h"
 
 #define VELD_VERSION "0.1.0"
 
+/* Every command: its name, synopsis and what it does, for 'veld help'. */
+static const struct help {
+	const char *name, *synopsis, *text;
+} helps[] = {
+	{"init",
+	 N_("init [--server URL --code CODE [--name NAME] [--ca FILE]]"),
+	 N_("Create this device's key; with --server and --code, enrol it\n"
+	    "with the server and fetch the forms and records.")},
+	{"forms", N_("forms [--json]"),
+	 N_("The forms this device knows: fields, types, choices, defaults\n"
+	    "(* = required).")},
+	{"new",
+	 N_("new FORM [--json] [--no-input] [--not-home] "
+	    "[field=value ...]"),
+	 N_("Create a record.  Fields missing on a terminal are asked one\n"
+	    "by one (Enter = default or skip, < = back, - = leave empty,\n"
+	    "* = nobody home, ! or Ctrl-C = stop and keep a draft).  Without\n"
+	    "a terminal, or with --no-input, every required field must be\n"
+	    "given.  --not-home: nobody was home (at_home=no).  Prints the\n"
+	    "new record's id last.")},
+	{"edit", N_("edit ID [--json] field=value ..."),
+	 N_("Change fields of a record ('field=' clears one).")},
+	{"note", N_("note ID [--json] TEXT ..."),
+	 N_("Add a note to a record.")},
+	{"delete", N_("delete ID [--json]"), N_("Delete a record.")},
+	{"list",
+	 N_("list [--json] [--form F] [--street S] [--today] "
+	    "[--conflicts] [--all]"),
+	 N_("Records, newest first.  --today: changed today (local time);\n"
+	    "--all: deleted ones too.")},
+	{"show", N_("show ID [--json]"),
+	 N_("A record's current values, conflicts, notes and history.")},
+	{"resolve", N_("resolve ID FIELD VALUE [--json]"),
+	 N_("End a conflict: VALUE replaces every value FIELD shows now, on\n"
+	    "every device once synced.")},
+	{"sync", N_("sync [--watch] [--server URL]"),
+	 N_("Send this device's entries and fetch the others'.  --watch\n"
+	    "waits for the server, keeps retrying with backoff and stays\n"
+	    "connected for live updates.")},
+	{"status", N_("status [--json]"),
+	 N_("Server, device name, role, area, unsynced entries, last\n"
+	    "successful sync, last receipt.")},
+	{"state-hash", N_("state-hash [--json]"),
+	 N_("Hash of this replica's state (equal replicas, equal hashes).")},
+	{"whoami", N_("whoami"), N_("This device's public key.")},
+	{"inspect", N_("inspect [--hex] [FILE]"),
+	 N_("Decode and verify one op (binary, or hex with --hex); reads\n"
+	    "stdin without FILE.")},
+	{"version", N_("version"), N_("Print the version.")},
+	{"help", N_("help [COMMAND]"), N_("This text, or one command's.")},
+};
+
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: veld [--dir DIR] COMMAND [ARGS]\n"
-		"\n"
-		"commands:\n"
-		"  init [--server URL --code CODE [--name NAME]]\n"
-		"                  create this device's key; enrol it with a "
-		"server\n"
-		"  sync [--watch]  send this device's entries, fetch the "
-		"others'\n"
-		"  status          server, name, role, unsynced entries, last "
-		"sync\n"
-		"  new FORM field=value ...\n"
-		"                  create a record; prints its id last\n"
-		"  edit ID field=value ...\n"
-		"                  change fields ('field=' clears one)\n"
-		"  note ID TEXT    add a note to a record\n"
-		"  delete ID       delete a record\n"
-		"  list [--json] [--form F] [--street S] [--conflicts] "
-		"[--all]\n"
-		"                  records, newest first (--all: also "
-		"deleted)\n"
-		"  show ID [--json]\n"
-		"                  values, conflicts, notes and history\n"
-		"  state-hash      hash of this replica's state (equal "
-		"replicas,\n"
-		"                  equal hashes)\n"
-		"  whoami          print this device's public key\n"
-		"  inspect [FILE]  decode and verify one op (binary, or hex "
-		"text with --hex);\n"
-		"                  reads stdin without FILE\n"
-		"  version         print the version\n"
-		"  help            this text\n"
-		"\n"
-		"The device directory is --dir, $VELD_DIR, $XDG_DATA_HOME/veld "
-		"or "
-		"~/.local/share/veld.\n");
+	fprintf(f, "%s\n\n%s\n", _("usage: veld [--dir DIR] COMMAND [ARGS]"),
+		_("commands:"));
+	for (size_t i = 0; i < sizeof(helps) / sizeof(*helps); i++)
+		fprintf(f, "  %s\n", _(helps[i].synopsis));
+	fprintf(f, "\n%s\n",
+		_("Record ids may be shortened to an unambiguous prefix of 4 "
+		  "or more\nhex digits.  'veld help COMMAND' tells more.  The "
+		  "device directory is\n--dir, $VELD_DIR, $XDG_DATA_HOME/veld "
+		  "or ~/.local/share/veld.\nMessages follow LANG (English, "
+		  "Dutch)."));
+}
+
+static int help(int argc, char **argv)
+{
+	if (argc == 0) {
+		usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(helps) / sizeof(*helps); i++) {
+		if (strcmp(argv[0], helps[i].name) == 0) {
+			printf("%s veld %s\n\n%s\n", _("usage:"),
+			       _(helps[i].synopsis), _(helps[i].text));
+			return 0;
+		}
+	}
+	fprintf(stderr, _("veld: unknown command '%s' (see 'veld help')\n"),
+		argv[0]);
+	return 2;
 }
 
 static void print_hex(const char *label, const uint8_t *p, size_t n)
@@ -76,9 +121,10 @@ static int cmd_whoami(const struct veld_home *h)
 	int rc = veld_key_load(&key, h->key_path);
 
 	if (rc < 0) {
-		fprintf(stderr, "veld: cannot read key '%s': %s\n", h->key_path,
+		fprintf(stderr, _("veld: cannot read key '%s': %s\n"),
+			h->key_path,
 			rc == VELD_EIO ? strerror(errno) : veld_strerror(rc));
-		fprintf(stderr, "veld: run 'veld init' first\n");
+		fprintf(stderr, _("veld: run 'veld init' first\n"));
 		return 1;
 	}
 	print_hex("device", key.pk, VELD_PK_LEN);
@@ -122,7 +168,7 @@ static int cmd_inspect(int argc, char **argv)
 			path = argv[i];
 	}
 	if (path && !(f = fopen(path, "rb"))) {
-		fprintf(stderr, "veld: cannot open '%s': %s\n", path,
+		fprintf(stderr, _("veld: cannot open '%s': %s\n"), path,
 			strerror(errno));
 		return 1;
 	}
@@ -131,7 +177,7 @@ static int cmd_inspect(int argc, char **argv)
 	if (path)
 		fclose(f);
 	if (!in) {
-		fprintf(stderr, "veld: cannot read op: %s\n",
+		fprintf(stderr, _("veld: cannot read op: %s\n"),
 			errno == EFBIG ? "larger than an op can be"
 				       : strerror(errno));
 		return 1;
@@ -142,7 +188,7 @@ static int cmd_inspect(int argc, char **argv)
 		bin = malloc(len / 2 + 1);
 		if (!bin || sodium_hex2bin(bin, len / 2 + 1, (char *)in, len,
 					   " \t\r\n", &bin_len, NULL) != 0) {
-			fprintf(stderr, "veld: input is not hex\n");
+			fprintf(stderr, _("veld: input is not hex\n"));
 			free(bin);
 			free(in);
 			return 1;
@@ -152,7 +198,7 @@ static int cmd_inspect(int argc, char **argv)
 	if (rc == 0)
 		rc = veld_op_verify(&op);
 	if (rc < 0) {
-		fprintf(stderr, "veld: op refused: %s (%s)\n",
+		fprintf(stderr, _("veld: op refused: %s (%s)\n"),
 			veld_strerror(rc), veld_err_name(rc));
 	} else {
 		print_hex("id", op.id, VELD_HASH_LEN);
@@ -186,7 +232,9 @@ static const struct command {
 	{"init", veld_cmd_init},
 	{"sync", veld_cmd_sync},
 	{"status", veld_cmd_status},
+	{"forms", veld_records_forms},
 	{"new", veld_records_new},
+	{"resolve", veld_records_resolve},
 	{"edit", veld_records_edit},
 	{"note", veld_records_note},
 	{"delete", veld_records_delete},
@@ -202,8 +250,9 @@ int main(int argc, char **argv)
 	const char *cmd;
 	int i = 1;
 
+	veld_i18n_init();
 	if (sodium_init() < 0) {
-		fprintf(stderr, "veld: libsodium failed to initialise\n");
+		fprintf(stderr, _("veld: libsodium failed to initialise\n"));
 		return 1;
 	}
 	if (i + 1 < argc && strcmp(argv[i], "--dir") == 0) {
@@ -215,10 +264,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cmd = argv[i++];
-	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0) {
-		usage(stdout);
-		return 0;
-	}
+	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0)
+		return help(argc - i, argv + i);
+	/* "veld new --help" is "veld help new". */
+	for (int a = i; a < argc; a++)
+		if (strcmp(argv[a], "--help") == 0)
+			return help(1, &argv[i - 1]);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("veld %s (op format %d)\n", VELD_VERSION,
 		       VELD_OP_VERSION);
@@ -227,8 +278,9 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "inspect") == 0)
 		return cmd_inspect(argc - i, argv + i);
 	if (veld_home_resolve(&home, home_flag) < 0) {
-		fprintf(stderr, "veld: cannot determine the device directory; "
-				"use --dir DIR\n");
+		fprintf(stderr,
+			_("veld: cannot determine the device directory; "
+			  "use --dir DIR\n"));
 		return 2;
 	}
 	for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++)
@@ -236,6 +288,7 @@ int main(int argc, char **argv)
 			return commands[c].run(&home, argc - i, argv + i);
 	if (strcmp(cmd, "whoami") == 0)
 		return cmd_whoami(&home);
-	fprintf(stderr, "veld: unknown command '%s' (see 'veld help')\n", cmd);
+	fprintf(stderr, _("veld: unknown command '%s' (see 'veld help')\n"),
+		cmd);
 	return 2;
 }

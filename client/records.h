@@ -22,11 +22,19 @@
 /* Fewest hex digits accepted as a record id prefix. */
 #define VELD_ID_PREFIX_MIN 4
 
-/* veld new FORM field=value... : create a record; prints its id last. */
+/* veld new FORM [--json] [--no-input] [--not-home] [field=value...] :
+ * create a record (asking for missing fields on a terminal); prints its
+ * id last. */
 int veld_records_new(const struct veld_home *h, int argc, char **argv);
 
 /* veld edit ID field=value... : set fields ("field=" clears one). */
 int veld_records_edit(const struct veld_home *h, int argc, char **argv);
+
+/* veld resolve ID FIELD VALUE : end a conflict on FIELD with VALUE. */
+int veld_records_resolve(const struct veld_home *h, int argc, char **argv);
+
+/* veld forms [--json] : the forms this device knows. */
+int veld_records_forms(const struct veld_home *h, int argc, char **argv);
 
 /* veld note ID TEXT... : append a note (the words are joined by spaces). */
 int veld_records_note(const struct veld_home *h, int argc, char **argv);
@@ -34,13 +42,14 @@ int veld_records_note(const struct veld_home *h, int argc, char **argv);
 /* veld delete ID : delete a record (every value currently shown). */
 int veld_records_delete(const struct veld_home *h, int argc, char **argv);
 
-/* veld list [--json] [--form F] [--street S] [--conflicts] [--all] */
+/* veld list [--json] [--form F] [--street S] [--today] [--conflicts]
+ * [--all] */
 int veld_records_list(const struct veld_home *h, int argc, char **argv);
 
 /* veld show ID [--json] : values, conflicts, notes and history. */
 int veld_records_show(const struct veld_home *h, int argc, char **argv);
 
-/* veld state-hash : the replica's state hash, in hex. */
+/* veld state-hash [--json] : the replica's state hash, in hex. */
 int veld_records_state_hash(const struct veld_home *h, int argc, char **argv);
 
 #endif /* VELD_CLIENT_RECORDS_H */

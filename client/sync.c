@@ -18,6 +18,7 @@
 
 #include "err.h"
 #include "hlc.h"
+#include "i18n.h"
 #include "msg.h"
 #include "store.h"
 
@@ -89,13 +90,23 @@ static int meta_str(struct veld_replica *r, const char *key, const char *p,
 	return veld_store_meta_set(veld_replica_store(r), key, p, n);
 }
 
+/* One progress line: the event, then the totals so far. */
 static void progress(struct sync *s, const char *fmt, const char *a, uint64_t x,
 		     uint64_t y)
 {
+	const struct veld_sync_report *r = s->rep;
+
 	if (!s->opts->progress)
 		return;
-	fprintf(s->opts->progress, fmt, a, (unsigned long long)x,
+	fprintf(s->opts->progress, _(fmt), a, (unsigned long long)x,
 		(unsigned long long)y);
+	fprintf(s->opts->progress,
+		_("  [pushed %llu, pulled %llu ops; %llu bytes up, %llu down; "
+		  "receipt #%llu]\n"),
+		(unsigned long long)r->pushed, (unsigned long long)r->pulled,
+		(unsigned long long)r->bytes_up,
+		(unsigned long long)r->bytes_down,
+		(unsigned long long)r->receipt_seq);
 	fflush(s->opts->progress);
 }
 
@@ -193,7 +204,7 @@ static void push_next(struct sync *s)
 			s->pushing_to = p->last_seq;
 			s->rep->pushed += p->n;
 			s->phase = P_PUSHING;
-			progress(s, "%spushing ops %llu..%llu\n", "",
+			progress(s, N_("%spushing ops %llu..%llu"), "",
 				 s->server_seq + 1, p->last_seq);
 			send_msg(s);
 		}
@@ -290,6 +301,8 @@ static void on_receipt(struct sync *s, const struct veld_msg *m,
 	}
 	s->rep->receipt_seq = m->seq;
 	s->server_seq = m->seq;
+	progress(s, N_("%sreceipt: the server holds our ops up to #%llu"), "",
+		 m->seq, 0);
 	push_next(s);
 }
 
@@ -332,7 +345,7 @@ static void on_ops(struct sync *s, const struct veld_msg *m)
 	}
 	s->rep->pulled += m->nops;
 	if (m->nops)
-		progress(s, "%spulled %llu ops (cursor %llu)\n", "", m->nops,
+		progress(s, N_("%spulled %llu ops (cursor %llu)"), "", m->nops,
 			 m->cursor);
 	veld_buf_reset(&s->tx);
 	if (veld_msg_ack(&s->tx, m->cursor) < 0) {
@@ -428,10 +441,21 @@ static void schedule_retry(struct sync *s)
 		s->finished = 1;
 		return;
 	}
-	for (int i = 1; i < s->attempts && delay < 8 * LWS_US_PER_SEC; i++)
+	/* Backoff: 0.5 s doubling to 8 s (30 s when watching). */
+	for (int i = 1; i < s->attempts &&
+			delay < (s->opts->watch ? 30 : 8) * LWS_US_PER_SEC;
+	     i++)
 		delay *= 2;
-	progress(s, "%sconnection lost; retrying (attempt %llu of %llu)\n", "",
-		 (uint64_t)s->attempts + 1, (uint64_t)s->opts->attempts);
+	if (s->opts->watch)
+		progress(s,
+			 N_("%sserver not reachable; trying again in %llu s"),
+			 "", (uint64_t)(delay / LWS_US_PER_SEC), 0);
+	else
+		progress(s,
+			 N_("%sconnection lost; retrying (attempt %llu of "
+			    "%llu)"),
+			 "", (uint64_t)s->attempts + 1,
+			 (uint64_t)s->opts->attempts);
 	lws_sul_schedule(s->ctx, 0, &s->sul, connect_now, delay);
 }
 
@@ -450,6 +474,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 		}
 		return 0;
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+		/* Watching: a connection that worked restarts the backoff. */
+		if (s->opts->watch)
+			s->attempts = 1;
 		s->phase = P_HELLO;
 		s->rep->err = 0;
 		s->rep->text[0] = 0;

@@ -2,18 +2,19 @@
 # Install the Debian 12 packages veldwerk needs, and only those missing.
 # Non-interactive and idempotent: a second run installs nothing.
 #
-#   deploy/deps.sh build   compiler, CMake and the four libraries
+#   deploy/deps.sh build   compiler, CMake, the four libraries and gettext
+#                          (msgfmt builds veld's message catalogues)
 #   deploy/deps.sh test    the above plus clang (sanitizers, libFuzzer),
 #                          clang-format, curl, python3, sqlite3, openssl, systemd
 #                          (systemd-analyze), libfaketime (clock chaos tests),
-#                          Node.js with npm, and chromium (the dashboard's
-#                          browser test)
+#                          tmux (veld_interactive), Node.js with npm, and
+#                          chromium (the dashboard's browser test)
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config
-	libwebsockets-dev libmsgpack-dev libsodium-dev libsqlite3-dev)
+	libwebsockets-dev libmsgpack-dev libsodium-dev libsqlite3-dev gettext)
 test_pkgs=(clang libclang-rt-14-dev clang-format curl python3 procps sqlite3
-	libfaketime openssl systemd chromium)
+	libfaketime openssl systemd chromium tmux)
 
 case "${1:-}" in
 build) want=("${build_pkgs[@]}") ;;
