@@ -2382,6 +2382,86 @@ int veld_store_count_created(struct veld_store *s,
 	return rc == SQLITE_ROW ? 0 : VELD_ESTORE;
 }
 
+/* clang-format off */
+static const char cli_forms_json[] =
+	"SELECT json_patch(json_object("
+	" 'name', name, 'id', lower(hex(id)), 'updated', " CLI_ISO("hlc") "),"
+	" veld_json(def)) FROM forms ORDER BY name, id";
+/* clang-format on */
+
+int veld_store_forms_json(struct veld_store *s, veld_store_text_fn fn,
+			  void *ctx)
+{
+	struct cli_json_fn j;
+	sqlite3_stmt *st = NULL;
+	int rc = cli_json_fns_add(s, &j), x = 0;
+
+	if (rc == 0 && sqlite3_prepare_v2(s->db, cli_forms_json, -1, &st,
+					  NULL) != SQLITE_OK)
+		rc = VELD_ESTORE;
+	while (rc == 0 && x == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(st, 0);
+		rc = 0;
+		x = t ? fn(ctx, t, (size_t)sqlite3_column_bytes(st, 0))
+		      : VELD_ESTORE;
+	}
+	if (rc == SQLITE_DONE)
+		rc = 0;
+	else if (rc > 0)
+		rc = VELD_ESTORE;
+	sqlite3_finalize(st);
+	cli_json_fns_remove(s, &j);
+	if (rc == 0 && j.err)
+		rc = j.err;
+	return rc < 0 ? rc : x;
+}
+
+int veld_store_msgpack_json(struct veld_store *s, const uint8_t *mp, size_t len,
+			    struct veld_buf *out)
+{
+	struct cli_json_fn j;
+	msgpack_unpacked u;
+	size_t off = 0;
+	int rc;
+
+	veld_buf_reset(out);
+	rc = cli_json_fns_add(s, &j);
+	msgpack_unpacked_init(&u);
+	if (rc == 0 && msgpack_unpack_next(&u, (const char *)mp, len, &off) !=
+			       MSGPACK_UNPACK_SUCCESS)
+		rc = VELD_EINVAL;
+	if (rc == 0)
+		rc = cli_json_value(&j, &u.data, out);
+	msgpack_unpacked_destroy(&u);
+	cli_json_fns_remove(s, &j);
+	return rc;
+}
+
+int veld_store_count_created(struct veld_store *s,
+			     const uint8_t author[VELD_PK_LEN], uint64_t since,
+			     int64_t *count)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	/* A record's created clock is its first op's: the author of that
+	 * op (found through the ops_record index) made the record. */
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT count(*) FROM records r WHERE"
+			       " r.created >= ?2 AND EXISTS(SELECT 1 FROM ops o"
+			       " WHERE o.record = r.id AND o.hlc = r.created"
+			       " AND o.author = ?1)",
+			       -1, &st, NULL) != SQLITE_OK)
+		return VELD_ESTORE;
+	bind_blob(st, 1, author, VELD_PK_LEN);
+	bind_u64(st, 2, since);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*count = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : VELD_ESTORE;
+}
+
 /* --- backup and verify ---
  *
  * Read-only access for veldd backup and veldd verify (see store.h).  These
