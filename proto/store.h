@@ -540,23 +540,6 @@ int veld_store_dash_sort_ok(const char *sort);
 /* The records f selects: a JSON array of record objects (docs/api.md). */
 int veld_store_dash_records(struct veld_store *s,
 			    const struct veld_dash_filter *f,
-/*
- * veld_store_forms_json - every form in force, by name, each one JSON
- * object: {"name", "id" (hex), "updated" (ISO-8601 UTC), "title" (if the
- * form has one), "fields": [...]}, the fields as docs/forms.md writes
- * them.  Returns 0, a store error, or fn's nonzero.
- */
-int veld_store_forms_json(struct veld_store *s, veld_store_text_fn fn,
-			  void *ctx) __attribute__((warn_unused_result));
-
-/*
- * veld_store_msgpack_json - one msgpack value the caller built (len bytes,
- * borrowed; need not be canonical: map keys stay in the order packed) as
- * JSON text in out (reset first, not NUL-terminated), strings quoted by
- * SQLite.  Returns 0, VELD_EINVAL (not one msgpack value), VELD_ETOOBIG,
- * VELD_ENOMEM, VELD_ESTORE.
- */
-int veld_store_msgpack_json(struct veld_store *s, const uint8_t *mp, size_t len,
 			    struct veld_buf *out)
 	__attribute__((warn_unused_result));
 
@@ -603,15 +586,6 @@ int veld_store_dash_export(struct veld_store *s, const char *form,
 
 /* The position of the newest op in the log (0 if none), or VELD_ESTORE. */
 int64_t veld_store_ops_last(struct veld_store *s);
-
- * veld_store_count_created - *count = records whose first op was written
- * by author at or after the clock since (a device's entries of today).
- * Returns 0 or VELD_ESTORE.
- */
-int veld_store_count_created(struct veld_store *s,
-			     const uint8_t author[VELD_PK_LEN], uint64_t since,
-			     int64_t *count)
-	__attribute__((warn_unused_result));
 
 /*
  * veld_store_forms_json - every form in force, by name, each one JSON
