@@ -58,10 +58,11 @@ static const struct help {
 	{"resolve", N_("resolve ID FIELD VALUE [--json]"),
 	 N_("End a conflict: VALUE replaces every value FIELD shows now, on\n"
 	    "every device once synced.")},
-	{"sync", N_("sync [--watch] [--server URL]"),
+	{"sync", N_("sync [--watch | --push-only] [--server URL]"),
 	 N_("Send this device's entries and fetch the others'.  --watch\n"
 	    "waits for the server, keeps retrying with backoff and stays\n"
-	    "connected for live updates.")},
+	    "connected for live updates.  --push-only stops once the\n"
+	    "server has confirmed this device's entries (a quick upload).")},
 	{"status", N_("status [--json]"),
 	 N_("Server, device name, role, area, unsynced entries, last\n"
 	    "successful sync, last receipt.")},

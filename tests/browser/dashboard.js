@@ -136,7 +136,7 @@ async function main() {
 	veld('B', 'init', '--server', WS, '--code', code('field', 'Bea'), '--name', 'Bea');
 	veld('A', 'new', 'huisbezoek', 'street=Kerkstraat', 'house_number=12',
 		'at_home=ja', 'knows_team=nee', 'followup=bellen',
-		'wish=meer bankjes, "graag"', 'contact_name=Jan de Vries');
+		'wish=meer bankjes, "graag"', 'consent=ja', 'contact_name=Jan de Vries');
 	veld('A', 'sync');
 	await check('a record synced by a device appears live', () =>
 		page.locator('#records tbody tr', {hasText: 'Kerkstraat'}).waitFor());

@@ -115,8 +115,8 @@ check "unknown endpoint: 404" test "$(req GET /api/nope)" = 404
 
 # --- data from a device ---
 v A sync >/dev/null
-v A new huisbezoek street=Kerkstraat house_number=1 knows_team=ja followup=bellen contact_name=Jan >/dev/null
-v A new huisbezoek street=Dorpsweg house_number=2 knows_team=nee followup=geen 'wish==SUM(1+1)' contact_phone=0612345678 >/dev/null
+v A new huisbezoek street=Kerkstraat house_number=1 knows_team=ja followup=bellen consent=ja contact_name=Jan >/dev/null
+v A new huisbezoek street=Dorpsweg house_number=2 knows_team=nee followup=geen 'wish==SUM(1+1)' consent=ja contact_phone=0612345678 >/dev/null
 v A new huisbezoek 'street=Brink' house_number=3 knows_team=ja 'wish=regel 1
 regel 2; "quote"' >/dev/null
 v A sync >/dev/null

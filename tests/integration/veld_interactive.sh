@@ -288,7 +288,7 @@ expect_exit 2 "unknown command 'nope'" A help nope
 expect_exit 2 "usage: veld status [--json]" A status --bogus
 expect_exit 2 "usage: veld forms [--json]" A forms --bogus
 expect_exit 2 "usage: veld state-hash [--json]" A state-hash --bogus
-expect_exit 2 "usage: veld sync [--server URL] [--watch]" A sync --bogus
+expect_exit 2 "usage: veld sync [--server URL] [--watch | --push-only]" A sync --bogus
 expect_exit 2 "--server and --code go together" A init --server ws://x/sync
 expect_exit 2 "unknown option '--bogus'" A edit "$id" --bogus
 expect_exit 2 "unknown option '--bogus'" A delete "$id" --bogus
