@@ -209,7 +209,7 @@ int veld_cmd_status(const struct veld_home *h, int argc, char **argv)
 {
 	struct veld_device dev;
 	struct veld_head head;
-	uint64_t acked = 0, last = 0, unsynced;
+	uint64_t acked = 0, has = 0, last = 0, unsynced;
 	struct veld_store *st;
 	char server[600], name[128], role[32], area[128], key[65], when[32];
 	int rc, json = 0;
@@ -250,12 +250,19 @@ int veld_cmd_status(const struct veld_home *h, int argc, char **argv)
 	sodium_bin2hex(key, sizeof(key), dev.key.pk, 32);
 	if (veld_store_head(st, dev.key.pk, &head) < 0 ||
 	    veld_meta_get_u64(dev.replica, VELD_META_ACKED, &acked) < 0 ||
+	    veld_meta_get_u64(dev.replica, VELD_META_SERVER_HAS, &has) < 0 ||
 	    veld_meta_get_u64(dev.replica, VELD_META_LAST_SYNC, &last) < 0) {
 		veld_device_close(&dev);
 		fprintf(stderr, _("veld: cannot read the local store\n"));
 		return 1;
 	}
-	unsynced = head.seq > acked ? head.seq - acked : 0;
+	/* Unsynced: our ops above what the server holds, by its last word
+	 * (a receipt, or WELCOME when the receipt was lost with the
+	 * connection: the device does not push below WELCOME's your_seq
+	 * either, so it trusts it no more than the sync already does). */
+	if (acked > has)
+		has = acked;
+	unsynced = head.seq > has ? head.seq - has : 0;
 	when[0] = 0;
 	if (last) {
 		time_t t = (time_t)(last / 1000);

@@ -270,6 +270,10 @@ static void on_welcome(struct sync *s, const struct veld_msg *m)
 		fail(s, VELD_ESTORE, "cannot save the device settings", 0);
 		return;
 	}
+	if (veld_meta_set_u64(r, VELD_META_SERVER_HAS, m->seq) < 0) {
+		fail(s, VELD_ESTORE, "cannot save the device settings", 0);
+		return;
+	}
 	s->server_seq = m->seq;
 	push_next(s);
 }
@@ -295,7 +299,8 @@ static void on_receipt(struct sync *s, const struct veld_msg *m,
 	}
 	if (veld_store_meta_set(veld_replica_store(r), VELD_META_RECEIPT, raw,
 				len) < 0 ||
-	    veld_meta_set_u64(r, VELD_META_ACKED, m->seq) < 0) {
+	    veld_meta_set_u64(r, VELD_META_ACKED, m->seq) < 0 ||
+	    veld_meta_set_u64(r, VELD_META_SERVER_HAS, m->seq) < 0) {
 		fail(s, VELD_ESTORE, "cannot keep the receipt", 0);
 		return;
 	}

@@ -63,9 +63,13 @@ int veld_sync_run(const struct veld_home *home,
 #define VELD_META_NAME "name"
 #define VELD_META_ROLE "role"
 #define VELD_META_AREA "area"
-#define VELD_META_CURSOR "pull_cursor"	/* 8 bytes, big-endian */
-#define VELD_META_RECEIPT "receipt"	/* the last RECEIPT message */
-#define VELD_META_ACKED "acked_seq"	/* 8 bytes: receipt's seq */
+#define VELD_META_CURSOR "pull_cursor" /* 8 bytes, big-endian */
+#define VELD_META_RECEIPT "receipt"    /* the last RECEIPT message */
+#define VELD_META_ACKED "acked_seq"    /* 8 bytes: receipt's seq */
+/* 8 bytes: how far the server last said it holds our chain: WELCOME's
+ * your_seq or a receipt's seq.  Above acked_seq when a receipt was lost
+ * with the connection (the ops arrived; the proof did not). */
+#define VELD_META_SERVER_HAS "server_has"
 #define VELD_META_LAST_SYNC "last_sync" /* 8 bytes: wall-clock ms */
 
 /* Read/write an 8-byte big-endian meta value (0 if unset). */

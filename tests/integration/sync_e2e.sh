@@ -104,6 +104,15 @@ check "push-only: B did not pull A's new entry" \
 check "push-only with --watch is refused" not v B sync --push-only --watch
 check "B pulls it with a plain sync" v B sync
 check "then B has it" grep -q Marktplein <(v B list --json)
+# A receipt lost with the connection (the server committed, the device
+# never heard): the next sync has nothing to push, and status must not
+# keep counting those entries as unsynced.
+sqlite3 "$tmp/A/veld.db" "DELETE FROM meta WHERE key IN ('acked_seq', 'receipt', 'server_has')"
+check "lost receipt: A counts its entries as unsynced" \
+	grep -Eq "unsynced +[1-9]" <(v A status)
+check "lost receipt: a sync with nothing to push" \
+	grep -q "pushed 0 ops" <(v A sync --push-only)
+check "lost receipt: then nothing unsynced" grep -Eq "unsynced +0" <(v A status)
 stop_server
 
 # Offline: the same field on two devices, and more of everything.
