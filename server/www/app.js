@@ -252,8 +252,20 @@ async function render(live) {
 		const content = await fn(arg);
 		if (seq !== state.renderSeq) return;
 		const v = $('view');
+		// Keep what is being typed: the field with the focus comes back
+		// with its text and the focus.
+		const a = document.activeElement;
+		const typing = a && a.name && a.tagName === 'INPUT' &&
+			v.contains(a) ? {name: a.name, value: a.value} : null;
 		v.replaceChildren(content);
 		v.dataset.view = view;
+		if (typing) {
+			const b = v.querySelector(`input[name="${typing.name}"]`);
+			if (b) {
+				b.value = typing.value;
+				b.focus();
+			}
+		}
 	} catch (e) {
 		if (seq === state.renderSeq) reportError(e);
 	}
@@ -281,7 +293,11 @@ function filterInput(name, label, type, options) {
 		return el('label', {}, label, el('select', {name, onchange: set},
 			el('option', {value: ''}, 'alle'),
 			options.map((o) => el('option', {value: o, selected: o === value}, o))));
-	return el('label', {}, label, el('input', {name, type, value, onchange: set}));
+	// Enter applies the filter even when the field was re-drawn while
+	// being typed in (then no change event would come).
+	const enter = (e) => { if (e.key === 'Enter') set(e); };
+	return el('label', {}, label,
+		el('input', {name, type, value, onchange: set, onkeydown: enter}));
 }
 
 function recordQuery(extra) {

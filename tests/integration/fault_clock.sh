@@ -29,28 +29,9 @@ fi
 faketime_lib=$(ls /usr/lib/*/faketime/libfaketime.so.1 2>/dev/null | head -n 1 || true)
 # A sanitizer build refuses a preloaded library ahead of its runtime.
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0
-tmp=$(mktemp -d)
-srv_pid=
-cleanup() {
-	[ -n "$srv_pid" ] && kill -9 "$srv_pid" 2>/dev/null || true
-	jobs -p | xargs -r kill -9 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-fail() {
-	failed=$((failed + 1))
-	echo "FAIL: $*" >&2
-}
-check() { # check "what" command...
-	local what=$1
-	shift
-	if "$@"; then ok; else fail "$what"; fi
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-port=$((20000 + RANDOM % 20000))
+port=$(free_port)
 url="ws://127.0.0.1:$port/sync"
 start_server() { # start_server [faketime offset]
 	# (preloaded by env: $! must be veldd itself, to stop it)

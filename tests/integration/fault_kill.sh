@@ -28,28 +28,9 @@ iterations=${3:-10}
 seed=${SEED:-$((RANDOM * 32768 + RANDOM))}
 RANDOM=$seed
 echo "fault_kill: $iterations iterations, SEED=$seed"
-tmp=$(mktemp -d)
-srv_pid=
-cleanup() {
-	[ -n "$srv_pid" ] && kill -9 "$srv_pid" 2>/dev/null || true
-	jobs -p | xargs -r kill -9 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-fail() {
-	failed=$((failed + 1))
-	echo "FAIL: $*" >&2
-}
-check() { # check "what" command...
-	local what=$1
-	shift
-	if "$@"; then ok; else fail "$what"; fi
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-port=$((20000 + RANDOM % 20000))
+port=$(free_port)
 url="ws://127.0.0.1:$port/sync"
 db=$tmp/srv/veld.db
 

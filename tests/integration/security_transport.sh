@@ -25,28 +25,9 @@ veld=$2
 here=$(cd "$(dirname "$0")" && pwd)
 hostile=$here/../tools/hostile_client.py
 export VELD_PROTOCOL_MD=$here/../../docs/protocol.md
-tmp=$(mktemp -d)
-srv_pid=
-cleanup() {
-	[ -n "$srv_pid" ] && kill -9 "$srv_pid" 2>/dev/null || true
-	jobs -p | xargs -r kill -9 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-fail() {
-	failed=$((failed + 1))
-	echo "FAIL: $*" >&2
-}
-check() { # check "what" command...
-	local what=$1
-	shift
-	if "$@"; then ok; else fail "$what"; fi
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-port=$((20000 + RANDOM % 20000))
+port=$(free_port)
 url="ws://127.0.0.1:$port/sync"
 "$veldd" serve --data "$tmp/srv" --listen "127.0.0.1:$port" \
 	>>"$tmp/srv.log" 2>&1 &
