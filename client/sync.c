@@ -427,14 +427,6 @@ static void handle(struct sync *s, const uint8_t *raw, size_t len)
 	free(m);
 }
 
-/* Offered to the server; used if it agrees (docs/protocol.md P1). */
-static const struct lws_extension extensions[] = {
-	{"permessage-deflate", lws_extension_callback_pm_deflate,
-	 "permessage-deflate; client_no_context_takeover; "
-	 "server_no_context_takeover; client_max_window_bits"},
-	{NULL, NULL, NULL},
-};
-
 static void connect_now(lws_sorted_usec_list_t *sul);
 
 static void schedule_retry(struct sync *s)
@@ -654,7 +646,6 @@ int veld_sync_run(const struct veld_home *home,
 	memset(&info, 0, sizeof(info));
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = protocols;
-	info.extensions = extensions;
 	if (s->tls) {
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 		info.client_ssl_ca_filepath = o.ca_file;

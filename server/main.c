@@ -566,7 +566,6 @@ static int cmd_serve(int argc, char **argv)
 	info.port = o.listen.port;
 	info.iface = o.listen.host;
 	info.pprotocols = protocols;
-	info.extensions = veld_ws_extensions;
 	info.pvo = &pvo;
 	/*
 	 * max_connections: when its poll table is full, lws stops accepting

@@ -209,15 +209,3 @@ const struct lws_protocols veld_ws_protocol = {
 	.per_session_data_size = sizeof(struct pss),
 	.rx_buffer_size = 65536,
 };
-
-/*
- * Sync batches are msgpack with repeated keys, authors and form texts:
- * deflate takes them to ~58 %.  The server agrees to the parameters the
- * client offers (veld offers no context takeover either way, so an idle
- * connection keeps no window); the offer string is only used by clients.
- */
-const struct lws_extension veld_ws_extensions[] = {
-	{"permessage-deflate", lws_extension_callback_pm_deflate,
-	 "permessage-deflate"},
-	{NULL, NULL, NULL},
-};

@@ -18,13 +18,6 @@
 
 extern const struct lws_protocols veld_ws_protocol;
 
-/*
- * The WebSocket extensions veldd accepts: permessage-deflate (RFC 7692),
- * when the client offers it (docs/protocol.md P1).  NULL-terminated, for
- * lws_context_creation_info.extensions.
- */
-extern const struct lws_extension veld_ws_extensions[];
-
 /* Fill srv->tx with this transport's hooks. */
 void veld_ws_bind(struct veld_server *srv);
 

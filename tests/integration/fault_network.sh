@@ -129,9 +129,9 @@ check "all three enrolled, with their roles" \
 inits="A $(cat "$tmp/A.init.runs") B $(cat "$tmp/B.init.runs") C $(cat "$tmp/C.init.runs")"
 
 # Offline work: notes make the messages bigger than the cut distance.
-# Random text, because sync messages are deflated (protocol P1): a
-# repeated phrase would shrink to nothing and the cuts would fall after
-# the end of every connection.
+# Random text, so that the messages stay big even if sync messages are
+# ever compressed (a repeated phrase would shrink to nothing and the cuts
+# would fall after the end of every connection).
 for d in A B C; do
 	for i in $(seq "$entries"); do
 		id=$(v "$d" new huisbezoek street=Net "house=$d-$i" | tail -1)
