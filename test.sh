@@ -27,7 +27,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 echo "== libFuzzer (short runs)"
 CC=clang cmake -S . -B build-fuzz -DVELD_WERROR=ON -DVELD_FUZZ=ON >/dev/null
 cmake --build build-fuzz -j"$jobs" --target fuzz_op_decode fuzz_canon \
-	fuzz_msg fuzz_session fuzz_form
+	fuzz_msg fuzz_session fuzz_form fuzz_web
 ctest --test-dir build-fuzz --output-on-failure -R '^fuzz_'
 
 echo "== all tests passed"

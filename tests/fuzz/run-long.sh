@@ -25,7 +25,7 @@ run=$(date +%Y%m%d-%H%M%S)
 
 # target:seed-corpus pairs, as in tests/fuzz/CMakeLists.txt
 targets=(fuzz_op_decode:op_decode fuzz_canon:canon fuzz_msg:msg
-	fuzz_session:session fuzz_form:form)
+	fuzz_session:session fuzz_form:form fuzz_web:web)
 
 if ! [[ $seconds =~ ^[0-9]+$ && $jobs =~ ^[0-9]+$ ]] || ((jobs < 1)); then
 	echo "run-long.sh: FUZZ_SECONDS and FUZZ_JOBS must be positive integers" >&2
