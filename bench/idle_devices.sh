@@ -26,6 +26,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
+me=idle_devices
 
 n=1000
 idle=5
@@ -59,27 +60,13 @@ if ! is_uint "$idle" || [ "$idle" -gt 3600 ]; then
 	exit 2
 fi
 
-build=${VELD_BUILD:-build}
-case $build in /*) ;; *) build=$root/$build ;; esac
+. "$here/lib.sh"
+build=$(bench_build)
+need_bins "$build" server/veldd client/veld bench/idle_devices
+need_tools curl python3
 veldd=$build/server/veldd
 veld=$build/client/veld
 prog=$build/bench/idle_devices
-for b in "$veldd" "$veld" "$prog"; do
-	if [ ! -x "$b" ]; then
-		echo "idle_devices: $b is missing or not executable." >&2
-		echo "  Build it first, e.g.:" >&2
-		echo "    cmake -S $root -B $build -DCMAKE_BUILD_TYPE=RelWithDebInfo" >&2
-		echo "    make -C $build -j2 veldd veld idle_devices" >&2
-		echo "  or point VELD_BUILD at an existing build directory." >&2
-		exit 2
-	fi
-done
-for t in curl python3; do
-	command -v "$t" >/dev/null || {
-		echo "idle_devices: needs '$t'" >&2
-		exit 2
-	}
-done
 
 # Every connection is a descriptor on both sides; veldd also has its store,
 # its log and the listen socket.  Ask for exactly what is needed: lws sizes
@@ -94,16 +81,13 @@ fi
 
 mkdir -p "$base"
 tmp=$(mktemp -d "$base/idle_devices.XXXXXX")
-srv_pid=
 prog_pid=
 cleanup() {
-	local p
-	for p in "$prog_pid" "$srv_pid"; do
-		if [ -n "$p" ]; then
-			kill -9 "$p" 2>/dev/null || true
-			wait "$p" 2>/dev/null || true
-		fi
-	done
+	if [ -n "$prog_pid" ]; then
+		kill -9 "$prog_pid" 2>/dev/null || true
+		wait "$prog_pid" 2>/dev/null || true
+	fi
+	veldd_kill
 	if [ "$keep" = 1 ]; then
 		echo "idle_devices: kept $tmp" >&2
 	else
@@ -114,55 +98,17 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-die() {
-	echo "idle_devices: $*" >&2
-	exit 1
-}
-now_ns() { date +%s%N; }
-free_port() {
-	python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
-cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
 alive() { [ -n "$srv_pid" ] && kill -0 "$srv_pid" 2>/dev/null; }
 # sample NAME: veldd's VmRSS and VmHWM now, as NAME_rss and NAME_hwm (KiB).
 sample() {
 	alive || { tail -20 "$tmp/veldd.log" >&2; die "veldd is gone ($1)"; }
-	eval "$1_rss=$(kib "$srv_pid" VmRSS) $1_hwm=$(kib "$srv_pid" VmHWM)"
-}
-
-# start_server PORT: veldd with its open-file limit, wait for /healthz.
-start_server() {
-	(ulimit -n "$nofile" && exec "$veldd" serve --data "$tmp/srv" \
-		--listen "127.0.0.1:$1") >>"$tmp/veldd.log" 2>&1 &
-	srv_pid=$!
-	local i
-	for i in $(seq 100); do
-		if ! kill -0 "$srv_pid" 2>/dev/null; then
-			wait "$srv_pid" 2>/dev/null || true
-			srv_pid=
-			return 1
-		fi
-		curl -sf "http://127.0.0.1:$1/healthz" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	return 1
+	eval "$1_rss=$(proc_kib "$srv_pid" VmRSS) $1_hwm=$(proc_kib "$srv_pid" VmHWM)"
 }
 
 # --- server, codes, the device W that makes the new op --------------------
-port=
-for _ in 1 2 3 4 5; do
-	p=$(free_port)
-	if start_server "$p"; then
-		port=$p
-		break
-	fi
-	[ -n "$srv_pid" ] && { kill -9 "$srv_pid" 2>/dev/null || true; wait "$srv_pid" 2>/dev/null || true; srv_pid=; }
-done
-[ -n "$port" ] || { cat "$tmp/veldd.log" >&2; die "veldd did not start"; }
+veldd_nofile=$nofile
+veldd_start_free "$veldd" "$tmp/srv" "$tmp/veldd.log" ||
+	{ cat "$tmp/veldd.log" >&2; die "veldd did not start"; }
 url="ws://127.0.0.1:$port/sync"
 sleep 1
 sample base

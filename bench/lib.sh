@@ -37,6 +37,9 @@
 #   veldd_first_code LOG       the first-start coordinator code from veldd's
 #                              output in LOG (waits at most 5 s for it);
 #                              returns 1 if there is none
+#   kill_tree PID              SIGKILL PID and everything below it (children
+#                              first, from /proc/PID/task/PID/children),
+#                              and reap PID
 
 srv_pid=
 
@@ -144,4 +147,15 @@ veldd_first_code() {
 		sleep 0.1
 	done
 	return 1
+}
+kill_tree() {
+	local k
+	[ -n "$1" ] || return 0
+	kill -STOP "$1" 2>/dev/null || true # no new children meanwhile
+	for k in $(cat "/proc/$1/task/$1/children" 2>/dev/null); do
+		kill_tree "$k"
+	done
+	kill -9 "$1" 2>/dev/null || true
+	kill -CONT "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
 }

@@ -115,11 +115,7 @@ fill_pids=()
 cleanup() {
 	local p
 	for p in "$sampler_pid" "$pull_pid" "${fill_pids[@]}"; do
-		[ -n "$p" ] || continue
-		# the job's own children (veld, wijklab_tool) first
-		pkill -9 -P "$p" 2>/dev/null || true
-		kill -9 "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
+		kill_tree "$p" # the job's timeout, wijklab_tool and veld too
 	done
 	veldd_kill
 	if [ "$keep" = 1 ]; then

@@ -23,6 +23,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
+me=sync_10k
 
 n=10000
 runs=1
@@ -56,26 +57,12 @@ if ! is_uint "$runs" || [ "$runs" -lt 1 ] || [ "$runs" -gt 100 ]; then
 	exit 2
 fi
 
-build=${VELD_BUILD:-build}
-case $build in /*) ;; *) build=$root/$build ;; esac
+. "$here/lib.sh"
+build=$(bench_build)
+need_bins "$build" server/veldd client/veld
+need_tools curl python3 timeout
 veldd=$build/server/veldd
 veld=$build/client/veld
-for b in "$veldd" "$veld"; do
-	if [ ! -x "$b" ]; then
-		echo "sync_10k: $b is missing or not executable." >&2
-		echo "  Build it first, e.g.:" >&2
-		echo "    cmake -S $root -B $build -DCMAKE_BUILD_TYPE=RelWithDebInfo" >&2
-		echo "    make -C $build -j2 veldd veld" >&2
-		echo "  or point VELD_BUILD at an existing build directory." >&2
-		exit 2
-	fi
-done
-for t in curl python3 timeout; do
-	command -v "$t" >/dev/null || {
-		echo "sync_10k: needs '$t'" >&2
-		exit 2
-	}
-done
 gnu_time=
 if [ -x /usr/bin/time ] && /usr/bin/time -v -o /dev/null true 2>/dev/null; then
 	gnu_time=/usr/bin/time
@@ -83,12 +70,8 @@ fi
 
 mkdir -p "$base"
 tmp=$(mktemp -d "$base/sync_10k.XXXXXX")
-srv_pid=
 cleanup() {
-	if [ -n "$srv_pid" ]; then
-		kill -9 "$srv_pid" 2>/dev/null || true
-		wait "$srv_pid" 2>/dev/null || true
-	fi
+	veldd_kill
 	if [ "$keep" = 1 ]; then
 		echo "sync_10k: kept $tmp" >&2
 	else
@@ -99,77 +82,17 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-die() {
-	echo "sync_10k: $*" >&2
-	exit 1
-}
-now_ns() { date +%s%N; }
-free_port() {
-	python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-# CPU time (user + system) of a process so far, in clock ticks.
-cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
-hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 lo_bytes() { cat /sys/class/net/lo/statistics/tx_bytes 2>/dev/null || echo 0; }
-
-# start_server DATA PORT LOG: start veldd, wait (at most 10 s) for /healthz.
-start_server() {
-	"$veldd" serve --data "$1" --listen "127.0.0.1:$2" >>"$3" 2>&1 &
-	srv_pid=$!
-	local i
-	for i in $(seq 100); do
-		if ! kill -0 "$srv_pid" 2>/dev/null; then
-			wait "$srv_pid" 2>/dev/null || true
-			srv_pid=
-			return 1
-		fi
-		curl -sf "http://127.0.0.1:$2/healthz" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	return 1
-}
-# stop_server: SIGTERM, at most 10 s for a clean exit, then SIGKILL.
-stop_server() {
-	[ -n "$srv_pid" ] || return 0
-	kill -TERM "$srv_pid" 2>/dev/null || true
-	local i
-	for i in $(seq 100); do
-		kill -0 "$srv_pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -9 "$srv_pid" 2>/dev/null || true
-	wait "$srv_pid" 2>/dev/null || true
-	srv_pid=
-}
 
 # --- setup: server, enrolment --------------------------------------------
 snap=$tmp/snap
 mkdir -p "$snap"
-port=
-for _ in 1 2 3 4 5; do
-	p=$(free_port)
-	if start_server "$snap/srv" "$p" "$tmp/setup.log"; then
-		port=$p
-		break
-	fi
-	stop_server
-done
-[ -n "$port" ] || {
+veldd_start_free "$veldd" "$snap/srv" "$tmp/setup.log" || {
 	cat "$tmp/setup.log" >&2
 	die "veldd did not start"
 }
 url="ws://127.0.0.1:$port/sync"
-first=
-for _ in $(seq 50); do
-	first=$(sed -n 's/.*first coordinator enrolment code (valid 24 hours): *//p' \
-		"$tmp/setup.log" | head -1)
-	[ -n "$first" ] && break
-	sleep 0.1
-done
-[ -n "$first" ] || {
+first=$(veldd_first_code "$tmp/setup.log") || {
 	cat "$tmp/setup.log" >&2
 	die "no first coordinator code in veldd's output"
 }
@@ -178,7 +101,7 @@ wcode=$("$veldd" code new --data "$snap/srv" --role field --name W --area noord 
 	>>"$tmp/setup.log" 2>&1 || { cat "$tmp/setup.log" >&2; die "enrolling W failed"; }
 "$veld" --dir "$snap/p" init --server "$url" --code "$first" --name P \
 	>>"$tmp/setup.log" 2>&1 || { cat "$tmp/setup.log" >&2; die "enrolling P failed"; }
-stop_server
+veldd_stop
 
 # --- N records on W, offline (server stopped; not measured) --------------
 streets=(Kerkstraat Dorpsweg Markt Brink Lange_Laan Molenweg Schoolstraat
@@ -264,7 +187,7 @@ for r in $(seq "$runs"); do
 	run=$tmp/run$r
 	rm -rf "$run"
 	cp -a "$snap" "$run"
-	start_server "$run/srv" "$port" "$tmp/srv$r.log" || {
+	veldd_start "$veldd" "$run/srv" "$port" "$tmp/srv$r.log" || {
 		cat "$tmp/srv$r.log" >&2
 		die "run $r: veldd did not start on 127.0.0.1:$port"
 	}
@@ -279,7 +202,7 @@ for r in $(seq "$runs"); do
 	pl_ns=$sec_ns pl_rss=$rss_kib pl_ccpu=$cli_cpu_ms pl_cpu=$srv_cpu_ticks pl_lo=$lo
 	[ "$pl_pulled" -ge "$n" ] || die "run $r: P pulled $pl_pulled ops, fewer than $n"
 
-	srv_hwm=$(hwm_kib "$srv_pid")
+	srv_hwm=$(proc_kib "$srv_pid" VmHWM)
 
 	# Verification: one state hash everywhere; P lists exactly W's records.
 	hs=$("$veldd" state-hash --data "$run/srv" | tail -1)
@@ -302,7 +225,7 @@ if len(got) != n or set(got) != ids or bad:
     sys.exit(1)
 EOF
 	srv_bytes=$(du -sb "$run/srv" | cut -f1)
-	stop_server
+	veldd_stop
 	printf '%s\n' "$r $pu_ns $pu_pushed $pu_pulled $pu_up $pu_down $pu_rss $pu_ccpu $pu_cpu $pu_lo $pl_ns $pl_pushed $pl_pulled $pl_up $pl_down $pl_rss $pl_ccpu $pl_cpu $pl_lo $srv_hwm $srv_bytes $hs" >>"$results"
 	[ "$runs" -gt 1 ] && echo "run $r/$runs done" >&2
 	[ "$keep" = 1 ] || [ "$r" -eq "$runs" ] || rm -rf "$run"
