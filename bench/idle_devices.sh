@@ -60,6 +60,7 @@ if ! is_uint "$idle" || [ "$idle" -gt 3600 ]; then
 	exit 2
 fi
 
+# shellcheck source=bench/lib.sh
 . "$here/lib.sh"
 build=$(bench_build)
 need_bins "$build" server/veldd client/veld bench/idle_devices

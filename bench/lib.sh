@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154,SC2034
 # bench/lib.sh - the shell pieces the bench scripts share (sync_10k.sh,
 # idle_devices.sh, pull_1m.sh); source it after setting $me (the script's
 # name, for messages) and $root (the repository root):

@@ -82,6 +82,7 @@ is_uint "$seed" && [ "$seed" -le 4294967295 ] || bad "--seed takes 0..4294967295
 is_uint "$limit" && [ "$limit" -ge 10 ] && [ "$limit" -le 86400 ] ||
 	bad "--timeout takes 10..86400 (seconds)"
 
+# shellcheck source=bench/lib.sh
 . "$here/lib.sh"
 build=$(bench_build)
 need_bins "$build" server/veldd client/veld bench/wijklab_tool
@@ -186,7 +187,7 @@ fill_one() {
 }
 # reap_one: wait for one fill job; die if it failed.
 reap_one() {
-	local done_pid= i name
+	local done_pid='' i name
 	wait -n -p done_pid "${fill_pids[@]}" || true
 	[ -n "$done_pid" ] || die "lost track of the fill jobs"
 	for i in "${!fill_pids[@]}"; do

@@ -57,6 +57,7 @@ if ! is_uint "$runs" || [ "$runs" -lt 1 ] || [ "$runs" -gt 100 ]; then
 	exit 2
 fi
 
+# shellcheck source=bench/lib.sh
 . "$here/lib.sh"
 build=$(bench_build)
 need_bins "$build" server/veldd client/veld
