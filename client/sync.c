@@ -321,7 +321,18 @@ static void on_ops(struct sync *s, const struct veld_msg *m)
 		fail(s, VELD_EPROTO, "OPS before PULL", 0);
 		return;
 	}
-	rc = veld_replica_apply(r, m->ops, m->nops, 0, res);
+	/*
+	 * Pulled ops can be fetched again from the server: a batch with more
+	 * to come is committed without waiting for the disk, and the batch
+	 * that ends the pull waits once, for all of them (one WAL file,
+	 * synced as a whole).  A power loss can only take a suffix of the
+	 * WAL (its frames are checksummed in a chain), so the cursor,
+	 * committed after its ops, never gets ahead of them.  The device's
+	 * own entries never take this path: they are durable where written.
+	 */
+	rc = veld_store_set_durable(veld_replica_store(r), !m->more);
+	if (rc == 0)
+		rc = veld_replica_apply(r, m->ops, m->nops, 0, res);
 	/*
 	 * An op from further ahead than the drift bound is refused for now,
 	 * not for ever: this device's clock may be behind.  Keep the cursor
@@ -344,6 +355,8 @@ static void on_ops(struct sync *s, const struct veld_msg *m)
 	if (rc == 0 && !m->more)
 		rc = veld_meta_set_u64(r, VELD_META_LAST_SYNC,
 				       veld_hlc_wall_ms());
+	if (veld_store_set_durable(veld_replica_store(r), 1) < 0 && rc == 0)
+		rc = VELD_ESTORE;
 	if (rc < 0) {
 		fail(s, rc, "cannot store what the server sent", 0);
 		return;

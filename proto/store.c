@@ -462,6 +462,16 @@ void veld_store_rollback(struct veld_store *s)
 	s->in_tx = 0;
 }
 
+int veld_store_set_durable(struct veld_store *s, int full)
+{
+	return sqlite3_exec(s->db,
+			    full ? "PRAGMA synchronous = FULL"
+				 : "PRAGMA synchronous = NORMAL",
+			    NULL, NULL, NULL) == SQLITE_OK
+		       ? 0
+		       : VELD_ESTORE;
+}
+
 int veld_store_op_status(struct veld_store *s, const uint8_t id[VELD_HASH_LEN],
 			 int *status)
 {

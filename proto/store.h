@@ -161,6 +161,18 @@ int veld_store_begin(struct veld_store *s) __attribute__((warn_unused_result));
 int veld_store_commit(struct veld_store *s) __attribute__((warn_unused_result));
 void veld_store_rollback(struct veld_store *s);
 
+/*
+ * veld_store_set_durable - whether a commit waits for stable storage
+ * (full = 1, the default: WAL with synchronous=FULL) or only for the
+ * operating system (full = 0: synchronous=NORMAL; a commit stays atomic,
+ * but a power loss may roll back the last ones).  Only for data that can
+ * be fetched again, such as ops pulled from the server; the next durable
+ * commit also makes every earlier one durable (one WAL file, synced as a
+ * whole).  Returns 0 or VELD_ESTORE.
+ */
+int veld_store_set_durable(struct veld_store *s, int full)
+	__attribute__((warn_unused_result));
+
 /* --- the log --- */
 
 /* Status of op id: 1 and *status set if present, 0 if absent, <0 error. */

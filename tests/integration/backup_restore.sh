@@ -29,58 +29,17 @@ for tool in curl python3 sqlite3; do
 		exit 1
 	}
 done
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/veld-backup.XXXXXX")
-srv_pid=
-sync_pid=
-cleanup() {
-	[ -n "$sync_pid" ] && kill -9 "$sync_pid" 2>/dev/null || true
-	[ -n "$srv_pid" ] && kill -9 "$srv_pid" 2>/dev/null || true
-	wait 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 trap 'exit 130' INT TERM
 # A sanitizer build reports to files, from every process (also the server
 # and commands whose output is dropped); none may appear.
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$tmp/sanitizer"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$tmp/sanitizer"
-passed=0
-failed=0
-ok() {
-	passed=$((passed + 1))
-	echo "ok   - $*"
-}
-fail() {
-	failed=$((failed + 1))
-	echo "FAIL - $*" >&2
-}
-check() { # check "what" command...
-	local what=$1
-	shift
-	if "$@"; then ok "$what"; else fail "$what"; fi
-}
 
-port=$((20000 + RANDOM % 20000))
+port=$(free_port)
 url="ws://127.0.0.1:$port/sync"
 srv=$tmp/srv
 
-start_server() {
-	"$veldd" serve --data "$srv" --listen "127.0.0.1:$port" \
-		>>"$tmp/srv.log" 2>&1 &
-	srv_pid=$!
-	for _ in $(seq 100); do
-		curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && return 0
-		sleep 0.1
-	done
-	echo "server did not start" >&2
-	cat "$tmp/srv.log" >&2
-	exit 1
-}
-stop_server() {
-	kill -TERM "$srv_pid"
-	wait "$srv_pid" || true
-	srv_pid=
-}
 v() { # v DEVICE args...
 	local d=$1
 	shift

@@ -34,27 +34,11 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0
 port=$(free_port)
 url="ws://127.0.0.1:$port/sync"
 start_server() { # start_server [faketime offset]
-	# (preloaded by env: $! must be veldd itself, to stop it)
 	if [ -n "${1:-}" ]; then
-		env LD_PRELOAD="$faketime_lib" FAKETIME="$1" "$veldd" serve \
-			--data "$tmp/srv" --listen "127.0.0.1:$port" \
-			>>"$tmp/srv.log" 2>&1 &
+		veldd_up LD_PRELOAD="$faketime_lib" FAKETIME="$1"
 	else
-		"$veldd" serve --data "$tmp/srv" --listen "127.0.0.1:$port" \
-			>>"$tmp/srv.log" 2>&1 &
+		veldd_up
 	fi
-	srv_pid=$!
-	for _ in $(seq 100); do
-		curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && return 0
-		sleep 0.1
-	done
-	echo "server did not start" >&2
-	exit 1
-}
-stop_server() {
-	kill -TERM "$srv_pid"
-	wait "$srv_pid" || true
-	srv_pid=
 }
 code() { "$veldd" code new --data "$tmp/srv" --role "$1" --name "$2" --area noord | tail -1; }
 # libfaketime preloaded by env (its faketime wrapper leaves a semaphore

@@ -38,23 +38,11 @@ later() { # later DAYS cmd...: run cmd DAYS days from now
 	fi
 }
 start_server() { # start_server [DAYS later]
-	local days=${1:-0}
-	# (preloaded by env: $! must be veldd itself, to kill it)
-	if [ -n "$faketime_lib" ] && ((days > 0)); then
-		env LD_PRELOAD="$faketime_lib" FAKETIME="+${days}d" \
-			"$veldd" serve --data "$tmp/srv" \
-			--listen "127.0.0.1:$port" >>"$tmp/srv.log" 2>&1 &
+	if [ -n "$faketime_lib" ] && ((${1:-0} > 0)); then
+		veldd_up LD_PRELOAD="$faketime_lib" FAKETIME="+${1}d"
 	else
-		"$veldd" serve --data "$tmp/srv" --listen "127.0.0.1:$port" \
-			>>"$tmp/srv.log" 2>&1 &
+		veldd_up
 	fi
-	srv_pid=$!
-	for _ in $(seq 100); do
-		curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && return 0
-		sleep 0.1
-	done
-	echo "server did not start" >&2
-	exit 1
 }
 code() { "$veldd" code new --data "$tmp/srv" --role "$1" --name "$2" --area noord | tail -1; }
 day=0
@@ -76,9 +64,7 @@ first=$(sed -n 's/.*code (valid 24 hours): //p' "$tmp/srv.log")
 v B init --server "$url" --code "$first" --name B >/dev/null
 v A init --server "$url" --code "$(code field Ahmed)" --name A >/dev/null
 # A goes out of coverage.
-kill -9 "$srv_pid"
-wait "$srv_pid" 2>/dev/null || true
-srv_pid=
+kill_server
 
 t0=$(date +%s)
 for i in $(seq "$entries"); do

@@ -21,28 +21,6 @@ veld=$2
 port=$(free_port)
 url="ws://127.0.0.1:$port/sync"
 
-start_server() {
-	"$veldd" serve --data "$tmp/srv" --listen "127.0.0.1:$port" \
-		>>"$tmp/srv.log" 2>&1 &
-	srv_pid=$!
-	for _ in $(seq 100); do
-		curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && return 0
-		sleep 0.1
-	done
-	echo "server did not start" >&2
-	cat "$tmp/srv.log" >&2
-	exit 1
-}
-stop_server() {
-	kill -TERM "$srv_pid"
-	wait "$srv_pid" || true
-	srv_pid=
-}
-kill_server() {
-	kill -9 "$srv_pid"
-	wait "$srv_pid" 2>/dev/null || true
-	srv_pid=
-}
 code() { "$veldd" code new --data "$tmp/srv" --role "$1" --name "$2" --area noord | tail -1; }
 v() { # v DEVICE args...
 	local d=$1

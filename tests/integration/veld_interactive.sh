@@ -10,25 +10,9 @@ set -euo pipefail
 veldd=$1
 veld=$2
 root=$3
-tmp=$(mktemp -d)
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 sock=veld-test-$$
-srv_pid=
-cleanup() {
-	tmux -L "$sock" kill-server 2>/dev/null || true
-	if [ -n "$srv_pid" ]; then
-		kill -9 "$srv_pid" 2>/dev/null || true
-		wait "$srv_pid" 2>/dev/null || true
-	fi
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-fail() {
-	failed=$((failed + 1))
-	echo "FAIL: $*" >&2
-}
+at_exit() { tmux -L "$sock" kill-server 2>/dev/null || true; }
 v() { # v DEVICE args...
 	local d=$1
 	shift
@@ -63,14 +47,8 @@ count() { v A list --json --all </dev/null |
 	python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
 
 # --- a server with the shipped forms, one enrolled device ---
-port=$((20000 + RANDOM % 20000))
-"$veldd" serve --data "$tmp/srv" --listen "127.0.0.1:$port" \
-	>>"$tmp/srv.log" 2>&1 &
-srv_pid=$!
-for _ in $(seq 100); do
-	curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break
-	sleep 0.1
-done
+port=$(free_port)
+start_server
 for f in "$root"/deploy/forms/*.json; do
 	"$veldd" form import "$f" --data "$tmp/srv" >/dev/null
 done

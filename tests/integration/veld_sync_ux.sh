@@ -9,48 +9,16 @@
 set -euo pipefail
 veldd=$1
 veld=$2
-tmp=$(mktemp -d)
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 sock=veld-sync-$$
-srv_pid=
-cleanup() {
-	tmux -L "$sock" kill-server 2>/dev/null || true
-	if [ -n "$srv_pid" ]; then
-		kill -9 "$srv_pid" 2>/dev/null || true
-		wait "$srv_pid" 2>/dev/null || true
-	fi
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-fail() {
-	failed=$((failed + 1))
-	echo "FAIL: $*" >&2
-}
+at_exit() { tmux -L "$sock" kill-server 2>/dev/null || true; }
 v() { # v DEVICE args...
 	local d=$1
 	shift
 	"$veld" --dir "$tmp/$d" "$@" </dev/null
 }
-port=$((20000 + RANDOM % 20000))
+port=$(free_port)
 url="ws://127.0.0.1:$port/sync"
-start_server() {
-	"$veldd" serve --data "$tmp/srv" --listen "127.0.0.1:$port" \
-		>>"$tmp/srv.log" 2>&1 &
-	srv_pid=$!
-	for _ in $(seq 100); do
-		curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && return 0
-		sleep 0.1
-	done
-	echo "server did not start" >&2
-	exit 1
-}
-stop_server() {
-	kill -TERM "$srv_pid"
-	wait "$srv_pid" 2>/dev/null || true
-	srv_pid=
-}
 screen() { tmux -L "$sock" capture-pane -p -t "$1" -S -400; }
 # wait_for NAME TEXT [SECONDS] : until the screen shows TEXT
 wait_for() {
