@@ -27,7 +27,7 @@
 #include "canon.h"
 #include "err.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 
 static const char schema_v1[] =
 	"CREATE TABLE ops("
@@ -77,12 +77,27 @@ static const char schema_v2[] =
 	" name TEXT NOT NULL, area TEXT, expires INTEGER NOT NULL,"
 	" used INTEGER NOT NULL) WITHOUT ROWID;";
 
-/* Forward migrations: migrations[v] takes the schema from v to v + 1. */
-static const char *const migrations[SCHEMA_VERSION] = {schema_v1, schema_v2};
+/*
+ * Version 3: bodies inside the op row.  A body used to live in its own
+ * table under the op's random 32-byte id, so every op applied wrote one
+ * more b-tree at a random place; in the op row (appended in log order) it
+ * costs nothing extra, and erasing a body is setting the column to NULL.
+ * The view `bodies` keeps the old shape for readers of the file (sqlite3
+ * one-liners, older scripts).  A body whose op was missing (damage that
+ * veldd verify reported as an orphan) has nowhere to go and is dropped.
+ */
+static const char schema_v3[] =
+	"ALTER TABLE ops ADD COLUMN body BLOB;"
+	"UPDATE ops SET body = (SELECT body FROM bodies b WHERE b.id = ops.id);"
+	"DROP TABLE bodies;"
+	"CREATE VIEW bodies(id, body) AS"
+	" SELECT id, body FROM ops WHERE body IS NOT NULL;";
 
-#define OP_COLS                                                                \
-	"id, header, sig, status, pos, (SELECT body FROM bodies b WHERE b.id " \
-	"= o.id)"
+/* Forward migrations: migrations[v] takes the schema from v to v + 1. */
+static const char *const migrations[SCHEMA_VERSION] = {schema_v1, schema_v2,
+						       schema_v3};
+
+#define OP_COLS "id, header, sig, status, pos, body"
 
 enum stmt {
 	S_BEGIN,
@@ -91,7 +106,6 @@ enum stmt {
 	S_OP_STATUS,
 	S_OP_AT,
 	S_OP_INSERT,
-	S_BODY_INSERT,
 	S_RECORD_OPS,
 	S_KIND_OPS,
 	S_OPS_SINCE,
@@ -115,8 +129,12 @@ enum stmt {
 	S_REC_INSERT,
 	S_VAL_DEL,
 	S_VAL_INSERT,
+	S_VAL_KEYS,
+	S_VAL_DEL_ONE,
 	S_NOTE_DEL,
 	S_NOTE_INSERT,
+	S_NOTE_KEYS,
+	S_NOTE_DEL_ONE,
 	S_DEV_DEL,
 	S_DEV_INSERT,
 	S_DEVICES,
@@ -150,10 +168,8 @@ static const char *const sql[S_COUNT] = {
 	[S_OP_AT] = "SELECT id FROM ops WHERE author = ?1 AND seq = ?2"
 		    " AND status != 2",
 	[S_OP_INSERT] = "INSERT INTO ops(id, author, seq, hlc, record, kind,"
-			" header, sig, status)"
-			" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-	[S_BODY_INSERT] =
-		"INSERT OR IGNORE INTO bodies(id, body) VALUES(?1, ?2)",
+			" header, sig, status, body)"
+			" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 	[S_RECORD_OPS] = "SELECT " OP_COLS " FROM ops o WHERE record = ?1"
 			 " ORDER BY hlc, author, id",
 	[S_KIND_OPS] = "SELECT " OP_COLS " FROM ops o WHERE kind = ?1"
@@ -165,8 +181,8 @@ static const char *const sql[S_COUNT] = {
 	[S_AUTHOR_OPS_AFTER] = "SELECT " OP_COLS " FROM ops o WHERE author = ?1"
 			       " AND seq > ?2 ORDER BY seq, pos LIMIT ?3",
 	[S_OP_SET_STATUS] = "UPDATE ops SET status = ?2 WHERE id = ?1",
-	[S_DROP_BODIES] = "DELETE FROM bodies WHERE id IN (SELECT id FROM ops"
-			  " WHERE record = ?1 AND kind != ?2)",
+	[S_DROP_BODIES] = "UPDATE ops SET body = NULL WHERE record = ?1"
+			  " AND kind != ?2 AND body IS NOT NULL",
 	[S_OP_COUNT] = "SELECT count(*), max(hlc) FROM ops",
 	[S_HEAD] = "SELECT seq, id, frozen, fork_seq FROM heads"
 		   " WHERE author = ?1",
@@ -186,16 +202,45 @@ static const char *const sql[S_COUNT] = {
 	[S_ERASED] = "SELECT 1 FROM erasures WHERE record = ?1",
 	[S_ERASE_MARK] = "INSERT OR IGNORE INTO erasures(record) VALUES(?1)",
 	[S_REC_DEL] = "DELETE FROM records WHERE id = ?1",
+	/* The materialised rows are upserts that write nothing when the row
+	 * is unchanged: a refold rewrites only what the new ops changed. */
 	[S_REC_INSERT] =
 		"INSERT INTO records(" REC_COLS ")"
-		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+		" ON CONFLICT(id) DO UPDATE SET form = excluded.form,"
+		" area = excluded.area, street = excluded.street,"
+		" followup = excluded.followup, created = excluded.created,"
+		" updated = excluded.updated, deleted = excluded.deleted,"
+		" delete_conflict = excluded.delete_conflict,"
+		" erased = excluded.erased, conflicts = excluded.conflicts"
+		" WHERE (form, area, street, followup, created, updated,"
+		" deleted, delete_conflict, erased, conflicts) IS NOT"
+		" (excluded.form, excluded.area, excluded.street,"
+		" excluded.followup, excluded.created, excluded.updated,"
+		" excluded.deleted, excluded.delete_conflict, excluded.erased,"
+		" excluded.conflicts)",
 	[S_VAL_DEL] = "DELETE FROM field_values WHERE record = ?1",
 	[S_VAL_INSERT] = "INSERT INTO field_values(record, field, op, author,"
 			 " hlc, value, winner)"
-			 " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+			 " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+			 " ON CONFLICT(record, field, op) DO UPDATE SET"
+			 " author = excluded.author, hlc = excluded.hlc,"
+			 " value = excluded.value, winner = excluded.winner"
+			 " WHERE (author, hlc, value, winner) IS NOT"
+			 " (excluded.author, excluded.hlc, excluded.value,"
+			 " excluded.winner)",
+	[S_VAL_KEYS] = "SELECT field, op FROM field_values WHERE record = ?1",
+	[S_VAL_DEL_ONE] = "DELETE FROM field_values WHERE record = ?1"
+			  " AND field = ?2 AND op = ?3",
 	[S_NOTE_DEL] = "DELETE FROM notes WHERE record = ?1",
 	[S_NOTE_INSERT] = "INSERT INTO notes(record, hlc, author, op, text)"
-			  " VALUES(?1, ?2, ?3, ?4, ?5)",
+			  " VALUES(?1, ?2, ?3, ?4, ?5)"
+			  " ON CONFLICT(record, hlc, author, op) DO UPDATE"
+			  " SET text = excluded.text"
+			  " WHERE text IS NOT excluded.text",
+	[S_NOTE_KEYS] = "SELECT hlc, author, op FROM notes WHERE record = ?1",
+	[S_NOTE_DEL_ONE] = "DELETE FROM notes WHERE record = ?1 AND hlc = ?2"
+			   " AND author = ?3 AND op = ?4",
 	[S_DEV_DEL] = "DELETE FROM devices",
 	[S_DEV_INSERT] = "INSERT INTO devices(key, role, name, area, enrolled,"
 			 " revoked, hlc) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -495,7 +540,6 @@ int veld_store_op_insert(struct veld_store *s, const struct veld_op *op,
 			 int with_body, int status)
 {
 	sqlite3_stmt *st = s->st[S_OP_INSERT];
-	int rc;
 
 	bind_blob(st, 1, op->id, VELD_HASH_LEN);
 	bind_blob(st, 2, op->h.author, VELD_PK_LEN);
@@ -506,13 +550,9 @@ int veld_store_op_insert(struct veld_store *s, const struct veld_op *op,
 	bind_blob(st, 7, op->header, op->header_len);
 	bind_blob(st, 8, op->sig, VELD_SIG_LEN);
 	sqlite3_bind_int(st, 9, status);
-	rc = exec_stmt(st);
-	if (rc < 0 || !with_body || !op->body)
-		return rc;
-	st = s->st[S_BODY_INSERT];
-	bind_blob(st, 1, op->id, VELD_HASH_LEN);
 	/* A zero-length blob would bind as NULL; bodies are never empty. */
-	bind_blob(st, 2, op->body, op->body_len);
+	if (with_body && op->body)
+		bind_blob(st, 10, op->body, op->body_len);
 	return exec_stmt(st);
 }
 
@@ -814,17 +854,148 @@ static int delete_for(struct veld_store *s, enum stmt which,
 	return exec_stmt(s->st[which]);
 }
 
+/* A stored row key the refold no longer has: deleted after the scan. */
+struct stale_key {
+	char *field; /* field_values: the field (malloc'd); notes: NULL */
+	uint64_t hlc;
+	uint8_t author[VELD_PK_LEN];
+	uint8_t op[VELD_HASH_LEN];
+};
+
+struct stale_list {
+	struct stale_key *k;
+	size_t n, cap;
+};
+
+static void stale_release(struct stale_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->k[i].field);
+	free(l->k);
+}
+
+static struct stale_key *stale_add(struct stale_list *l)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 8;
+		void *p = realloc(l->k, cap * sizeof(*l->k));
+		if (!p)
+			return NULL;
+		l->k = p;
+		l->cap = cap;
+	}
+	memset(&l->k[l->n], 0, sizeof(l->k[0]));
+	return &l->k[l->n++];
+}
+
+/* The stored value rows of rec that values no longer has, into l. */
+static int values_stale(struct veld_store *s, const uint8_t *rec,
+			const struct veld_value_row *values, size_t nvalues,
+			struct stale_list *l)
+{
+	sqlite3_stmt *st = s->st[S_VAL_KEYS];
+	int rc;
+
+	bind_blob(st, 1, rec, VELD_RECORD_LEN);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *f = (const char *)sqlite3_column_text(st, 0);
+		size_t flen = (size_t)sqlite3_column_bytes(st, 0);
+		const void *op = sqlite3_column_blob(st, 1);
+		struct stale_key *k;
+		size_t i;
+
+		if (!f || !op || sqlite3_column_bytes(st, 1) != VELD_HASH_LEN)
+			continue; /* not a row the fold writes: leave it */
+		for (i = 0; i < nvalues; i++)
+			if (memcmp(values[i].op, op, VELD_HASH_LEN) == 0 &&
+			    strlen(values[i].field) == flen &&
+			    memcmp(values[i].field, f, flen) == 0)
+				break;
+		if (i < nvalues)
+			continue;
+		if (!(k = stale_add(l)) || !(k->field = malloc(flen + 1))) {
+			done(st);
+			return VELD_ENOMEM;
+		}
+		memcpy(k->field, f, flen + 1);
+		memcpy(k->op, op, VELD_HASH_LEN);
+	}
+	done(st);
+	return rc == SQLITE_DONE ? 0 : VELD_ESTORE;
+}
+
+/* The stored note rows of rec that notes no longer has, into l. */
+static int notes_stale(struct veld_store *s, const uint8_t *rec,
+		       const struct veld_note_row *notes, size_t nnotes,
+		       struct stale_list *l)
+{
+	sqlite3_stmt *st = s->st[S_NOTE_KEYS];
+	int rc;
+
+	bind_blob(st, 1, rec, VELD_RECORD_LEN);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		uint64_t hlc = col_u64(st, 0);
+		uint8_t author[VELD_PK_LEN], op[VELD_HASH_LEN];
+		struct stale_key *k;
+		size_t i;
+
+		if (!col_fixed(st, 1, author, VELD_PK_LEN) ||
+		    !col_fixed(st, 2, op, VELD_HASH_LEN))
+			continue; /* not a row the fold writes: leave it */
+		for (i = 0; i < nnotes; i++)
+			if (notes[i].hlc == hlc &&
+			    memcmp(notes[i].op, op, VELD_HASH_LEN) == 0 &&
+			    memcmp(notes[i].author, author, VELD_PK_LEN) == 0)
+				break;
+		if (i < nnotes)
+			continue;
+		if (!(k = stale_add(l))) {
+			done(st);
+			return VELD_ENOMEM;
+		}
+		k->hlc = hlc;
+		memcpy(k->author, author, VELD_PK_LEN);
+		memcpy(k->op, op, VELD_HASH_LEN);
+	}
+	done(st);
+	return rc == SQLITE_DONE ? 0 : VELD_ESTORE;
+}
+
+/*
+ * Rows are compared with what is stored rather than deleted and written
+ * again: a refold after one edit changes one or two rows of a record, and
+ * most records a batch touches are new (nothing stored, nothing to read).
+ */
 int veld_store_record_replace(struct veld_store *s,
 			      const struct veld_record_row *rec,
 			      const struct veld_value_row *values,
 			      size_t nvalues, const struct veld_note_row *notes,
 			      size_t nnotes)
 {
+	struct stale_list vs = {0}, ns = {0};
 	sqlite3_stmt *st;
-	int rc = veld_store_record_delete(s, rec->id);
+	int rc;
 
+	if ((rc = values_stale(s, rec->id, values, nvalues, &vs)) < 0 ||
+	    (rc = notes_stale(s, rec->id, notes, nnotes, &ns)) < 0)
+		goto out;
+	st = s->st[S_VAL_DEL_ONE];
+	for (size_t i = 0; i < vs.n && rc == 0; i++) {
+		bind_blob(st, 1, rec->id, VELD_RECORD_LEN);
+		bind_text(st, 2, vs.k[i].field);
+		bind_blob(st, 3, vs.k[i].op, VELD_HASH_LEN);
+		rc = exec_stmt(st);
+	}
+	st = s->st[S_NOTE_DEL_ONE];
+	for (size_t i = 0; i < ns.n && rc == 0; i++) {
+		bind_blob(st, 1, rec->id, VELD_RECORD_LEN);
+		bind_u64(st, 2, ns.k[i].hlc);
+		bind_blob(st, 3, ns.k[i].author, VELD_PK_LEN);
+		bind_blob(st, 4, ns.k[i].op, VELD_HASH_LEN);
+		rc = exec_stmt(st);
+	}
 	if (rc < 0)
-		return rc;
+		goto out;
 
 	st = s->st[S_REC_INSERT];
 	bind_blob(st, 1, rec->id, VELD_RECORD_LEN);
@@ -839,10 +1010,10 @@ int veld_store_record_replace(struct veld_store *s,
 	sqlite3_bind_int(st, 10, rec->erased);
 	sqlite3_bind_int(st, 11, rec->conflicts);
 	if ((rc = exec_stmt(st)) < 0)
-		return rc;
+		goto out;
 
 	st = s->st[S_VAL_INSERT];
-	for (size_t i = 0; i < nvalues; i++) {
+	for (size_t i = 0; i < nvalues && rc == 0; i++) {
 		const struct veld_value_row *v = &values[i];
 		bind_blob(st, 1, rec->id, VELD_RECORD_LEN);
 		bind_text(st, 2, v->field);
@@ -852,21 +1023,22 @@ int veld_store_record_replace(struct veld_store *s,
 		if (v->value)
 			bind_blob(st, 6, v->value, v->value_len);
 		sqlite3_bind_int(st, 7, v->winner);
-		if ((rc = exec_stmt(st)) < 0)
-			return rc;
+		rc = exec_stmt(st);
 	}
 	st = s->st[S_NOTE_INSERT];
-	for (size_t i = 0; i < nnotes; i++) {
+	for (size_t i = 0; i < nnotes && rc == 0; i++) {
 		const struct veld_note_row *n = &notes[i];
 		bind_blob(st, 1, rec->id, VELD_RECORD_LEN);
 		bind_u64(st, 2, n->hlc);
 		bind_blob(st, 3, n->author, VELD_PK_LEN);
 		bind_blob(st, 4, n->op, VELD_HASH_LEN);
 		bind_text(st, 5, n->text);
-		if ((rc = exec_stmt(st)) < 0)
-			return rc;
+		rc = exec_stmt(st);
 	}
-	return 0;
+out:
+	stale_release(&vs);
+	stale_release(&ns);
+	return rc;
 }
 
 int veld_store_record_delete(struct veld_store *s,
@@ -2013,7 +2185,7 @@ static const char dash_record_sql[] =
 	"    'winner', " CLI_BOOL("v.winner") ","
 	"    'op', lower(hex(v.op)), " CLI_WHO("v.author") ","
 	"    'by', (SELECT json_extract(veld_json(b.body), '$[1].by')"
-	"     FROM bodies b WHERE b.id = v.op AND v.author = ?2),"
+	"     FROM ops b WHERE b.id = v.op AND v.author = ?2),"
 	"    'time', " CLI_ISO("v.hlc") "))"
 	"   FROM (SELECT * FROM field_values WHERE record = r.id"
 	"    AND field = f.field ORDER BY winner DESC, hlc DESC, author) v)))"
@@ -2022,7 +2194,7 @@ static const char dash_record_sql[] =
 	" 'notes', (SELECT json_group_array(json_object("
 	"   'op', lower(hex(n.op)), " CLI_WHO("n.author") ","
 	"   'by', (SELECT json_extract(veld_json(b.body), '$[1].by')"
-	"    FROM bodies b WHERE b.id = n.op AND n.author = ?2),"
+	"    FROM ops b WHERE b.id = n.op AND n.author = ?2),"
 	"   'time', " CLI_ISO("n.hlc") ", 'text', n.text,"
 	"   'erased', " CLI_BOOL("n.text IS NULL") "))"
 	"  FROM (SELECT * FROM notes WHERE record = r.id"
@@ -2037,8 +2209,8 @@ static const char dash_record_sql[] =
 	"   'status', CASE o.status WHEN 0 THEN 'applied'"
 	"    WHEN 1 THEN 'void' ELSE 'fork' END,"
 	"   'content', json(o.content)))"
-	"  FROM (SELECT ops.*, (SELECT json_extract(veld_json(b.body), '$[1]')"
-	"    FROM bodies b WHERE b.id = ops.id) AS content"
+	"  FROM (SELECT ops.*, json_extract(veld_json(ops.body), '$[1]')"
+	"    AS content"
 	"   FROM ops WHERE record = r.id ORDER BY hlc, author, id) o))"
 	" FROM records r WHERE r.id = ?1";
 /* clang-format on */
@@ -2683,8 +2855,7 @@ int veld_store_log_rebase(struct veld_store *s, int64_t next)
 }
 
 #define RAW_COLS                                                               \
-	"pos, id, author, seq, hlc, record, kind, header, sig, status,"        \
-	" (SELECT body FROM bodies b WHERE b.id = o.id)"
+	"pos, id, author, seq, hlc, record, kind, header, sig, status, body"
 
 int veld_store_raw_ops(struct veld_store *s, enum veld_raw_order order,
 		       veld_store_raw_fn fn, void *ctx)
@@ -2741,7 +2912,8 @@ int veld_store_counts(struct veld_store *s, struct veld_store_counts *c)
 		" (SELECT count(*) FROM ops WHERE status = 0),"
 		" (SELECT count(*) FROM ops WHERE status = 1),"
 		" (SELECT count(*) FROM ops WHERE status = 2),"
-		" (SELECT count(*) FROM bodies), (SELECT count(*) FROM heads),"
+		" (SELECT count(*) FROM ops WHERE body IS NOT NULL),"
+		" (SELECT count(*) FROM heads),"
 		" (SELECT count(*) FROM pending),"
 		" (SELECT count(*) FROM records),"
 		" (SELECT count(*) FROM forms), (SELECT count(*) FROM devices),"
@@ -2791,10 +2963,12 @@ static int each_blob(struct veld_store *s, const char *q, veld_store_blob_fn fn,
 int veld_store_orphan_bodies(struct veld_store *s, veld_store_blob_fn fn,
 			     void *ctx)
 {
-	return each_blob(s,
-			 "SELECT id FROM bodies b WHERE NOT EXISTS"
-			 " (SELECT 1 FROM ops o WHERE o.id = b.id) ORDER BY id",
-			 fn, ctx);
+	/* Since schema version 3 a body lives in its op's row: a body
+	 * without an op cannot be stored any more. */
+	(void)s;
+	(void)fn;
+	(void)ctx;
+	return 0;
 }
 
 int veld_store_erasures(struct veld_store *s, veld_store_blob_fn fn, void *ctx)

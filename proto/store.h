@@ -2,9 +2,11 @@
  * store.h - the replica's SQLite store: the only module that speaks SQL.
  *
  * One database file per replica holds
- *   - the op log: signed headers and signatures (table ops), with the
- *     bodies apart (table bodies) so that a body can be erased while the
- *     header chain still verifies;
+ *   - the op log: signed headers, signatures and bodies (table ops, one
+ *     row per op, rowid = log position, appended in arrival order); an
+ *     erased body is a NULL column, so the header chain still verifies
+ *     (schema 3; before, bodies had a table of their own under the op's
+ *     random id, which the view `bodies` still imitates for readers);
  *   - per-author chain heads, fork evidence and frozen authors (heads);
  *   - ops held back because their predecessor or their author's enrolment
  *     has not arrived yet (pending);
@@ -765,7 +767,9 @@ int veld_store_counts(struct veld_store *s, struct veld_store_counts *c)
 /* Callback over stored byte strings (ids); nonzero stops and is returned. */
 typedef int (*veld_store_blob_fn)(void *ctx, const uint8_t *p, size_t n);
 
-/* Ids of bodies whose op is not in the log (damage), in id order. */
+/* Ids of bodies whose op is not in the log (damage), in id order.  Since
+ * schema 3 a body is stored in its op's row, so there are none; kept for
+ * veldd verify's report. */
 int veld_store_orphan_bodies(struct veld_store *s, veld_store_blob_fn fn,
 			     void *ctx) __attribute__((warn_unused_result));
 

@@ -6,6 +6,7 @@
  * field devices A and B, enrolled by S.
  */
 #include <sodium.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include "canon.h"
@@ -543,6 +544,112 @@ static void persistence(void)
 	rmdir(dir);
 }
 
+/* Turn a schema 3 store back into what schema 2 wrote: bodies in their own
+ * table under the op id, no body column in ops. */
+static void downgrade_to_v2(const char *path)
+{
+	sqlite3 *db;
+
+	CHECK_EQ(sqlite3_open(path, &db), SQLITE_OK);
+	CHECK_EQ(sqlite3_exec(db,
+			      "BEGIN;"
+			      "CREATE TABLE bodies_v2(id BLOB PRIMARY KEY,"
+			      " body BLOB NOT NULL) WITHOUT ROWID;"
+			      "INSERT INTO bodies_v2 SELECT id, body FROM ops"
+			      " WHERE body IS NOT NULL;"
+			      "DROP VIEW bodies;"
+			      "ALTER TABLE bodies_v2 RENAME TO bodies;"
+			      "ALTER TABLE ops DROP COLUMN body;"
+			      "PRAGMA user_version = 2;"
+			      "COMMIT;",
+			      NULL, NULL, NULL),
+		 SQLITE_OK);
+	sqlite3_close(db);
+}
+
+static int user_version(const char *path)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int v = -1;
+
+	CHECK_EQ(sqlite3_open(path, &db), SQLITE_OK);
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) ==
+		    SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static int count_all_bodies(void *ctx, const struct veld_stored_op *op)
+{
+	int *n = ctx;
+	if (op->body)
+		(*n)++;
+	return 0;
+}
+
+/* A data directory written by schema 2 (bodies in a table of their own)
+ * opens as before: same state, same bodies, erased ones still gone, and
+ * it takes new ops. */
+static void migrate_from_v2(void)
+{
+	char dir[] = "/tmp/veld-test-XXXXXX", path[64], p2[80];
+	uint8_t rec[16], gone[16], h1[32], h2[32];
+	struct veld_store_counts c1, c2;
+	struct veld_replica *r;
+	char msg[128];
+	int kept = 0, erased = 0;
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/a.db", dir);
+	r = open_replica(&kS, path);
+	put1(r, rec, 1, "wish", "blijft");
+	put1(r, rec, 0, "wish", "blijft ook");
+	CHECK_ERR(veld_replica_note(r, rec, "notitie", NULL), 0);
+	put1(r, gone, 1, "wish", "weg");
+	CHECK_ERR(veld_replica_note(r, gone, "ook weg", NULL), 0);
+	CHECK_ERR(veld_replica_erase(r, gone, NULL), 0);
+	state_hash(r, h1);
+	CHECK_EQ(veld_store_counts(veld_replica_store(r), &c1), 0);
+	veld_replica_close(r);
+	CHECK_EQ(user_version(path), 3);
+
+	downgrade_to_v2(path);
+	CHECK_EQ(user_version(path), 2);
+	r = open_replica(&kS, path);
+	CHECK_EQ(user_version(path), 3);
+	state_hash(r, h2);
+	CHECK_MEM(h1, h2, 32);
+	CHECK_EQ(veld_store_counts(veld_replica_store(r), &c2), 0);
+	CHECK_EQ(c2.ops, c1.ops);
+	CHECK_EQ(c2.bodies, c1.bodies);
+	CHECK_EQ(veld_store_record_ops(veld_replica_store(r), rec,
+				       count_all_bodies, &kept),
+		 0);
+	CHECK_EQ(kept, 3);
+	CHECK_EQ(veld_store_record_ops(veld_replica_store(r), gone,
+				       count_bodies, &erased),
+		 0);
+	CHECK_EQ(erased, 0);
+	put1(r, rec, 0, "wish", "na de migratie");
+	{
+		struct snap s = snapshot(r, rec);
+		CHECK(s.found && has_value(&s, "wish=na de migratie"));
+	}
+	CHECK_EQ(veld_store_integrity(veld_replica_store(r), msg, sizeof(msg)),
+		 0);
+	veld_replica_close(r);
+	unlink(path);
+	snprintf(p2, sizeof(p2), "%s-wal", path);
+	unlink(p2);
+	snprintf(p2, sizeof(p2), "%s-shm", path);
+	unlink(p2);
+	rmdir(dir);
+}
+
 /* A pushed batch is taken whole or not at all. */
 static void apply_all_or_nothing(void)
 {
@@ -850,6 +957,7 @@ int main(void)
 	authorisation();
 	revocation();
 	persistence();
+	migrate_from_v2();
 	reads_and_filters();
 	apply_all_or_nothing();
 	second_writer();
