@@ -103,6 +103,9 @@ enum stmt {
 	S_BEGIN,
 	S_COMMIT,
 	S_ROLLBACK,
+	S_SAVEPOINT,
+	S_RELEASE,
+	S_ROLLBACK_TO,
 	S_OP_STATUS,
 	S_OP_AT,
 	S_OP_INSERT,
@@ -164,6 +167,9 @@ static const char *const sql[S_COUNT] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
+	[S_SAVEPOINT] = "SAVEPOINT part",
+	[S_RELEASE] = "RELEASE part",
+	[S_ROLLBACK_TO] = "ROLLBACK TO part",
 	[S_OP_STATUS] = "SELECT status FROM ops WHERE id = ?1",
 	[S_OP_AT] = "SELECT id FROM ops WHERE author = ?1 AND seq = ?2"
 		    " AND status != 2",
@@ -505,6 +511,26 @@ void veld_store_rollback(struct veld_store *s)
 		/* ROLLBACK fails only when there is no transaction left. */
 	}
 	s->in_tx = 0;
+}
+
+int veld_store_part_begin(struct veld_store *s)
+{
+	if (!s->in_tx || sqlite3_get_autocommit(s->db))
+		return VELD_ESTORE;
+	return exec_stmt(s->st[S_SAVEPOINT]);
+}
+
+int veld_store_part_end(struct veld_store *s, int keep)
+{
+	/* SQLite rolls a whole transaction back by itself after some errors
+	 * (a full disk, an I/O error): then there is no part left to end. */
+	if (sqlite3_get_autocommit(s->db)) {
+		s->in_tx = 0;
+		return VELD_ESTORE;
+	}
+	if (!keep && exec_stmt(s->st[S_ROLLBACK_TO]) < 0)
+		return VELD_ESTORE;
+	return exec_stmt(s->st[S_RELEASE]);
 }
 
 int veld_store_op_status(struct veld_store *s, const uint8_t id[VELD_HASH_LEN],

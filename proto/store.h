@@ -163,6 +163,19 @@ int veld_store_begin(struct veld_store *s) __attribute__((warn_unused_result));
 int veld_store_commit(struct veld_store *s) __attribute__((warn_unused_result));
 void veld_store_rollback(struct veld_store *s);
 
+/*
+ * Parts of a transaction (SQL savepoints), for several batches in one
+ * commit: veld_store_part_begin inside veld_store_begin; then
+ * veld_store_part_end(s, 1) keeps what the part wrote, (s, 0) undoes it and
+ * leaves the rest of the transaction as it was.  Not nested.  VELD_ESTORE
+ * from either means the transaction itself is lost (SQLite may have rolled
+ * it back after an I/O error): the caller rolls back.
+ */
+int veld_store_part_begin(struct veld_store *s)
+	__attribute__((warn_unused_result));
+int veld_store_part_end(struct veld_store *s, int keep)
+	__attribute__((warn_unused_result));
+
 /* --- the log --- */
 
 /* Status of op id: 1 and *status set if present, 0 if absent, <0 error. */

@@ -678,6 +678,82 @@ static void apply_all_or_nothing(void)
 }
 
 /*
+ * Group commit: three devices' pushes in one transaction.  The one with a
+ * refused op is undone alone; the others are kept, exactly as if each had
+ * been applied on its own; a group rolled back keeps nothing.
+ */
+static void group_of_pushes(void)
+{
+	struct veld_buf a1, b1, b2, c1, a2;
+	uint8_t ida1[32], idb1[32], idc1[32], ida2[32], h1[32], h2[32];
+	uint8_t ra[16] = {7}, rb[16] = {8}, rc_[16] = {9};
+	struct veld_bytes ba[1], bb[2], bc[1], ba2[1];
+	struct veld_replica *S2;
+	size_t bad = 99;
+	int status;
+
+	setup();
+	S2 = open_replica(&kS, ":memory:");
+	ship(S, S2);
+	make_op(&kA, 1, NULL, VELD_KIND_PUT, ra, "a", "1", 0, &a1);
+	op_id_of(&a1, ida1);
+	make_op(&kB, 1, NULL, VELD_KIND_PUT, rb, "b", "1", 0, &b1);
+	op_id_of(&b1, idb1);
+	make_op(&kB, 2, idb1, VELD_KIND_NOTE, rb, NULL, NULL, 0, &b2);
+	make_op(&kC, 1, NULL, VELD_KIND_PUT, rc_, "c", "1", 0, &c1);
+	op_id_of(&c1, idc1);
+	make_op(&kA, 2, ida1, VELD_KIND_PUT, ra, "a", "2", 0, &a2);
+	op_id_of(&a2, ida2);
+	ba[0] = (struct veld_bytes){a1.data, a1.len};
+	bb[0] = (struct veld_bytes){b1.data, b1.len};
+	bb[1] = (struct veld_bytes){b2.data, b2.len};
+	bc[0] = (struct veld_bytes){c1.data, c1.len};
+	ba2[0] = (struct veld_bytes){a2.data, a2.len};
+
+	CHECK_ERR(veld_replica_group_begin(S), 0);
+	CHECK_ERR(veld_replica_group_apply_all(S, ba, 1, 0, &bad), 0);
+	CHECK_ERR(veld_replica_group_apply_all(S, bb, 2, 0, &bad),
+		  VELD_ECONTENT);
+	CHECK_EQ(bad, 1);
+	CHECK_ERR(veld_replica_group_apply_all(S, bc, 1, 0, &bad), 0);
+	CHECK_ERR(veld_replica_group_commit(S), 0);
+	CHECK_EQ(veld_store_op_status(veld_replica_store(S), ida1, &status), 1);
+	CHECK_EQ(veld_store_op_status(veld_replica_store(S), idb1, &status), 0);
+	CHECK_EQ(veld_store_op_status(veld_replica_store(S), idc1, &status), 1);
+	CHECK(snapshot(S, ra).found && !snapshot(S, rb).found &&
+	      snapshot(S, rc_).found);
+	/* The same as each push applied on its own. */
+	CHECK_ERR(veld_replica_apply_all(S2, ba, 1, 0, &bad), 0);
+	CHECK_ERR(veld_replica_apply_all(S2, bc, 1, 0, &bad), 0);
+	state_hash(S, h1);
+	state_hash(S2, h2);
+	CHECK_MEM(h1, h2, 32);
+	/* B's chain was left as it was: its first op still fits. */
+	CHECK_ERR(veld_replica_apply_all(S, bb, 1, 0, &bad), 0);
+	CHECK(snapshot(S, rb).found);
+
+	/* A group rolled back keeps nothing; the next one goes on. */
+	CHECK_ERR(veld_replica_group_begin(S), 0);
+	CHECK_ERR(veld_replica_group_apply_all(S, ba2, 1, 0, &bad), 0);
+	veld_replica_group_rollback(S);
+	CHECK_EQ(veld_store_op_status(veld_replica_store(S), ida2, &status), 0);
+	CHECK_ERR(veld_replica_group_begin(S), 0);
+	CHECK_ERR(veld_replica_group_apply_all(S, ba2, 1, 0, &bad), 0);
+	CHECK_ERR(veld_replica_group_commit(S), 0);
+	{
+		struct snap sn = snapshot(S, ra);
+		CHECK(sn.found && has_value(&sn, "a=2"));
+	}
+	veld_replica_close(S2);
+	veld_buf_release(&a1);
+	veld_buf_release(&b1);
+	veld_buf_release(&b2);
+	veld_buf_release(&c1);
+	veld_buf_release(&a2);
+	teardown();
+}
+
+/*
  * Two processes on one file (veldd serving, `veldd revoke` beside it): a
  * revocation written through one handle counts in the other's next batch.
  */
@@ -960,6 +1036,7 @@ int main(void)
 	migrate_from_v2();
 	reads_and_filters();
 	apply_all_or_nothing();
+	group_of_pushes();
 	second_writer();
 	chain_run_one_signature();
 	return test_summary("test_replica");
