@@ -135,6 +135,18 @@ int veld_store_open(const char *path, struct veld_store **out)
 /* Close; NULL is fine.  Rolls back an unfinished transaction. */
 void veld_store_close(struct veld_store *s);
 
+/*
+ * veld_store_cache_set - let the page cache hold up to kib KiB (the
+ * default, VELD_STORE_CACHE_KIB, suits a device).  A server that applies
+ * the pushes of many devices in one transaction (group commit) gives it
+ * more, so that the transaction's pages stay in memory until the commit
+ * instead of being written to the WAL early and again at the commit.
+ * Returns 0 or VELD_ESTORE.
+ */
+#define VELD_STORE_CACHE_KIB 4096
+int veld_store_cache_set(struct veld_store *s, int kib)
+	__attribute__((warn_unused_result));
+
 /* Last SQLite error message, for logs. */
 const char *veld_store_errmsg(const struct veld_store *s);
 
