@@ -516,6 +516,7 @@ static int gather_one(void *ctx, const struct veld_stored_op *op)
 	m->hlc = op->h.hlc;
 	m->kind = op->h.kind;
 	m->status = op->status;
+	m->pos = op->pos;
 	if (op->body) {
 		uint8_t *b = malloc(op->body_len);
 		if (!b)

@@ -27,7 +27,7 @@
 #include "canon.h"
 #include "err.h"
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 
 static const char schema_v1[] =
 	"CREATE TABLE ops("
@@ -93,9 +93,54 @@ static const char schema_v3[] =
 	"CREATE VIEW bodies(id, body) AS"
 	" SELECT id, body FROM ops WHERE body IS NOT NULL;";
 
+/*
+ * Version 4: a record's materialised rows under a local record number.
+ * records becomes a rowid table (rid, handed out in the order records
+ * first appear, the 16-byte id a unique key beside it); values and notes
+ * are stored as (rid, field, log position) and (rid, log position): a new
+ * record's rows are appended at the end of their tables instead of at a
+ * random place, and they no longer repeat the op id, author and hlc, which
+ * the op row has.  The views field_values and notes keep the old shape
+ * for every query that reads them.
+ */
+static const char schema_v4[] =
+	"CREATE TABLE records_v4(rid INTEGER PRIMARY KEY,"
+	" id BLOB NOT NULL UNIQUE, form TEXT, area TEXT,"
+	" street TEXT, followup TEXT,"
+	" created INTEGER NOT NULL, updated INTEGER NOT NULL,"
+	" deleted INTEGER NOT NULL, delete_conflict INTEGER NOT NULL,"
+	" erased INTEGER NOT NULL, conflicts INTEGER NOT NULL);"
+	"INSERT INTO records_v4(id, form, area, street, followup, created,"
+	" updated, deleted, delete_conflict, erased, conflicts)"
+	" SELECT id, form, area, street, followup, created, updated, deleted,"
+	" delete_conflict, erased, conflicts FROM records ORDER BY created, id;"
+	"CREATE TABLE vals(rid INTEGER NOT NULL, field TEXT NOT NULL,"
+	" pos INTEGER NOT NULL, value BLOB, winner INTEGER NOT NULL,"
+	" PRIMARY KEY(rid, field, pos)) WITHOUT ROWID;"
+	"INSERT INTO vals SELECT r.rid, f.field, o.pos, f.value, f.winner"
+	" FROM field_values f JOIN records_v4 r ON r.id = f.record"
+	" JOIN ops o ON o.id = f.op;"
+	"CREATE TABLE note_rows(rid INTEGER NOT NULL, pos INTEGER NOT NULL,"
+	" text TEXT, PRIMARY KEY(rid, pos)) WITHOUT ROWID;"
+	"INSERT INTO note_rows SELECT r.rid, o.pos, n.text"
+	" FROM notes n JOIN records_v4 r ON r.id = n.record"
+	" JOIN ops o ON o.id = n.op;"
+	"DROP TABLE field_values;"
+	"DROP TABLE notes;"
+	"DROP TABLE records;"
+	"ALTER TABLE records_v4 RENAME TO records;"
+	"CREATE INDEX records_form ON records(form, updated);"
+	"CREATE VIEW field_values(record, field, op, author, hlc, value,"
+	" winner) AS SELECT r.id, v.field, o.id, o.author, o.hlc, v.value,"
+	" v.winner FROM vals v JOIN records r ON r.rid = v.rid"
+	" JOIN ops o ON o.pos = v.pos;"
+	"CREATE VIEW notes(record, hlc, author, op, text) AS"
+	" SELECT r.id, o.hlc, o.author, o.id, n.text FROM note_rows n"
+	" JOIN records r ON r.rid = n.rid JOIN ops o ON o.pos = n.pos;";
+
 /* Forward migrations: migrations[v] takes the schema from v to v + 1. */
 static const char *const migrations[SCHEMA_VERSION] = {schema_v1, schema_v2,
-						       schema_v3};
+						       schema_v3, schema_v4};
 
 #define OP_COLS "id, header, sig, status, pos, body"
 
@@ -130,6 +175,7 @@ enum stmt {
 	S_ERASE_MARK,
 	S_REC_DEL,
 	S_REC_INSERT,
+	S_REC_RID,
 	S_VAL_DEL,
 	S_VAL_INSERT,
 	S_VAL_KEYS,
@@ -208,6 +254,7 @@ static const char *const sql[S_COUNT] = {
 	[S_ERASED] = "SELECT 1 FROM erasures WHERE record = ?1",
 	[S_ERASE_MARK] = "INSERT OR IGNORE INTO erasures(record) VALUES(?1)",
 	[S_REC_DEL] = "DELETE FROM records WHERE id = ?1",
+	[S_REC_RID] = "SELECT rid FROM records WHERE id = ?1",
 	/* The materialised rows are upserts that write nothing when the row
 	 * is unchanged: a refold rewrites only what the new ops changed. */
 	[S_REC_INSERT] =
@@ -225,28 +272,26 @@ static const char *const sql[S_COUNT] = {
 		" excluded.followup, excluded.created, excluded.updated,"
 		" excluded.deleted, excluded.delete_conflict, excluded.erased,"
 		" excluded.conflicts)",
-	[S_VAL_DEL] = "DELETE FROM field_values WHERE record = ?1",
-	[S_VAL_INSERT] = "INSERT INTO field_values(record, field, op, author,"
-			 " hlc, value, winner)"
-			 " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-			 " ON CONFLICT(record, field, op) DO UPDATE SET"
-			 " author = excluded.author, hlc = excluded.hlc,"
+	[S_VAL_DEL] = "DELETE FROM vals WHERE rid ="
+		      " (SELECT rid FROM records WHERE id = ?1)",
+	[S_VAL_INSERT] = "INSERT INTO vals(rid, field, pos, value, winner)"
+			 " VALUES(?1, ?2, ?3, ?4, ?5)"
+			 " ON CONFLICT(rid, field, pos) DO UPDATE SET"
 			 " value = excluded.value, winner = excluded.winner"
-			 " WHERE (author, hlc, value, winner) IS NOT"
-			 " (excluded.author, excluded.hlc, excluded.value,"
-			 " excluded.winner)",
-	[S_VAL_KEYS] = "SELECT field, op FROM field_values WHERE record = ?1",
-	[S_VAL_DEL_ONE] = "DELETE FROM field_values WHERE record = ?1"
-			  " AND field = ?2 AND op = ?3",
-	[S_NOTE_DEL] = "DELETE FROM notes WHERE record = ?1",
-	[S_NOTE_INSERT] = "INSERT INTO notes(record, hlc, author, op, text)"
-			  " VALUES(?1, ?2, ?3, ?4, ?5)"
-			  " ON CONFLICT(record, hlc, author, op) DO UPDATE"
+			 " WHERE (value, winner) IS NOT"
+			 " (excluded.value, excluded.winner)",
+	[S_VAL_KEYS] = "SELECT field, pos FROM vals WHERE rid = ?1",
+	[S_VAL_DEL_ONE] = "DELETE FROM vals WHERE rid = ?1"
+			  " AND field = ?2 AND pos = ?3",
+	[S_NOTE_DEL] = "DELETE FROM note_rows WHERE rid ="
+		       " (SELECT rid FROM records WHERE id = ?1)",
+	[S_NOTE_INSERT] = "INSERT INTO note_rows(rid, pos, text)"
+			  " VALUES(?1, ?2, ?3)"
+			  " ON CONFLICT(rid, pos) DO UPDATE"
 			  " SET text = excluded.text"
 			  " WHERE text IS NOT excluded.text",
-	[S_NOTE_KEYS] = "SELECT hlc, author, op FROM notes WHERE record = ?1",
-	[S_NOTE_DEL_ONE] = "DELETE FROM notes WHERE record = ?1 AND hlc = ?2"
-			   " AND author = ?3 AND op = ?4",
+	[S_NOTE_KEYS] = "SELECT pos FROM note_rows WHERE rid = ?1",
+	[S_NOTE_DEL_ONE] = "DELETE FROM note_rows WHERE rid = ?1 AND pos = ?2",
 	[S_DEV_DEL] = "DELETE FROM devices",
 	[S_DEV_INSERT] = "INSERT INTO devices(key, role, name, area, enrolled,"
 			 " revoked, hlc) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -893,12 +938,13 @@ static int delete_for(struct veld_store *s, enum stmt which,
 	return exec_stmt(s->st[which]);
 }
 
-/* A stored row key the refold no longer has: deleted after the scan. */
+/*
+ * The stored row keys of a record that the refold no longer has (pos,
+ * and the field for a value row), deleted after the scan.
+ */
 struct stale_key {
-	char *field; /* field_values: the field (malloc'd); notes: NULL */
-	uint64_t hlc;
-	uint8_t author[VELD_PK_LEN];
-	uint8_t op[VELD_HASH_LEN];
+	char *field; /* vals: the field (malloc'd); note_rows: NULL */
+	int64_t pos;
 };
 
 struct stale_list {
@@ -927,26 +973,26 @@ static struct stale_key *stale_add(struct stale_list *l)
 	return &l->k[l->n++];
 }
 
-/* The stored value rows of rec that values no longer has, into l. */
-static int values_stale(struct veld_store *s, const uint8_t *rec,
+/* The stored value rows of record rid that values no longer has, into l. */
+static int values_stale(struct veld_store *s, int64_t rid,
 			const struct veld_value_row *values, size_t nvalues,
 			struct stale_list *l)
 {
 	sqlite3_stmt *st = s->st[S_VAL_KEYS];
 	int rc;
 
-	bind_blob(st, 1, rec, VELD_RECORD_LEN);
+	sqlite3_bind_int64(st, 1, rid);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *f = (const char *)sqlite3_column_text(st, 0);
 		size_t flen = (size_t)sqlite3_column_bytes(st, 0);
-		const void *op = sqlite3_column_blob(st, 1);
+		int64_t pos = sqlite3_column_int64(st, 1);
 		struct stale_key *k;
 		size_t i;
 
-		if (!f || !op || sqlite3_column_bytes(st, 1) != VELD_HASH_LEN)
+		if (!f)
 			continue; /* not a row the fold writes: leave it */
 		for (i = 0; i < nvalues; i++)
-			if (memcmp(values[i].op, op, VELD_HASH_LEN) == 0 &&
+			if (values[i].pos == pos &&
 			    strlen(values[i].field) == flen &&
 			    memcmp(values[i].field, f, flen) == 0)
 				break;
@@ -957,34 +1003,28 @@ static int values_stale(struct veld_store *s, const uint8_t *rec,
 			return VELD_ENOMEM;
 		}
 		memcpy(k->field, f, flen + 1);
-		memcpy(k->op, op, VELD_HASH_LEN);
+		k->pos = pos;
 	}
 	done(st);
 	return rc == SQLITE_DONE ? 0 : VELD_ESTORE;
 }
 
-/* The stored note rows of rec that notes no longer has, into l. */
-static int notes_stale(struct veld_store *s, const uint8_t *rec,
+/* The stored note rows of record rid that notes no longer has, into l. */
+static int notes_stale(struct veld_store *s, int64_t rid,
 		       const struct veld_note_row *notes, size_t nnotes,
 		       struct stale_list *l)
 {
 	sqlite3_stmt *st = s->st[S_NOTE_KEYS];
 	int rc;
 
-	bind_blob(st, 1, rec, VELD_RECORD_LEN);
+	sqlite3_bind_int64(st, 1, rid);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		uint64_t hlc = col_u64(st, 0);
-		uint8_t author[VELD_PK_LEN], op[VELD_HASH_LEN];
+		int64_t pos = sqlite3_column_int64(st, 0);
 		struct stale_key *k;
 		size_t i;
 
-		if (!col_fixed(st, 1, author, VELD_PK_LEN) ||
-		    !col_fixed(st, 2, op, VELD_HASH_LEN))
-			continue; /* not a row the fold writes: leave it */
 		for (i = 0; i < nnotes; i++)
-			if (notes[i].hlc == hlc &&
-			    memcmp(notes[i].op, op, VELD_HASH_LEN) == 0 &&
-			    memcmp(notes[i].author, author, VELD_PK_LEN) == 0)
+			if (notes[i].pos == pos)
 				break;
 		if (i < nnotes)
 			continue;
@@ -992,18 +1032,30 @@ static int notes_stale(struct veld_store *s, const uint8_t *rec,
 			done(st);
 			return VELD_ENOMEM;
 		}
-		k->hlc = hlc;
-		memcpy(k->author, author, VELD_PK_LEN);
-		memcpy(k->op, op, VELD_HASH_LEN);
+		k->pos = pos;
 	}
 	done(st);
 	return rc == SQLITE_DONE ? 0 : VELD_ESTORE;
 }
 
+/* The record's local number: 1 and *rid set, 0 if it has no row. */
+static int record_rid(struct veld_store *s, const uint8_t *id, int64_t *rid)
+{
+	sqlite3_stmt *st = s->st[S_REC_RID];
+	int rc;
+
+	bind_blob(st, 1, id, VELD_RECORD_LEN);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*rid = sqlite3_column_int64(st, 0);
+	done(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : VELD_ESTORE;
+}
+
 /*
  * Rows are compared with what is stored rather than deleted and written
  * again: a refold after one edit changes one or two rows of a record, and
- * most records a batch touches are new (nothing stored, nothing to read).
+ * a record new in this batch has nothing stored to read or delete.
  */
 int veld_store_record_replace(struct veld_store *s,
 			      const struct veld_record_row *rec,
@@ -1013,24 +1065,26 @@ int veld_store_record_replace(struct veld_store *s,
 {
 	struct stale_list vs = {0}, ns = {0};
 	sqlite3_stmt *st;
-	int rc;
+	int64_t rid = 0;
+	int rc, existed;
 
-	if ((rc = values_stale(s, rec->id, values, nvalues, &vs)) < 0 ||
-	    (rc = notes_stale(s, rec->id, notes, nnotes, &ns)) < 0)
+	if ((existed = record_rid(s, rec->id, &rid)) < 0)
+		return existed;
+	if (existed && ((rc = values_stale(s, rid, values, nvalues, &vs)) < 0 ||
+			(rc = notes_stale(s, rid, notes, nnotes, &ns)) < 0))
 		goto out;
+	rc = 0;
 	st = s->st[S_VAL_DEL_ONE];
 	for (size_t i = 0; i < vs.n && rc == 0; i++) {
-		bind_blob(st, 1, rec->id, VELD_RECORD_LEN);
+		sqlite3_bind_int64(st, 1, rid);
 		bind_text(st, 2, vs.k[i].field);
-		bind_blob(st, 3, vs.k[i].op, VELD_HASH_LEN);
+		sqlite3_bind_int64(st, 3, vs.k[i].pos);
 		rc = exec_stmt(st);
 	}
 	st = s->st[S_NOTE_DEL_ONE];
 	for (size_t i = 0; i < ns.n && rc == 0; i++) {
-		bind_blob(st, 1, rec->id, VELD_RECORD_LEN);
-		bind_u64(st, 2, ns.k[i].hlc);
-		bind_blob(st, 3, ns.k[i].author, VELD_PK_LEN);
-		bind_blob(st, 4, ns.k[i].op, VELD_HASH_LEN);
+		sqlite3_bind_int64(st, 1, rid);
+		sqlite3_bind_int64(st, 2, ns.k[i].pos);
 		rc = exec_stmt(st);
 	}
 	if (rc < 0)
@@ -1050,28 +1104,31 @@ int veld_store_record_replace(struct veld_store *s,
 	sqlite3_bind_int(st, 11, rec->conflicts);
 	if ((rc = exec_stmt(st)) < 0)
 		goto out;
+	if (!existed) {
+		if (sqlite3_changes(s->db) != 1) {
+			rc = VELD_ESTORE;
+			goto out;
+		}
+		rid = sqlite3_last_insert_rowid(s->db);
+	}
 
 	st = s->st[S_VAL_INSERT];
 	for (size_t i = 0; i < nvalues && rc == 0; i++) {
 		const struct veld_value_row *v = &values[i];
-		bind_blob(st, 1, rec->id, VELD_RECORD_LEN);
+		sqlite3_bind_int64(st, 1, rid);
 		bind_text(st, 2, v->field);
-		bind_blob(st, 3, v->op, VELD_HASH_LEN);
-		bind_blob(st, 4, v->author, VELD_PK_LEN);
-		bind_u64(st, 5, v->hlc);
+		sqlite3_bind_int64(st, 3, v->pos);
 		if (v->value)
-			bind_blob(st, 6, v->value, v->value_len);
-		sqlite3_bind_int(st, 7, v->winner);
+			bind_blob(st, 4, v->value, v->value_len);
+		sqlite3_bind_int(st, 5, v->winner);
 		rc = exec_stmt(st);
 	}
 	st = s->st[S_NOTE_INSERT];
 	for (size_t i = 0; i < nnotes && rc == 0; i++) {
 		const struct veld_note_row *n = &notes[i];
-		bind_blob(st, 1, rec->id, VELD_RECORD_LEN);
-		bind_u64(st, 2, n->hlc);
-		bind_blob(st, 3, n->author, VELD_PK_LEN);
-		bind_blob(st, 4, n->op, VELD_HASH_LEN);
-		bind_text(st, 5, n->text);
+		sqlite3_bind_int64(st, 1, rid);
+		sqlite3_bind_int64(st, 2, n->pos);
+		bind_text(st, 3, n->text);
 		rc = exec_stmt(st);
 	}
 out:
@@ -1085,10 +1142,11 @@ int veld_store_record_delete(struct veld_store *s,
 {
 	int rc;
 
-	if ((rc = delete_for(s, S_REC_DEL, id)) < 0 ||
-	    (rc = delete_for(s, S_VAL_DEL, id)) < 0)
+	/* The rows first: they are found through the record's number. */
+	if ((rc = delete_for(s, S_VAL_DEL, id)) < 0 ||
+	    (rc = delete_for(s, S_NOTE_DEL, id)) < 0)
 		return rc;
-	return delete_for(s, S_NOTE_DEL, id);
+	return delete_for(s, S_REC_DEL, id);
 }
 
 int veld_store_form_delete(struct veld_store *s,

@@ -12,6 +12,14 @@
  *     has not arrived yet (pending);
  *   - the materialised state the merge (replica.c, merge.c) folds the log
  *     into: records, current field values, notes, forms, devices, erasures.
+ *     Since schema 4 a record has a local number (records.rid, handed out
+ *     in the order records first appear) and its values and notes are
+ *     stored under that number with the op's log position (tables vals
+ *     and note_rows): the rows of new records are appended instead of
+ *     written at random places under 16-byte ids, and a row no longer
+ *     repeats the op's 32-byte id and author.  The views field_values and
+ *     notes give the old shape (record id, op id, author, hlc) to every
+ *     reader.
  *
  * Durability: WAL journal with synchronous=FULL, so a transaction that has
  * committed is on stable storage before veld_store_commit() returns; a
@@ -95,7 +103,9 @@ struct veld_value_row {
 	uint64_t hlc;
 	const uint8_t *value; /* canonical msgpack; NULL if erased */
 	size_t value_len;
-	int winner; /* the deterministic display winner of the field */
+	int winner;  /* the deterministic display winner of the field */
+	int64_t pos; /* the op's log position: what the row stores (op,
+			author and hlc are the op's); reads leave it 0 */
 };
 
 struct veld_note_row {
@@ -103,6 +113,7 @@ struct veld_note_row {
 	uint8_t author[VELD_PK_LEN];
 	uint64_t hlc;
 	const char *text; /* NULL if erased */
+	int64_t pos;	  /* the op's log position, as in veld_value_row */
 };
 
 struct veld_device_row {
@@ -305,7 +316,10 @@ int veld_store_erase_mark(struct veld_store *s,
 
 /* --- materialised state --- */
 
-/* Replace everything materialised for one record. */
+/* Replace everything materialised for one record: write what differs
+ * from the stored rows.  Each value and note row names its op by pos, the
+ * op's log position; that op must be in the log (the views field_values
+ * and notes read id, author and hlc from it). */
 int veld_store_record_replace(struct veld_store *s,
 			      const struct veld_record_row *rec,
 			      const struct veld_value_row *values,

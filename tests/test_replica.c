@@ -544,25 +544,54 @@ static void persistence(void)
 	rmdir(dir);
 }
 
-/* Turn a schema 3 store back into what schema 2 wrote: bodies in their own
- * table under the op id, no body column in ops. */
+/* Turn a store of this version back into what schema 2 wrote: bodies in
+ * their own table under the op id, no body column in ops, records keyed by
+ * id, values and notes with the op id, author and hlc in every row. */
 static void downgrade_to_v2(const char *path)
 {
 	sqlite3 *db;
 
 	CHECK_EQ(sqlite3_open(path, &db), SQLITE_OK);
-	CHECK_EQ(sqlite3_exec(db,
-			      "BEGIN;"
-			      "CREATE TABLE bodies_v2(id BLOB PRIMARY KEY,"
-			      " body BLOB NOT NULL) WITHOUT ROWID;"
-			      "INSERT INTO bodies_v2 SELECT id, body FROM ops"
-			      " WHERE body IS NOT NULL;"
-			      "DROP VIEW bodies;"
-			      "ALTER TABLE bodies_v2 RENAME TO bodies;"
-			      "ALTER TABLE ops DROP COLUMN body;"
-			      "PRAGMA user_version = 2;"
-			      "COMMIT;",
-			      NULL, NULL, NULL),
+	CHECK_EQ(sqlite3_exec(
+			 db,
+			 "BEGIN;"
+			 "CREATE TABLE b2(id BLOB PRIMARY KEY,"
+			 " body BLOB NOT NULL) WITHOUT ROWID;"
+			 "INSERT INTO b2 SELECT id, body FROM ops"
+			 " WHERE body IS NOT NULL;"
+			 "CREATE TABLE r2(id BLOB PRIMARY KEY, form TEXT,"
+			 " area TEXT, street TEXT, followup TEXT,"
+			 " created INTEGER NOT NULL, updated INTEGER NOT NULL,"
+			 " deleted INTEGER NOT NULL,"
+			 " delete_conflict INTEGER NOT NULL,"
+			 " erased INTEGER NOT NULL, conflicts INTEGER NOT NULL)"
+			 " WITHOUT ROWID;"
+			 "INSERT INTO r2 SELECT id, form, area, street,"
+			 " followup, created, updated, deleted,"
+			 " delete_conflict, erased, conflicts FROM records;"
+			 "CREATE TABLE f2(record BLOB NOT NULL,"
+			 " field TEXT NOT NULL, op BLOB NOT NULL,"
+			 " author BLOB NOT NULL, hlc INTEGER NOT NULL,"
+			 " value BLOB, winner INTEGER NOT NULL,"
+			 " PRIMARY KEY(record, field, op)) WITHOUT ROWID;"
+			 "INSERT INTO f2 SELECT * FROM field_values;"
+			 "CREATE TABLE n2(record BLOB NOT NULL,"
+			 " hlc INTEGER NOT NULL, author BLOB NOT NULL,"
+			 " op BLOB NOT NULL, text TEXT,"
+			 " PRIMARY KEY(record, hlc, author, op)) WITHOUT ROWID;"
+			 "INSERT INTO n2 SELECT * FROM notes;"
+			 "DROP VIEW bodies; DROP VIEW field_values;"
+			 "DROP VIEW notes; DROP TABLE vals;"
+			 "DROP TABLE note_rows; DROP TABLE records;"
+			 "ALTER TABLE b2 RENAME TO bodies;"
+			 "ALTER TABLE r2 RENAME TO records;"
+			 "ALTER TABLE f2 RENAME TO field_values;"
+			 "ALTER TABLE n2 RENAME TO notes;"
+			 "CREATE INDEX records_form ON records(form, updated);"
+			 "ALTER TABLE ops DROP COLUMN body;"
+			 "PRAGMA user_version = 2;"
+			 "COMMIT;",
+			 NULL, NULL, NULL),
 		 SQLITE_OK);
 	sqlite3_close(db);
 }
@@ -591,9 +620,9 @@ static int count_all_bodies(void *ctx, const struct veld_stored_op *op)
 	return 0;
 }
 
-/* A data directory written by schema 2 (bodies in a table of their own)
- * opens as before: same state, same bodies, erased ones still gone, and
- * it takes new ops. */
+/* A data directory written by schema 2 (bodies in a table of their own,
+ * values and notes under record and op ids) opens as before: same state,
+ * same bodies, erased ones still gone, and it takes new ops. */
 static void migrate_from_v2(void)
 {
 	char dir[] = "/tmp/veld-test-XXXXXX", path[64], p2[80];
@@ -615,12 +644,12 @@ static void migrate_from_v2(void)
 	state_hash(r, h1);
 	CHECK_EQ(veld_store_counts(veld_replica_store(r), &c1), 0);
 	veld_replica_close(r);
-	CHECK_EQ(user_version(path), 3);
+	CHECK_EQ(user_version(path), 4);
 
 	downgrade_to_v2(path);
 	CHECK_EQ(user_version(path), 2);
 	r = open_replica(&kS, path);
-	CHECK_EQ(user_version(path), 3);
+	CHECK_EQ(user_version(path), 4);
 	state_hash(r, h2);
 	CHECK_MEM(h1, h2, 32);
 	CHECK_EQ(veld_store_counts(veld_replica_store(r), &c2), 0);
