@@ -321,11 +321,12 @@ static int hold(struct veld_replica *r, const struct veld_op *op,
 }
 
 /*
- * Check and store one decoded, signature-checked op.  Returns <0 only for
+ * Check and store one decoded, signature-checked op; absent: the caller
+ * has just looked it up and it is not in the log.  Returns <0 only for
  * store failures; the op's fate goes to res.
  */
 static int apply_checked(struct veld_replica *r, const struct veld_op *op,
-			 const uint8_t *raw, size_t len,
+			 const uint8_t *raw, size_t len, int absent,
 			 struct veld_apply_result *res)
 {
 	struct veld_head head;
@@ -333,7 +334,7 @@ static int apply_checked(struct veld_replica *r, const struct veld_op *op,
 	int status = VELD_STATUS_APPLIED, existing, rc, with_body = 1;
 	uint64_t t, wall;
 
-	rc = veld_store_op_status(r->store, op->id, &existing);
+	rc = absent ? 0 : veld_store_op_status(r->store, op->id, &existing);
 	if (rc != 0) {
 		if (rc > 0)
 			set_res(res, VELD_APPLY_DUPLICATE, 0);
@@ -439,7 +440,7 @@ static int apply_raw(struct veld_replica *r, const uint8_t *raw, size_t len,
 		set_res(res, VELD_APPLY_REFUSED, rc);
 		return 0;
 	}
-	rc = apply_checked(r, &op, raw, len, res);
+	rc = apply_checked(r, &op, raw, len, 1, res);
 	if (rc < 0 || (res->status != VELD_APPLY_APPLIED &&
 		       res->status != VELD_APPLY_VOID))
 		return rc;
@@ -459,7 +460,7 @@ static int apply_raw(struct veld_replica *r, const uint8_t *raw, size_t len,
 				   &held) < 0)
 			continue; /* cannot happen: checked when held */
 		rc = apply_checked(r, &held, r->pending_buf.data,
-				   r->pending_buf.len, &sub);
+				   r->pending_buf.len, 0, &sub);
 		if (rc < 0)
 			return rc;
 		if (sub.status != VELD_APPLY_APPLIED &&
