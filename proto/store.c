@@ -132,11 +132,12 @@ static const char schema_v4[] =
 	"CREATE INDEX records_form ON records(form, updated);"
 	"CREATE VIEW field_values(record, field, op, author, hlc, value,"
 	" winner) AS SELECT r.id, v.field, o.id, o.author, o.hlc, v.value,"
-	" v.winner FROM vals v JOIN records r ON r.rid = v.rid"
-	" JOIN ops o ON o.pos = v.pos;"
+	" v.winner FROM vals v LEFT JOIN records r ON r.rid = v.rid"
+	" LEFT JOIN ops o ON o.pos = v.pos;"
 	"CREATE VIEW notes(record, hlc, author, op, text) AS"
 	" SELECT r.id, o.hlc, o.author, o.id, n.text FROM note_rows n"
-	" JOIN records r ON r.rid = n.rid JOIN ops o ON o.pos = n.pos;";
+	" LEFT JOIN records r ON r.rid = n.rid LEFT JOIN ops o ON o.pos = "
+	"n.pos;";
 
 /* Forward migrations: migrations[v] takes the schema from v to v + 1. */
 static const char *const migrations[SCHEMA_VERSION] = {schema_v1, schema_v2,
