@@ -239,8 +239,11 @@ static const char *const sql[S_COUNT] = {
 	[S_OP_COUNT] = "SELECT count(*), max(hlc) FROM ops",
 	[S_HEAD] = "SELECT seq, id, frozen, fork_seq FROM heads"
 		   " WHERE author = ?1",
-	[S_HEAD_SET] = "INSERT OR REPLACE INTO heads(author, seq, id, frozen,"
-		       " fork_seq) VALUES(?1, ?2, ?3, ?4, ?5)",
+	[S_HEAD_SET] =
+		"INSERT INTO heads(author, seq, id, frozen, fork_seq)"
+		" VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(author) DO"
+		" UPDATE SET seq = excluded.seq, id = excluded.id,"
+		" frozen = excluded.frozen, fork_seq = excluded.fork_seq",
 	[S_HEADS] = "SELECT author, seq, id, frozen, fork_seq FROM heads"
 		    " ORDER BY author",
 	[S_PENDING_ADD] = "INSERT OR IGNORE INTO pending(author, seq, id,"
@@ -281,7 +284,8 @@ static const char *const sql[S_COUNT] = {
 			 " value = excluded.value, winner = excluded.winner"
 			 " WHERE (value, winner) IS NOT"
 			 " (excluded.value, excluded.winner)",
-	[S_VAL_KEYS] = "SELECT field, pos FROM vals WHERE rid = ?1",
+	[S_VAL_KEYS] = "SELECT field, pos, value, winner FROM vals"
+		       " WHERE rid = ?1",
 	[S_VAL_DEL_ONE] = "DELETE FROM vals WHERE rid = ?1"
 			  " AND field = ?2 AND pos = ?3",
 	[S_NOTE_DEL] = "DELETE FROM note_rows WHERE rid ="
@@ -974,10 +978,26 @@ static struct stale_key *stale_add(struct stale_list *l)
 	return &l->k[l->n++];
 }
 
-/* The stored value rows of record rid that values no longer has, into l. */
+/* 1 if the current S_VAL_KEYS row holds exactly v's value and winner. */
+static int value_same(sqlite3_stmt *st, const struct veld_value_row *v)
+{
+	const void *p = sqlite3_column_blob(st, 2);
+	size_t n = (size_t)sqlite3_column_bytes(st, 2);
+
+	if (v->winner != sqlite3_column_int(st, 3))
+		return 0;
+	if (!v->value)
+		return sqlite3_column_type(st, 2) == SQLITE_NULL;
+	return p && n == v->value_len && memcmp(p, v->value, n) == 0;
+}
+
+/*
+ * The stored value rows of record rid that values no longer has, into l;
+ * same[i] set if values[i] is stored exactly so (nothing to write).
+ */
 static int values_stale(struct veld_store *s, int64_t rid,
 			const struct veld_value_row *values, size_t nvalues,
-			struct stale_list *l)
+			struct stale_list *l, uint8_t *same)
 {
 	sqlite3_stmt *st = s->st[S_VAL_KEYS];
 	int rc;
@@ -997,8 +1017,10 @@ static int values_stale(struct veld_store *s, int64_t rid,
 			    strlen(values[i].field) == flen &&
 			    memcmp(values[i].field, f, flen) == 0)
 				break;
-		if (i < nvalues)
+		if (i < nvalues) {
+			same[i] = value_same(st, &values[i]);
 			continue;
+		}
 		if (!(k = stale_add(l)) || !(k->field = malloc(flen + 1))) {
 			done(st);
 			return VELD_ENOMEM;
@@ -1065,14 +1087,18 @@ int veld_store_record_replace(struct veld_store *s,
 			      size_t nnotes)
 {
 	struct stale_list vs = {0}, ns = {0};
+	uint8_t *same = calloc(nvalues ? nvalues : 1, 1);
 	sqlite3_stmt *st;
 	int64_t rid = 0;
 	int rc, existed;
 
-	if ((existed = record_rid(s, rec->id, &rid)) < 0)
-		return existed;
-	if (existed && ((rc = values_stale(s, rid, values, nvalues, &vs)) < 0 ||
-			(rc = notes_stale(s, rid, notes, nnotes, &ns)) < 0))
+	if (!same)
+		return VELD_ENOMEM;
+	if ((rc = existed = record_rid(s, rec->id, &rid)) < 0)
+		goto out;
+	if (existed &&
+	    ((rc = values_stale(s, rid, values, nvalues, &vs, same)) < 0 ||
+	     (rc = notes_stale(s, rid, notes, nnotes, &ns)) < 0))
 		goto out;
 	rc = 0;
 	st = s->st[S_VAL_DEL_ONE];
@@ -1116,6 +1142,8 @@ int veld_store_record_replace(struct veld_store *s,
 	st = s->st[S_VAL_INSERT];
 	for (size_t i = 0; i < nvalues && rc == 0; i++) {
 		const struct veld_value_row *v = &values[i];
+		if (same[i])
+			continue; /* stored exactly so already */
 		sqlite3_bind_int64(st, 1, rid);
 		bind_text(st, 2, v->field);
 		sqlite3_bind_int64(st, 3, v->pos);
@@ -1133,6 +1161,7 @@ int veld_store_record_replace(struct veld_store *s,
 		rc = exec_stmt(st);
 	}
 out:
+	free(same);
 	stale_release(&vs);
 	stale_release(&ns);
 	return rc;
