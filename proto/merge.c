@@ -471,6 +471,7 @@ static int build_notes(const struct veld_merge_op *ops, size_t n,
 		memcpy(nr->op, op->id, VELD_HASH_LEN);
 		memcpy(nr->author, op->author, VELD_PK_LEN);
 		nr->hlc = op->hlc;
+		nr->pos = op->pos;
 		nr->text = NULL;
 		if (op->body && !out->rec.erased &&
 		    f->bodies[i].data.type == MSGPACK_OBJECT_ARRAY) {
@@ -535,6 +536,7 @@ static int build_values(struct fold *f, struct veld_merge_out *out,
 		memcpy(v->op, c->op->id, VELD_HASH_LEN);
 		memcpy(v->author, c->op->author, VELD_PK_LEN);
 		v->hlc = c->op->hlc;
+		v->pos = c->op->pos;
 		v->winner = best == c;
 		/* Count each conflicting field once: at its winner. */
 		if (others && v->winner)

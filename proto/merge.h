@@ -40,6 +40,7 @@ struct veld_merge_op {
 	int status;	     /* enum veld_op_status */
 	const uint8_t *body; /* NULL if erased */
 	size_t body_len;
+	int64_t pos; /* log position, passed on to the rows (store.h) */
 };
 
 struct veld_arena;

@@ -321,11 +321,12 @@ static int hold(struct veld_replica *r, const struct veld_op *op,
 }
 
 /*
- * Check and store one decoded, signature-checked op.  Returns <0 only for
+ * Check and store one decoded, signature-checked op; absent: the caller
+ * has just looked it up and it is not in the log.  Returns <0 only for
  * store failures; the op's fate goes to res.
  */
 static int apply_checked(struct veld_replica *r, const struct veld_op *op,
-			 const uint8_t *raw, size_t len,
+			 const uint8_t *raw, size_t len, int absent,
 			 struct veld_apply_result *res)
 {
 	struct veld_head head;
@@ -333,7 +334,7 @@ static int apply_checked(struct veld_replica *r, const struct veld_op *op,
 	int status = VELD_STATUS_APPLIED, existing, rc, with_body = 1;
 	uint64_t t, wall;
 
-	rc = veld_store_op_status(r->store, op->id, &existing);
+	rc = absent ? 0 : veld_store_op_status(r->store, op->id, &existing);
 	if (rc != 0) {
 		if (rc > 0)
 			set_res(res, VELD_APPLY_DUPLICATE, 0);
@@ -439,7 +440,7 @@ static int apply_raw(struct veld_replica *r, const uint8_t *raw, size_t len,
 		set_res(res, VELD_APPLY_REFUSED, rc);
 		return 0;
 	}
-	rc = apply_checked(r, &op, raw, len, res);
+	rc = apply_checked(r, &op, raw, len, 1, res);
 	if (rc < 0 || (res->status != VELD_APPLY_APPLIED &&
 		       res->status != VELD_APPLY_VOID))
 		return rc;
@@ -459,7 +460,7 @@ static int apply_raw(struct veld_replica *r, const uint8_t *raw, size_t len,
 				   &held) < 0)
 			continue; /* cannot happen: checked when held */
 		rc = apply_checked(r, &held, r->pending_buf.data,
-				   r->pending_buf.len, &sub);
+				   r->pending_buf.len, 0, &sub);
 		if (rc < 0)
 			return rc;
 		if (sub.status != VELD_APPLY_APPLIED &&
@@ -516,6 +517,7 @@ static int gather_one(void *ctx, const struct veld_stored_op *op)
 	m->hlc = op->h.hlc;
 	m->kind = op->h.kind;
 	m->status = op->status;
+	m->pos = op->pos;
 	if (op->body) {
 		uint8_t *b = malloc(op->body_len);
 		if (!b)
@@ -725,23 +727,17 @@ fail:
 	return NULL;
 }
 
-static int apply_batch(struct veld_replica *r, const struct veld_bytes *ops,
-		       size_t n, int verified, struct veld_apply_result *res,
-		       size_t *bad)
+/* Apply and settle a batch inside an open transaction; 0 or the first
+ * failure (a store error, or with bad: the refused op's reason). */
+static int batch_run(struct veld_replica *r, const struct veld_bytes *ops,
+		     size_t n, int verified, struct veld_apply_result *res,
+		     size_t *bad)
 {
 	struct veld_apply_result scratch;
 	uint8_t *ok =
 		verified || !r->run_auth || n == 0 ? NULL : cover_batch(ops, n);
-	int rc = veld_store_begin(r->store);
+	int rc = 0;
 
-	if (rc == 0)
-		rc = refresh(r);
-	if (rc < 0) {
-		rc = veld_store_refine(r->store, rc);
-		veld_store_rollback(r->store);
-		free(ok);
-		return rc;
-	}
 	batch_reset(r);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		struct veld_apply_result *ri = res ? &res[i] : &scratch;
@@ -757,16 +753,47 @@ static int apply_batch(struct veld_replica *r, const struct veld_bytes *ops,
 	free(ok);
 	if (rc == 0)
 		rc = settle(r);
+	return rc;
+}
+
+/* After a rollback (whole or part): forget the batch and reload the
+ * registry cache, which may hold the undone view. */
+static void batch_undone(struct veld_replica *r)
+{
+	batch_reset(r);
+	if (reg_load(r) < 0) {
+		/* keep the first error */
+	}
+}
+
+static int group_begin(struct veld_replica *r)
+{
+	int rc = veld_store_begin(r->store);
+
+	if (rc == 0)
+		rc = refresh(r);
+	if (rc < 0) {
+		rc = veld_store_refine(r->store, rc);
+		veld_store_rollback(r->store);
+	}
+	return rc;
+}
+
+static int apply_batch(struct veld_replica *r, const struct veld_bytes *ops,
+		       size_t n, int verified, struct veld_apply_result *res,
+		       size_t *bad)
+{
+	int rc = group_begin(r);
+
+	if (rc < 0)
+		return rc;
+	rc = batch_run(r, ops, n, verified, res, bad);
 	if (rc == 0)
 		rc = veld_store_commit(r->store);
 	if (rc < 0) {
 		rc = veld_store_refine(r->store, rc); /* a full disk says so */
 		veld_store_rollback(r->store);
-		batch_reset(r);
-		/* The registry cache may hold this batch's view. */
-		if (reg_load(r) < 0) {
-			/* keep the first error */
-		}
+		batch_undone(r);
 	}
 	return rc;
 }
@@ -782,6 +809,57 @@ int veld_replica_apply_all(struct veld_replica *r, const struct veld_bytes *ops,
 {
 	*bad = n;
 	return apply_batch(r, ops, n, verified, NULL, bad);
+}
+
+int veld_replica_group_begin(struct veld_replica *r)
+{
+	return group_begin(r);
+}
+
+int veld_replica_group_apply_all(struct veld_replica *r,
+				 const struct veld_bytes *ops, size_t n,
+				 int verified, size_t *bad)
+{
+	int rc = veld_store_part_begin(r->store);
+
+	*bad = n;
+	if (rc < 0)
+		return veld_store_refine(r->store, rc);
+	rc = batch_run(r, ops, n, verified, NULL, bad);
+	if (rc == 0) {
+		rc = veld_store_part_end(r->store, 1);
+		if (rc < 0)
+			rc = veld_store_refine(r->store, rc);
+		return rc;
+	}
+	if (*bad < n) {
+		/* An op refused: undo this batch alone. */
+		if (veld_store_part_end(r->store, 0) < 0) {
+			*bad = n;
+			return veld_store_refine(r->store, VELD_ESTORE);
+		}
+		batch_undone(r);
+		return rc;
+	}
+	return veld_store_refine(r->store, rc);
+}
+
+int veld_replica_group_commit(struct veld_replica *r)
+{
+	int rc = veld_store_commit(r->store);
+
+	if (rc < 0) {
+		rc = veld_store_refine(r->store, rc);
+		veld_store_rollback(r->store);
+		batch_undone(r);
+	}
+	return rc;
+}
+
+void veld_replica_group_rollback(struct veld_replica *r)
+{
+	veld_store_rollback(r->store);
+	batch_undone(r);
 }
 
 /* --- local writes --- */

@@ -113,6 +113,35 @@ int veld_replica_apply_all(struct veld_replica *r, const struct veld_bytes *ops,
 			   size_t n, int verified, size_t *bad)
 	__attribute__((warn_unused_result));
 
+/*
+ * Group commit: several all-or-nothing batches (the pushes of several
+ * devices that are ready at once) in one transaction, so that they share
+ * one commit and one fsync instead of one each.
+ *
+ *	veld_replica_group_begin(r);			(error: nothing open)
+ *	for each batch:
+ *		rc = veld_replica_group_apply_all(r, ops, n, 1, &bad);
+ *		rc < 0 && bad < n: this batch refused (that op's reason) and
+ *				   undone alone; the others stand
+ *		rc < 0 && bad == n: the store failed: group_rollback, and
+ *				    none of the group's batches is kept
+ *	veld_replica_group_commit(r);	durable on 0; on error nothing of
+ *					the group is kept (rolled back)
+ *
+ * Each batch is judged exactly as veld_replica_apply_all would judge it
+ * after the batches before it in the group.  Nothing is durable, and no
+ * batch may be acknowledged, before group_commit returns 0.
+ */
+int veld_replica_group_begin(struct veld_replica *r)
+	__attribute__((warn_unused_result));
+int veld_replica_group_apply_all(struct veld_replica *r,
+				 const struct veld_bytes *ops, size_t n,
+				 int verified, size_t *bad)
+	__attribute__((warn_unused_result));
+int veld_replica_group_commit(struct veld_replica *r)
+	__attribute__((warn_unused_result));
+void veld_replica_group_rollback(struct veld_replica *r);
+
 /* --- local writes: each makes one op, signs it and applies it --- */
 
 /*

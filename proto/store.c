@@ -27,7 +27,7 @@
 #include "canon.h"
 #include "err.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 4
 
 static const char schema_v1[] =
 	"CREATE TABLE ops("
@@ -77,21 +77,84 @@ static const char schema_v2[] =
 	" name TEXT NOT NULL, area TEXT, expires INTEGER NOT NULL,"
 	" used INTEGER NOT NULL) WITHOUT ROWID;";
 
-/* Forward migrations: migrations[v] takes the schema from v to v + 1. */
-static const char *const migrations[SCHEMA_VERSION] = {schema_v1, schema_v2};
+/*
+ * Version 3: bodies inside the op row.  A body used to live in its own
+ * table under the op's random 32-byte id, so every op applied wrote one
+ * more b-tree at a random place; in the op row (appended in log order) it
+ * costs nothing extra, and erasing a body is setting the column to NULL.
+ * The view `bodies` keeps the old shape for readers of the file (sqlite3
+ * one-liners, older scripts).  A body whose op was missing (damage that
+ * veldd verify reported as an orphan) has nowhere to go and is dropped.
+ */
+static const char schema_v3[] =
+	"ALTER TABLE ops ADD COLUMN body BLOB;"
+	"UPDATE ops SET body = (SELECT body FROM bodies b WHERE b.id = ops.id);"
+	"DROP TABLE bodies;"
+	"CREATE VIEW bodies(id, body) AS"
+	" SELECT id, body FROM ops WHERE body IS NOT NULL;";
 
-#define OP_COLS                                                                \
-	"id, header, sig, status, pos, (SELECT body FROM bodies b WHERE b.id " \
-	"= o.id)"
+/*
+ * Version 4: a record's materialised rows under a local record number.
+ * records becomes a rowid table (rid, handed out in the order records
+ * first appear, the 16-byte id a unique key beside it); values and notes
+ * are stored as (rid, field, log position) and (rid, log position): a new
+ * record's rows are appended at the end of their tables instead of at a
+ * random place, and they no longer repeat the op id, author and hlc, which
+ * the op row has.  The views field_values and notes keep the old shape
+ * for every query that reads them.
+ */
+static const char schema_v4[] =
+	"CREATE TABLE records_v4(rid INTEGER PRIMARY KEY,"
+	" id BLOB NOT NULL UNIQUE, form TEXT, area TEXT,"
+	" street TEXT, followup TEXT,"
+	" created INTEGER NOT NULL, updated INTEGER NOT NULL,"
+	" deleted INTEGER NOT NULL, delete_conflict INTEGER NOT NULL,"
+	" erased INTEGER NOT NULL, conflicts INTEGER NOT NULL);"
+	"INSERT INTO records_v4(id, form, area, street, followup, created,"
+	" updated, deleted, delete_conflict, erased, conflicts)"
+	" SELECT id, form, area, street, followup, created, updated, deleted,"
+	" delete_conflict, erased, conflicts FROM records ORDER BY created, id;"
+	"CREATE TABLE vals(rid INTEGER NOT NULL, field TEXT NOT NULL,"
+	" pos INTEGER NOT NULL, value BLOB, winner INTEGER NOT NULL,"
+	" PRIMARY KEY(rid, field, pos)) WITHOUT ROWID;"
+	"INSERT INTO vals SELECT r.rid, f.field, o.pos, f.value, f.winner"
+	" FROM field_values f JOIN records_v4 r ON r.id = f.record"
+	" JOIN ops o ON o.id = f.op;"
+	"CREATE TABLE note_rows(rid INTEGER NOT NULL, pos INTEGER NOT NULL,"
+	" text TEXT, PRIMARY KEY(rid, pos)) WITHOUT ROWID;"
+	"INSERT INTO note_rows SELECT r.rid, o.pos, n.text"
+	" FROM notes n JOIN records_v4 r ON r.id = n.record"
+	" JOIN ops o ON o.id = n.op;"
+	"DROP TABLE field_values;"
+	"DROP TABLE notes;"
+	"DROP TABLE records;"
+	"ALTER TABLE records_v4 RENAME TO records;"
+	"CREATE INDEX records_form ON records(form, updated);"
+	"CREATE VIEW field_values(record, field, op, author, hlc, value,"
+	" winner) AS SELECT r.id, v.field, o.id, o.author, o.hlc, v.value,"
+	" v.winner FROM vals v LEFT JOIN records r ON r.rid = v.rid"
+	" LEFT JOIN ops o ON o.pos = v.pos;"
+	"CREATE VIEW notes(record, hlc, author, op, text) AS"
+	" SELECT r.id, o.hlc, o.author, o.id, n.text FROM note_rows n"
+	" LEFT JOIN records r ON r.rid = n.rid LEFT JOIN ops o ON o.pos = "
+	"n.pos;";
+
+/* Forward migrations: migrations[v] takes the schema from v to v + 1. */
+static const char *const migrations[SCHEMA_VERSION] = {schema_v1, schema_v2,
+						       schema_v3, schema_v4};
+
+#define OP_COLS "id, header, sig, status, pos, body"
 
 enum stmt {
 	S_BEGIN,
 	S_COMMIT,
 	S_ROLLBACK,
+	S_SAVEPOINT,
+	S_RELEASE,
+	S_ROLLBACK_TO,
 	S_OP_STATUS,
 	S_OP_AT,
 	S_OP_INSERT,
-	S_BODY_INSERT,
 	S_RECORD_OPS,
 	S_KIND_OPS,
 	S_OPS_SINCE,
@@ -113,10 +176,15 @@ enum stmt {
 	S_ERASE_MARK,
 	S_REC_DEL,
 	S_REC_INSERT,
+	S_REC_RID,
 	S_VAL_DEL,
 	S_VAL_INSERT,
+	S_VAL_KEYS,
+	S_VAL_DEL_ONE,
 	S_NOTE_DEL,
 	S_NOTE_INSERT,
+	S_NOTE_KEYS,
+	S_NOTE_DEL_ONE,
 	S_DEV_DEL,
 	S_DEV_INSERT,
 	S_DEVICES,
@@ -146,14 +214,15 @@ static const char *const sql[S_COUNT] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
+	[S_SAVEPOINT] = "SAVEPOINT part",
+	[S_RELEASE] = "RELEASE part",
+	[S_ROLLBACK_TO] = "ROLLBACK TO part",
 	[S_OP_STATUS] = "SELECT status FROM ops WHERE id = ?1",
 	[S_OP_AT] = "SELECT id FROM ops WHERE author = ?1 AND seq = ?2"
 		    " AND status != 2",
 	[S_OP_INSERT] = "INSERT INTO ops(id, author, seq, hlc, record, kind,"
-			" header, sig, status)"
-			" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-	[S_BODY_INSERT] =
-		"INSERT OR IGNORE INTO bodies(id, body) VALUES(?1, ?2)",
+			" header, sig, status, body)"
+			" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 	[S_RECORD_OPS] = "SELECT " OP_COLS " FROM ops o WHERE record = ?1"
 			 " ORDER BY hlc, author, id",
 	[S_KIND_OPS] = "SELECT " OP_COLS " FROM ops o WHERE kind = ?1"
@@ -165,13 +234,16 @@ static const char *const sql[S_COUNT] = {
 	[S_AUTHOR_OPS_AFTER] = "SELECT " OP_COLS " FROM ops o WHERE author = ?1"
 			       " AND seq > ?2 ORDER BY seq, pos LIMIT ?3",
 	[S_OP_SET_STATUS] = "UPDATE ops SET status = ?2 WHERE id = ?1",
-	[S_DROP_BODIES] = "DELETE FROM bodies WHERE id IN (SELECT id FROM ops"
-			  " WHERE record = ?1 AND kind != ?2)",
+	[S_DROP_BODIES] = "UPDATE ops SET body = NULL WHERE record = ?1"
+			  " AND kind != ?2 AND body IS NOT NULL",
 	[S_OP_COUNT] = "SELECT count(*), max(hlc) FROM ops",
 	[S_HEAD] = "SELECT seq, id, frozen, fork_seq FROM heads"
 		   " WHERE author = ?1",
-	[S_HEAD_SET] = "INSERT OR REPLACE INTO heads(author, seq, id, frozen,"
-		       " fork_seq) VALUES(?1, ?2, ?3, ?4, ?5)",
+	[S_HEAD_SET] =
+		"INSERT INTO heads(author, seq, id, frozen, fork_seq)"
+		" VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(author) DO"
+		" UPDATE SET seq = excluded.seq, id = excluded.id,"
+		" frozen = excluded.frozen, fork_seq = excluded.fork_seq",
 	[S_HEADS] = "SELECT author, seq, id, frozen, fork_seq FROM heads"
 		    " ORDER BY author",
 	[S_PENDING_ADD] = "INSERT OR IGNORE INTO pending(author, seq, id,"
@@ -186,16 +258,45 @@ static const char *const sql[S_COUNT] = {
 	[S_ERASED] = "SELECT 1 FROM erasures WHERE record = ?1",
 	[S_ERASE_MARK] = "INSERT OR IGNORE INTO erasures(record) VALUES(?1)",
 	[S_REC_DEL] = "DELETE FROM records WHERE id = ?1",
+	[S_REC_RID] = "SELECT rid FROM records WHERE id = ?1",
+	/* The materialised rows are upserts that write nothing when the row
+	 * is unchanged: a refold rewrites only what the new ops changed. */
 	[S_REC_INSERT] =
 		"INSERT INTO records(" REC_COLS ")"
-		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-	[S_VAL_DEL] = "DELETE FROM field_values WHERE record = ?1",
-	[S_VAL_INSERT] = "INSERT INTO field_values(record, field, op, author,"
-			 " hlc, value, winner)"
-			 " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-	[S_NOTE_DEL] = "DELETE FROM notes WHERE record = ?1",
-	[S_NOTE_INSERT] = "INSERT INTO notes(record, hlc, author, op, text)"
-			  " VALUES(?1, ?2, ?3, ?4, ?5)",
+		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+		" ON CONFLICT(id) DO UPDATE SET form = excluded.form,"
+		" area = excluded.area, street = excluded.street,"
+		" followup = excluded.followup, created = excluded.created,"
+		" updated = excluded.updated, deleted = excluded.deleted,"
+		" delete_conflict = excluded.delete_conflict,"
+		" erased = excluded.erased, conflicts = excluded.conflicts"
+		" WHERE (form, area, street, followup, created, updated,"
+		" deleted, delete_conflict, erased, conflicts) IS NOT"
+		" (excluded.form, excluded.area, excluded.street,"
+		" excluded.followup, excluded.created, excluded.updated,"
+		" excluded.deleted, excluded.delete_conflict, excluded.erased,"
+		" excluded.conflicts)",
+	[S_VAL_DEL] = "DELETE FROM vals WHERE rid ="
+		      " (SELECT rid FROM records WHERE id = ?1)",
+	[S_VAL_INSERT] = "INSERT INTO vals(rid, field, pos, value, winner)"
+			 " VALUES(?1, ?2, ?3, ?4, ?5)"
+			 " ON CONFLICT(rid, field, pos) DO UPDATE SET"
+			 " value = excluded.value, winner = excluded.winner"
+			 " WHERE (value, winner) IS NOT"
+			 " (excluded.value, excluded.winner)",
+	[S_VAL_KEYS] = "SELECT field, pos, value, winner FROM vals"
+		       " WHERE rid = ?1",
+	[S_VAL_DEL_ONE] = "DELETE FROM vals WHERE rid = ?1"
+			  " AND field = ?2 AND pos = ?3",
+	[S_NOTE_DEL] = "DELETE FROM note_rows WHERE rid ="
+		       " (SELECT rid FROM records WHERE id = ?1)",
+	[S_NOTE_INSERT] = "INSERT INTO note_rows(rid, pos, text)"
+			  " VALUES(?1, ?2, ?3)"
+			  " ON CONFLICT(rid, pos) DO UPDATE"
+			  " SET text = excluded.text"
+			  " WHERE text IS NOT excluded.text",
+	[S_NOTE_KEYS] = "SELECT pos FROM note_rows WHERE rid = ?1",
+	[S_NOTE_DEL_ONE] = "DELETE FROM note_rows WHERE rid = ?1 AND pos = ?2",
 	[S_DEV_DEL] = "DELETE FROM devices",
 	[S_DEV_INSERT] = "INSERT INTO devices(key, role, name, area, enrolled,"
 			 " revoked, hlc) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -240,6 +341,18 @@ struct veld_store {
 	sqlite3_stmt *st[S_COUNT];
 	int in_tx;
 };
+
+int veld_store_cache_set(struct veld_store *s, int kib)
+{
+	char q[64];
+
+	if (kib <= 0)
+		return VELD_ESTORE;
+	snprintf(q, sizeof(q), "PRAGMA cache_size = %d", -kib);
+	return sqlite3_exec(s->db, q, NULL, NULL, NULL) == SQLITE_OK
+		       ? 0
+		       : VELD_ESTORE;
+}
 
 const char *veld_store_errmsg(const struct veld_store *s)
 {
@@ -360,20 +473,21 @@ int veld_store_open(const char *path, struct veld_store **out)
 	sqlite3_busy_timeout(s->db, 5000);
 	/*
 	 * WAL + FULL: a commit is on stable storage when COMMIT returns.
-	 * A 4 MiB page cache and a checkpoint every 8192 pages (instead of
-	 * SQLite's 2 MiB and 1000) keep a batch from spilling and from paying
-	 * a checkpoint on every commit (bench_apply: 3.0 -> 2.6 x raw verify
+	 * A 4 MiB page cache (VELD_STORE_CACHE_KIB; veldd gives it more) and
+	 * a checkpoint every 8192 pages (instead of SQLite's 2 MiB and 1000)
+	 * keep a batch from spilling and from paying a checkpoint on every
+	 * commit (bench_apply: 3.0 -> 2.6 x raw verify
 	 * per op); the WAL file is truncated back to 64 MiB after a
 	 * checkpoint.  None of this changes durability.
 	 */
 	if (sqlite3_exec(s->db,
 			 "PRAGMA journal_mode = WAL;"
 			 "PRAGMA synchronous = FULL;"
-			 "PRAGMA cache_size = -4096;"
 			 "PRAGMA wal_autocheckpoint = 8192;"
 			 "PRAGMA journal_size_limit = 67108864;"
 			 "PRAGMA foreign_keys = ON;",
-			 NULL, NULL, NULL) != SQLITE_OK) {
+			 NULL, NULL, NULL) != SQLITE_OK ||
+	    veld_store_cache_set(s, VELD_STORE_CACHE_KIB) < 0) {
 		rc = VELD_ESTORE;
 		goto fail;
 	}
@@ -472,6 +586,26 @@ int veld_store_set_durable(struct veld_store *s, int full)
 		       : VELD_ESTORE;
 }
 
+int veld_store_part_begin(struct veld_store *s)
+{
+	if (!s->in_tx || sqlite3_get_autocommit(s->db))
+		return VELD_ESTORE;
+	return exec_stmt(s->st[S_SAVEPOINT]);
+}
+
+int veld_store_part_end(struct veld_store *s, int keep)
+{
+	/* SQLite rolls a whole transaction back by itself after some errors
+	 * (a full disk, an I/O error): then there is no part left to end. */
+	if (sqlite3_get_autocommit(s->db)) {
+		s->in_tx = 0;
+		return VELD_ESTORE;
+	}
+	if (!keep && exec_stmt(s->st[S_ROLLBACK_TO]) < 0)
+		return VELD_ESTORE;
+	return exec_stmt(s->st[S_RELEASE]);
+}
+
 int veld_store_op_status(struct veld_store *s, const uint8_t id[VELD_HASH_LEN],
 			 int *status)
 {
@@ -505,7 +639,6 @@ int veld_store_op_insert(struct veld_store *s, const struct veld_op *op,
 			 int with_body, int status)
 {
 	sqlite3_stmt *st = s->st[S_OP_INSERT];
-	int rc;
 
 	bind_blob(st, 1, op->id, VELD_HASH_LEN);
 	bind_blob(st, 2, op->h.author, VELD_PK_LEN);
@@ -516,13 +649,9 @@ int veld_store_op_insert(struct veld_store *s, const struct veld_op *op,
 	bind_blob(st, 7, op->header, op->header_len);
 	bind_blob(st, 8, op->sig, VELD_SIG_LEN);
 	sqlite3_bind_int(st, 9, status);
-	rc = exec_stmt(st);
-	if (rc < 0 || !with_body || !op->body)
-		return rc;
-	st = s->st[S_BODY_INSERT];
-	bind_blob(st, 1, op->id, VELD_HASH_LEN);
 	/* A zero-length blob would bind as NULL; bodies are never empty. */
-	bind_blob(st, 2, op->body, op->body_len);
+	if (with_body && op->body)
+		bind_blob(st, 10, op->body, op->body_len);
 	return exec_stmt(st);
 }
 
@@ -824,17 +953,179 @@ static int delete_for(struct veld_store *s, enum stmt which,
 	return exec_stmt(s->st[which]);
 }
 
+/*
+ * The stored row keys of a record that the refold no longer has (pos,
+ * and the field for a value row), deleted after the scan.
+ */
+struct stale_key {
+	char *field; /* vals: the field (malloc'd); note_rows: NULL */
+	int64_t pos;
+};
+
+struct stale_list {
+	struct stale_key *k;
+	size_t n, cap;
+};
+
+static void stale_release(struct stale_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->k[i].field);
+	free(l->k);
+}
+
+static struct stale_key *stale_add(struct stale_list *l)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 8;
+		void *p = realloc(l->k, cap * sizeof(*l->k));
+		if (!p)
+			return NULL;
+		l->k = p;
+		l->cap = cap;
+	}
+	memset(&l->k[l->n], 0, sizeof(l->k[0]));
+	return &l->k[l->n++];
+}
+
+/* 1 if the current S_VAL_KEYS row holds exactly v's value and winner. */
+static int value_same(sqlite3_stmt *st, const struct veld_value_row *v)
+{
+	const void *p = sqlite3_column_blob(st, 2);
+	size_t n = (size_t)sqlite3_column_bytes(st, 2);
+
+	if (v->winner != sqlite3_column_int(st, 3))
+		return 0;
+	if (!v->value)
+		return sqlite3_column_type(st, 2) == SQLITE_NULL;
+	return p && n == v->value_len && memcmp(p, v->value, n) == 0;
+}
+
+/*
+ * The stored value rows of record rid that values no longer has, into l;
+ * same[i] set if values[i] is stored exactly so (nothing to write).
+ */
+static int values_stale(struct veld_store *s, int64_t rid,
+			const struct veld_value_row *values, size_t nvalues,
+			struct stale_list *l, uint8_t *same)
+{
+	sqlite3_stmt *st = s->st[S_VAL_KEYS];
+	int rc;
+
+	sqlite3_bind_int64(st, 1, rid);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *f = (const char *)sqlite3_column_text(st, 0);
+		size_t flen = (size_t)sqlite3_column_bytes(st, 0);
+		int64_t pos = sqlite3_column_int64(st, 1);
+		struct stale_key *k;
+		size_t i;
+
+		if (!f)
+			continue; /* not a row the fold writes: leave it */
+		for (i = 0; i < nvalues; i++)
+			if (values[i].pos == pos &&
+			    strlen(values[i].field) == flen &&
+			    memcmp(values[i].field, f, flen) == 0)
+				break;
+		if (i < nvalues) {
+			same[i] = value_same(st, &values[i]);
+			continue;
+		}
+		if (!(k = stale_add(l)) || !(k->field = malloc(flen + 1))) {
+			done(st);
+			return VELD_ENOMEM;
+		}
+		memcpy(k->field, f, flen + 1);
+		k->pos = pos;
+	}
+	done(st);
+	return rc == SQLITE_DONE ? 0 : VELD_ESTORE;
+}
+
+/* The stored note rows of record rid that notes no longer has, into l. */
+static int notes_stale(struct veld_store *s, int64_t rid,
+		       const struct veld_note_row *notes, size_t nnotes,
+		       struct stale_list *l)
+{
+	sqlite3_stmt *st = s->st[S_NOTE_KEYS];
+	int rc;
+
+	sqlite3_bind_int64(st, 1, rid);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t pos = sqlite3_column_int64(st, 0);
+		struct stale_key *k;
+		size_t i;
+
+		for (i = 0; i < nnotes; i++)
+			if (notes[i].pos == pos)
+				break;
+		if (i < nnotes)
+			continue;
+		if (!(k = stale_add(l))) {
+			done(st);
+			return VELD_ENOMEM;
+		}
+		k->pos = pos;
+	}
+	done(st);
+	return rc == SQLITE_DONE ? 0 : VELD_ESTORE;
+}
+
+/* The record's local number: 1 and *rid set, 0 if it has no row. */
+static int record_rid(struct veld_store *s, const uint8_t *id, int64_t *rid)
+{
+	sqlite3_stmt *st = s->st[S_REC_RID];
+	int rc;
+
+	bind_blob(st, 1, id, VELD_RECORD_LEN);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*rid = sqlite3_column_int64(st, 0);
+	done(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : VELD_ESTORE;
+}
+
+/*
+ * Rows are compared with what is stored rather than deleted and written
+ * again: a refold after one edit changes one or two rows of a record, and
+ * a record new in this batch has nothing stored to read or delete.
+ */
 int veld_store_record_replace(struct veld_store *s,
 			      const struct veld_record_row *rec,
 			      const struct veld_value_row *values,
 			      size_t nvalues, const struct veld_note_row *notes,
 			      size_t nnotes)
 {
+	struct stale_list vs = {0}, ns = {0};
+	uint8_t *same = calloc(nvalues ? nvalues : 1, 1);
 	sqlite3_stmt *st;
-	int rc = veld_store_record_delete(s, rec->id);
+	int64_t rid = 0;
+	int rc, existed;
 
+	if (!same)
+		return VELD_ENOMEM;
+	if ((rc = existed = record_rid(s, rec->id, &rid)) < 0)
+		goto out;
+	if (existed &&
+	    ((rc = values_stale(s, rid, values, nvalues, &vs, same)) < 0 ||
+	     (rc = notes_stale(s, rid, notes, nnotes, &ns)) < 0))
+		goto out;
+	rc = 0;
+	st = s->st[S_VAL_DEL_ONE];
+	for (size_t i = 0; i < vs.n && rc == 0; i++) {
+		sqlite3_bind_int64(st, 1, rid);
+		bind_text(st, 2, vs.k[i].field);
+		sqlite3_bind_int64(st, 3, vs.k[i].pos);
+		rc = exec_stmt(st);
+	}
+	st = s->st[S_NOTE_DEL_ONE];
+	for (size_t i = 0; i < ns.n && rc == 0; i++) {
+		sqlite3_bind_int64(st, 1, rid);
+		sqlite3_bind_int64(st, 2, ns.k[i].pos);
+		rc = exec_stmt(st);
+	}
 	if (rc < 0)
-		return rc;
+		goto out;
 
 	st = s->st[S_REC_INSERT];
 	bind_blob(st, 1, rec->id, VELD_RECORD_LEN);
@@ -849,34 +1140,41 @@ int veld_store_record_replace(struct veld_store *s,
 	sqlite3_bind_int(st, 10, rec->erased);
 	sqlite3_bind_int(st, 11, rec->conflicts);
 	if ((rc = exec_stmt(st)) < 0)
-		return rc;
+		goto out;
+	if (!existed) {
+		if (sqlite3_changes(s->db) != 1) {
+			rc = VELD_ESTORE;
+			goto out;
+		}
+		rid = sqlite3_last_insert_rowid(s->db);
+	}
 
 	st = s->st[S_VAL_INSERT];
-	for (size_t i = 0; i < nvalues; i++) {
+	for (size_t i = 0; i < nvalues && rc == 0; i++) {
 		const struct veld_value_row *v = &values[i];
-		bind_blob(st, 1, rec->id, VELD_RECORD_LEN);
+		if (same[i])
+			continue; /* stored exactly so already */
+		sqlite3_bind_int64(st, 1, rid);
 		bind_text(st, 2, v->field);
-		bind_blob(st, 3, v->op, VELD_HASH_LEN);
-		bind_blob(st, 4, v->author, VELD_PK_LEN);
-		bind_u64(st, 5, v->hlc);
+		sqlite3_bind_int64(st, 3, v->pos);
 		if (v->value)
-			bind_blob(st, 6, v->value, v->value_len);
-		sqlite3_bind_int(st, 7, v->winner);
-		if ((rc = exec_stmt(st)) < 0)
-			return rc;
+			bind_blob(st, 4, v->value, v->value_len);
+		sqlite3_bind_int(st, 5, v->winner);
+		rc = exec_stmt(st);
 	}
 	st = s->st[S_NOTE_INSERT];
-	for (size_t i = 0; i < nnotes; i++) {
+	for (size_t i = 0; i < nnotes && rc == 0; i++) {
 		const struct veld_note_row *n = &notes[i];
-		bind_blob(st, 1, rec->id, VELD_RECORD_LEN);
-		bind_u64(st, 2, n->hlc);
-		bind_blob(st, 3, n->author, VELD_PK_LEN);
-		bind_blob(st, 4, n->op, VELD_HASH_LEN);
-		bind_text(st, 5, n->text);
-		if ((rc = exec_stmt(st)) < 0)
-			return rc;
+		sqlite3_bind_int64(st, 1, rid);
+		sqlite3_bind_int64(st, 2, n->pos);
+		bind_text(st, 3, n->text);
+		rc = exec_stmt(st);
 	}
-	return 0;
+out:
+	free(same);
+	stale_release(&vs);
+	stale_release(&ns);
+	return rc;
 }
 
 int veld_store_record_delete(struct veld_store *s,
@@ -884,10 +1182,11 @@ int veld_store_record_delete(struct veld_store *s,
 {
 	int rc;
 
-	if ((rc = delete_for(s, S_REC_DEL, id)) < 0 ||
-	    (rc = delete_for(s, S_VAL_DEL, id)) < 0)
+	/* The rows first: they are found through the record's number. */
+	if ((rc = delete_for(s, S_VAL_DEL, id)) < 0 ||
+	    (rc = delete_for(s, S_NOTE_DEL, id)) < 0)
 		return rc;
-	return delete_for(s, S_NOTE_DEL, id);
+	return delete_for(s, S_REC_DEL, id);
 }
 
 int veld_store_form_delete(struct veld_store *s,
@@ -2023,7 +2322,7 @@ static const char dash_record_sql[] =
 	"    'winner', " CLI_BOOL("v.winner") ","
 	"    'op', lower(hex(v.op)), " CLI_WHO("v.author") ","
 	"    'by', (SELECT json_extract(veld_json(b.body), '$[1].by')"
-	"     FROM bodies b WHERE b.id = v.op AND v.author = ?2),"
+	"     FROM ops b WHERE b.id = v.op AND v.author = ?2),"
 	"    'time', " CLI_ISO("v.hlc") "))"
 	"   FROM (SELECT * FROM field_values WHERE record = r.id"
 	"    AND field = f.field ORDER BY winner DESC, hlc DESC, author) v)))"
@@ -2032,7 +2331,7 @@ static const char dash_record_sql[] =
 	" 'notes', (SELECT json_group_array(json_object("
 	"   'op', lower(hex(n.op)), " CLI_WHO("n.author") ","
 	"   'by', (SELECT json_extract(veld_json(b.body), '$[1].by')"
-	"    FROM bodies b WHERE b.id = n.op AND n.author = ?2),"
+	"    FROM ops b WHERE b.id = n.op AND n.author = ?2),"
 	"   'time', " CLI_ISO("n.hlc") ", 'text', n.text,"
 	"   'erased', " CLI_BOOL("n.text IS NULL") "))"
 	"  FROM (SELECT * FROM notes WHERE record = r.id"
@@ -2047,8 +2346,8 @@ static const char dash_record_sql[] =
 	"   'status', CASE o.status WHEN 0 THEN 'applied'"
 	"    WHEN 1 THEN 'void' ELSE 'fork' END,"
 	"   'content', json(o.content)))"
-	"  FROM (SELECT ops.*, (SELECT json_extract(veld_json(b.body), '$[1]')"
-	"    FROM bodies b WHERE b.id = ops.id) AS content"
+	"  FROM (SELECT ops.*, json_extract(veld_json(ops.body), '$[1]')"
+	"    AS content"
 	"   FROM ops WHERE record = r.id ORDER BY hlc, author, id) o))"
 	" FROM records r WHERE r.id = ?1";
 /* clang-format on */
@@ -2693,8 +2992,7 @@ int veld_store_log_rebase(struct veld_store *s, int64_t next)
 }
 
 #define RAW_COLS                                                               \
-	"pos, id, author, seq, hlc, record, kind, header, sig, status,"        \
-	" (SELECT body FROM bodies b WHERE b.id = o.id)"
+	"pos, id, author, seq, hlc, record, kind, header, sig, status, body"
 
 int veld_store_raw_ops(struct veld_store *s, enum veld_raw_order order,
 		       veld_store_raw_fn fn, void *ctx)
@@ -2751,7 +3049,8 @@ int veld_store_counts(struct veld_store *s, struct veld_store_counts *c)
 		" (SELECT count(*) FROM ops WHERE status = 0),"
 		" (SELECT count(*) FROM ops WHERE status = 1),"
 		" (SELECT count(*) FROM ops WHERE status = 2),"
-		" (SELECT count(*) FROM bodies), (SELECT count(*) FROM heads),"
+		" (SELECT count(*) FROM ops WHERE body IS NOT NULL),"
+		" (SELECT count(*) FROM heads),"
 		" (SELECT count(*) FROM pending),"
 		" (SELECT count(*) FROM records),"
 		" (SELECT count(*) FROM forms), (SELECT count(*) FROM devices),"
@@ -2801,10 +3100,12 @@ static int each_blob(struct veld_store *s, const char *q, veld_store_blob_fn fn,
 int veld_store_orphan_bodies(struct veld_store *s, veld_store_blob_fn fn,
 			     void *ctx)
 {
-	return each_blob(s,
-			 "SELECT id FROM bodies b WHERE NOT EXISTS"
-			 " (SELECT 1 FROM ops o WHERE o.id = b.id) ORDER BY id",
-			 fn, ctx);
+	/* Since schema version 3 a body lives in its op's row: a body
+	 * without an op cannot be stored any more. */
+	(void)s;
+	(void)fn;
+	(void)ctx;
+	return 0;
 }
 
 int veld_store_erasures(struct veld_store *s, veld_store_blob_fn fn, void *ctx)

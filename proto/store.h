@@ -2,14 +2,24 @@
  * store.h - the replica's SQLite store: the only module that speaks SQL.
  *
  * One database file per replica holds
- *   - the op log: signed headers and signatures (table ops), with the
- *     bodies apart (table bodies) so that a body can be erased while the
- *     header chain still verifies;
+ *   - the op log: signed headers, signatures and bodies (table ops, one
+ *     row per op, rowid = log position, appended in arrival order); an
+ *     erased body is a NULL column, so the header chain still verifies
+ *     (schema 3; before, bodies had a table of their own under the op's
+ *     random id, which the view `bodies` still imitates for readers);
  *   - per-author chain heads, fork evidence and frozen authors (heads);
  *   - ops held back because their predecessor or their author's enrolment
  *     has not arrived yet (pending);
  *   - the materialised state the merge (replica.c, merge.c) folds the log
  *     into: records, current field values, notes, forms, devices, erasures.
+ *     Since schema 4 a record has a local number (records.rid, handed out
+ *     in the order records first appear) and its values and notes are
+ *     stored under that number with the op's log position (tables vals
+ *     and note_rows): the rows of new records are appended instead of
+ *     written at random places under 16-byte ids, and a row no longer
+ *     repeats the op's 32-byte id and author.  The views field_values and
+ *     notes give the old shape (record id, op id, author, hlc) to every
+ *     reader.
  *
  * Durability: WAL journal with synchronous=FULL, so a transaction that has
  * committed is on stable storage before veld_store_commit() returns; a
@@ -93,7 +103,9 @@ struct veld_value_row {
 	uint64_t hlc;
 	const uint8_t *value; /* canonical msgpack; NULL if erased */
 	size_t value_len;
-	int winner; /* the deterministic display winner of the field */
+	int winner;  /* the deterministic display winner of the field */
+	int64_t pos; /* the op's log position: what the row stores (op,
+			author and hlc are the op's); reads leave it 0 */
 };
 
 struct veld_note_row {
@@ -101,6 +113,7 @@ struct veld_note_row {
 	uint8_t author[VELD_PK_LEN];
 	uint64_t hlc;
 	const char *text; /* NULL if erased */
+	int64_t pos;	  /* the op's log position, as in veld_value_row */
 };
 
 struct veld_device_row {
@@ -132,6 +145,18 @@ int veld_store_open(const char *path, struct veld_store **out)
 
 /* Close; NULL is fine.  Rolls back an unfinished transaction. */
 void veld_store_close(struct veld_store *s);
+
+/*
+ * veld_store_cache_set - let the page cache hold up to kib KiB (the
+ * default, VELD_STORE_CACHE_KIB, suits a device).  A server that applies
+ * the pushes of many devices in one transaction (group commit) gives it
+ * more, so that the transaction's pages stay in memory until the commit
+ * instead of being written to the WAL early and again at the commit.
+ * Returns 0 or VELD_ESTORE.
+ */
+#define VELD_STORE_CACHE_KIB 4096
+int veld_store_cache_set(struct veld_store *s, int kib)
+	__attribute__((warn_unused_result));
 
 /* Last SQLite error message, for logs. */
 const char *veld_store_errmsg(const struct veld_store *s);
@@ -171,6 +196,19 @@ void veld_store_rollback(struct veld_store *s);
  * whole).  Returns 0 or VELD_ESTORE.
  */
 int veld_store_set_durable(struct veld_store *s, int full)
+	__attribute__((warn_unused_result));
+
+/*
+ * Parts of a transaction (SQL savepoints), for several batches in one
+ * commit: veld_store_part_begin inside veld_store_begin; then
+ * veld_store_part_end(s, 1) keeps what the part wrote, (s, 0) undoes it and
+ * leaves the rest of the transaction as it was.  Not nested.  VELD_ESTORE
+ * from either means the transaction itself is lost (SQLite may have rolled
+ * it back after an I/O error): the caller rolls back.
+ */
+int veld_store_part_begin(struct veld_store *s)
+	__attribute__((warn_unused_result));
+int veld_store_part_end(struct veld_store *s, int keep)
 	__attribute__((warn_unused_result));
 
 /* --- the log --- */
@@ -290,7 +328,10 @@ int veld_store_erase_mark(struct veld_store *s,
 
 /* --- materialised state --- */
 
-/* Replace everything materialised for one record. */
+/* Replace everything materialised for one record: write what differs
+ * from the stored rows.  Each value and note row names its op by pos, the
+ * op's log position; that op must be in the log (the views field_values
+ * and notes read id, author and hlc from it). */
 int veld_store_record_replace(struct veld_store *s,
 			      const struct veld_record_row *rec,
 			      const struct veld_value_row *values,
@@ -777,7 +818,9 @@ int veld_store_counts(struct veld_store *s, struct veld_store_counts *c)
 /* Callback over stored byte strings (ids); nonzero stops and is returned. */
 typedef int (*veld_store_blob_fn)(void *ctx, const uint8_t *p, size_t n);
 
-/* Ids of bodies whose op is not in the log (damage), in id order. */
+/* Ids of bodies whose op is not in the log (damage), in id order.  Since
+ * schema 3 a body is stored in its op's row, so there are none; kept for
+ * veldd verify's report. */
 int veld_store_orphan_bodies(struct veld_store *s, veld_store_blob_fn fn,
 			     void *ctx) __attribute__((warn_unused_result));
 

@@ -534,6 +534,13 @@ static int cmd_serve(int argc, char **argv)
 		veld_datadir_close(&dd);
 		return 1;
 	}
+	/* Room for a group of pushes applied in one transaction (session.h):
+	 * 8 MiB instead of a device's 4 (wijklab W=20: server CPU 1.8 ->
+	 * 1.5 s for the push; peak RSS 14 -> 18 MiB). */
+	if (veld_store_cache_set(veld_replica_store(srv.replica),
+				 2 * VELD_STORE_CACHE_KIB) < 0)
+		fprintf(stderr, "veldd: warning: page cache left at %d KiB\n",
+			VELD_STORE_CACHE_KIB);
 	srv.key = &dd.key;
 	veld_log_init(&srv.log, stderr);
 	srv.log.level = o.log_level;

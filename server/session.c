@@ -305,21 +305,17 @@ out:
 	free(m);
 }
 
-void veld_session_push_done(struct veld_session *s, struct veld_ingest_job *job)
+/* Answer a PUSH whose fate is in job (err, bad): a refusal, or the
+ * receipt once it is durable.  us: what the store took. */
+static void push_answer(struct veld_session *s, struct veld_ingest_job *job,
+			uint64_t us)
 {
 	struct veld_head head;
 	struct veld_buf *b;
 	char what[64];
 	size_t bad = job->bad;
 	int rc = job->err;
-	uint64_t t0 = veld_server_now_us(), us;
 
-	s->push_busy = 0;
-	if (s->state == VELD_SS_CLOSING)
-		return;
-	if (rc == 0)
-		rc = veld_replica_apply_all(s->srv->replica, job->ops,
-					    job->nops, 1, &bad);
 	if (rc < 0) {
 		report(s, (struct veld_event){.kind = VELD_EV_PUSH_REFUSED,
 					      .err = rc,
@@ -337,7 +333,6 @@ void veld_session_push_done(struct veld_session *s, struct veld_ingest_job *job)
 		return;
 	}
 	/* Durable now: the receipt may say so. */
-	us = veld_server_now_us() - t0;
 	rc = veld_store_head(veld_replica_store(s->srv->replica), s->device,
 			     &head);
 	report(s, (struct veld_event){.kind = VELD_EV_PUSH,
@@ -354,7 +349,92 @@ void veld_session_push_done(struct veld_session *s, struct veld_ingest_job *job)
 	}
 	out_commit(s);
 	s->srv->tx.rx_flow(s, 1);
-	veld_server_committed(s->srv);
+}
+
+/*
+ * Apply the verified PUSH jobs of n sessions (ss[i] NULL: gone) in one
+ * transaction, one savepoint each (replica.h, group commit), then answer
+ * them all.  One fsync for all instead of one per PUSH; a store failure
+ * fails every one of them ("nothing is lost": the devices push again).
+ */
+static void push_group(struct veld_server *srv, struct veld_session **ss,
+		       struct veld_ingest_job **jobs, size_t n)
+{
+	struct veld_replica *rep = srv->replica;
+	uint64_t t0 = veld_server_now_us(), us;
+	int open = 0, failed = 0, answered = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct veld_ingest_job *job = jobs[i];
+
+		if (ss[i])
+			ss[i]->push_busy = 0;
+		if (!ss[i] || ss[i]->state == VELD_SS_CLOSING) {
+			ss[i] = NULL;
+			continue;
+		}
+		if (job->err < 0)
+			continue; /* refused by the workers */
+		if (!open && !failed) {
+			failed = veld_replica_group_begin(rep);
+			open = failed == 0;
+		}
+		if (failed) {
+			job->err = failed;
+			job->bad = job->nops;
+			continue;
+		}
+		job->err = veld_replica_group_apply_all(
+			rep, job->ops, job->nops, 1, &job->bad);
+		if (job->err < 0 && job->bad >= job->nops) {
+			veld_replica_group_rollback(rep);
+			open = 0;
+			failed = job->err;
+		}
+	}
+	if (open)
+		failed = veld_replica_group_commit(rep);
+	/* Nothing of the group is kept: every applied job says so. */
+	for (size_t i = 0; failed && i < n; i++)
+		if (ss[i] &&
+		    (jobs[i]->err == 0 || jobs[i]->bad >= jobs[i]->nops)) {
+			jobs[i]->err = failed;
+			jobs[i]->bad = jobs[i]->nops;
+		}
+	us = veld_server_now_us() - t0;
+	for (size_t i = 0; i < n; i++) {
+		if (!ss[i])
+			continue;
+		push_answer(ss[i], jobs[i], us);
+		answered |= jobs[i]->err == 0;
+	}
+	if (answered)
+		veld_server_committed(srv);
+}
+
+void veld_session_push_done(struct veld_session *s, struct veld_ingest_job *job)
+{
+	push_group(s->srv, &s, &job, 1);
+}
+
+void veld_session_push_many(struct veld_server *srv,
+			    struct veld_ingest_job **jobs, size_t n)
+{
+	struct veld_session *ss[VELD_PUSH_GROUP_MAX];
+
+	while (n > 0) {
+		size_t m = n < VELD_PUSH_GROUP_MAX ? n : VELD_PUSH_GROUP_MAX;
+
+		for (size_t i = 0; i < m; i++) {
+			struct veld_session *s = srv->sessions;
+			while (s && s->id != jobs[i]->session_id)
+				s = s->next;
+			ss[i] = s; /* NULL: the connection went away */
+		}
+		push_group(srv, ss, jobs, m);
+		jobs += m;
+		n -= m;
+	}
 }
 
 /* Collect framed ops after the cursor into one OPS message. */

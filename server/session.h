@@ -77,9 +77,22 @@ void veld_session_fail(struct veld_session *s, int err, const char *text);
 const struct veld_buf *veld_session_out(struct veld_session *s);
 void veld_session_out_pop(struct veld_session *s);
 
-/* A PUSH came back from the worker pool. */
+/* A PUSH came back from the worker pool: apply it, answer it. */
 void veld_session_push_done(struct veld_session *s,
 			    struct veld_ingest_job *job);
+
+/* Most PUSH jobs applied in one transaction (group commit). */
+#define VELD_PUSH_GROUP_MAX 64
+
+/*
+ * veld_session_push_many - PUSH jobs that came back from the worker pool
+ * together (each names its session by id; a session gone meanwhile is
+ * skipped): applied in one transaction, each job still all-or-nothing on
+ * its own, one commit for all (at most VELD_PUSH_GROUP_MAX at a time),
+ * then every receipt or refusal.  The jobs stay the caller's.
+ */
+void veld_session_push_many(struct veld_server *srv,
+			    struct veld_ingest_job **jobs, size_t n);
 
 /* New ops may be in the log: stream them if the peer is ready. */
 void veld_session_pump(struct veld_session *s);

@@ -49,18 +49,21 @@ void veld_ws_wake(void *ctx)
 	lws_cancel_service(ctx);
 }
 
+/* Every PUSH the workers have finished, applied as one group (one
+ * commit, session.h) while more keep coming. */
 static void drain_ingest(struct veld_server *srv)
 {
-	struct veld_ingest_job *job;
+	struct veld_ingest_job *jobs[VELD_PUSH_GROUP_MAX];
+	size_t n;
 
-	while ((job = veld_ingest_done(srv->ingest))) {
-		struct veld_session *s = srv->sessions;
-		while (s && s->id != job->session_id)
-			s = s->next;
-		if (s) /* else the connection went away meanwhile */
-			veld_session_push_done(s, job);
-		veld_ingest_job_free(job);
-	}
+	do {
+		for (n = 0; n < VELD_PUSH_GROUP_MAX; n++)
+			if (!(jobs[n] = veld_ingest_done(srv->ingest)))
+				break;
+		veld_session_push_many(srv, jobs, n);
+		for (size_t i = 0; i < n; i++)
+			veld_ingest_job_free(jobs[i]);
+	} while (n == VELD_PUSH_GROUP_MAX);
 }
 
 /* Sync connections only on /sync. */

@@ -6,6 +6,7 @@
  * field devices A and B, enrolled by S.
  */
 #include <sodium.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include "canon.h"
@@ -543,6 +544,141 @@ static void persistence(void)
 	rmdir(dir);
 }
 
+/* Turn a store of this version back into what schema 2 wrote: bodies in
+ * their own table under the op id, no body column in ops, records keyed by
+ * id, values and notes with the op id, author and hlc in every row. */
+static void downgrade_to_v2(const char *path)
+{
+	sqlite3 *db;
+
+	CHECK_EQ(sqlite3_open(path, &db), SQLITE_OK);
+	CHECK_EQ(sqlite3_exec(
+			 db,
+			 "BEGIN;"
+			 "CREATE TABLE b2(id BLOB PRIMARY KEY,"
+			 " body BLOB NOT NULL) WITHOUT ROWID;"
+			 "INSERT INTO b2 SELECT id, body FROM ops"
+			 " WHERE body IS NOT NULL;"
+			 "CREATE TABLE r2(id BLOB PRIMARY KEY, form TEXT,"
+			 " area TEXT, street TEXT, followup TEXT,"
+			 " created INTEGER NOT NULL, updated INTEGER NOT NULL,"
+			 " deleted INTEGER NOT NULL,"
+			 " delete_conflict INTEGER NOT NULL,"
+			 " erased INTEGER NOT NULL, conflicts INTEGER NOT NULL)"
+			 " WITHOUT ROWID;"
+			 "INSERT INTO r2 SELECT id, form, area, street,"
+			 " followup, created, updated, deleted,"
+			 " delete_conflict, erased, conflicts FROM records;"
+			 "CREATE TABLE f2(record BLOB NOT NULL,"
+			 " field TEXT NOT NULL, op BLOB NOT NULL,"
+			 " author BLOB NOT NULL, hlc INTEGER NOT NULL,"
+			 " value BLOB, winner INTEGER NOT NULL,"
+			 " PRIMARY KEY(record, field, op)) WITHOUT ROWID;"
+			 "INSERT INTO f2 SELECT * FROM field_values;"
+			 "CREATE TABLE n2(record BLOB NOT NULL,"
+			 " hlc INTEGER NOT NULL, author BLOB NOT NULL,"
+			 " op BLOB NOT NULL, text TEXT,"
+			 " PRIMARY KEY(record, hlc, author, op)) WITHOUT ROWID;"
+			 "INSERT INTO n2 SELECT * FROM notes;"
+			 "DROP VIEW bodies; DROP VIEW field_values;"
+			 "DROP VIEW notes; DROP TABLE vals;"
+			 "DROP TABLE note_rows; DROP TABLE records;"
+			 "ALTER TABLE b2 RENAME TO bodies;"
+			 "ALTER TABLE r2 RENAME TO records;"
+			 "ALTER TABLE f2 RENAME TO field_values;"
+			 "ALTER TABLE n2 RENAME TO notes;"
+			 "CREATE INDEX records_form ON records(form, updated);"
+			 "ALTER TABLE ops DROP COLUMN body;"
+			 "PRAGMA user_version = 2;"
+			 "COMMIT;",
+			 NULL, NULL, NULL),
+		 SQLITE_OK);
+	sqlite3_close(db);
+}
+
+static int user_version(const char *path)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int v = -1;
+
+	CHECK_EQ(sqlite3_open(path, &db), SQLITE_OK);
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) ==
+		    SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static int count_all_bodies(void *ctx, const struct veld_stored_op *op)
+{
+	int *n = ctx;
+	if (op->body)
+		(*n)++;
+	return 0;
+}
+
+/* A data directory written by schema 2 (bodies in a table of their own,
+ * values and notes under record and op ids) opens as before: same state,
+ * same bodies, erased ones still gone, and it takes new ops. */
+static void migrate_from_v2(void)
+{
+	char dir[] = "/tmp/veld-test-XXXXXX", path[64], p2[80];
+	uint8_t rec[16], gone[16], h1[32], h2[32];
+	struct veld_store_counts c1, c2;
+	struct veld_replica *r;
+	char msg[128];
+	int kept = 0, erased = 0;
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/a.db", dir);
+	r = open_replica(&kS, path);
+	put1(r, rec, 1, "wish", "blijft");
+	put1(r, rec, 0, "wish", "blijft ook");
+	CHECK_ERR(veld_replica_note(r, rec, "notitie", NULL), 0);
+	put1(r, gone, 1, "wish", "weg");
+	CHECK_ERR(veld_replica_note(r, gone, "ook weg", NULL), 0);
+	CHECK_ERR(veld_replica_erase(r, gone, NULL), 0);
+	state_hash(r, h1);
+	CHECK_EQ(veld_store_counts(veld_replica_store(r), &c1), 0);
+	veld_replica_close(r);
+	CHECK_EQ(user_version(path), 4);
+
+	downgrade_to_v2(path);
+	CHECK_EQ(user_version(path), 2);
+	r = open_replica(&kS, path);
+	CHECK_EQ(user_version(path), 4);
+	state_hash(r, h2);
+	CHECK_MEM(h1, h2, 32);
+	CHECK_EQ(veld_store_counts(veld_replica_store(r), &c2), 0);
+	CHECK_EQ(c2.ops, c1.ops);
+	CHECK_EQ(c2.bodies, c1.bodies);
+	CHECK_EQ(veld_store_record_ops(veld_replica_store(r), rec,
+				       count_all_bodies, &kept),
+		 0);
+	CHECK_EQ(kept, 3);
+	CHECK_EQ(veld_store_record_ops(veld_replica_store(r), gone,
+				       count_bodies, &erased),
+		 0);
+	CHECK_EQ(erased, 0);
+	put1(r, rec, 0, "wish", "na de migratie");
+	{
+		struct snap s = snapshot(r, rec);
+		CHECK(s.found && has_value(&s, "wish=na de migratie"));
+	}
+	CHECK_EQ(veld_store_integrity(veld_replica_store(r), msg, sizeof(msg)),
+		 0);
+	veld_replica_close(r);
+	unlink(path);
+	snprintf(p2, sizeof(p2), "%s-wal", path);
+	unlink(p2);
+	snprintf(p2, sizeof(p2), "%s-shm", path);
+	unlink(p2);
+	rmdir(dir);
+}
+
 /* A pushed batch is taken whole or not at all. */
 static void apply_all_or_nothing(void)
 {
@@ -567,6 +703,82 @@ static void apply_all_or_nothing(void)
 	CHECK_ERR(veld_replica_apply_all(S, b, 1, 0, &bad), 0); /* dup ok */
 	veld_buf_release(&o1);
 	veld_buf_release(&o2);
+	teardown();
+}
+
+/*
+ * Group commit: three devices' pushes in one transaction.  The one with a
+ * refused op is undone alone; the others are kept, exactly as if each had
+ * been applied on its own; a group rolled back keeps nothing.
+ */
+static void group_of_pushes(void)
+{
+	struct veld_buf a1, b1, b2, c1, a2;
+	uint8_t ida1[32], idb1[32], idc1[32], ida2[32], h1[32], h2[32];
+	uint8_t ra[16] = {7}, rb[16] = {8}, rc_[16] = {9};
+	struct veld_bytes ba[1], bb[2], bc[1], ba2[1];
+	struct veld_replica *S2;
+	size_t bad = 99;
+	int status;
+
+	setup();
+	S2 = open_replica(&kS, ":memory:");
+	ship(S, S2);
+	make_op(&kA, 1, NULL, VELD_KIND_PUT, ra, "a", "1", 0, &a1);
+	op_id_of(&a1, ida1);
+	make_op(&kB, 1, NULL, VELD_KIND_PUT, rb, "b", "1", 0, &b1);
+	op_id_of(&b1, idb1);
+	make_op(&kB, 2, idb1, VELD_KIND_NOTE, rb, NULL, NULL, 0, &b2);
+	make_op(&kC, 1, NULL, VELD_KIND_PUT, rc_, "c", "1", 0, &c1);
+	op_id_of(&c1, idc1);
+	make_op(&kA, 2, ida1, VELD_KIND_PUT, ra, "a", "2", 0, &a2);
+	op_id_of(&a2, ida2);
+	ba[0] = (struct veld_bytes){a1.data, a1.len};
+	bb[0] = (struct veld_bytes){b1.data, b1.len};
+	bb[1] = (struct veld_bytes){b2.data, b2.len};
+	bc[0] = (struct veld_bytes){c1.data, c1.len};
+	ba2[0] = (struct veld_bytes){a2.data, a2.len};
+
+	CHECK_ERR(veld_replica_group_begin(S), 0);
+	CHECK_ERR(veld_replica_group_apply_all(S, ba, 1, 0, &bad), 0);
+	CHECK_ERR(veld_replica_group_apply_all(S, bb, 2, 0, &bad),
+		  VELD_ECONTENT);
+	CHECK_EQ(bad, 1);
+	CHECK_ERR(veld_replica_group_apply_all(S, bc, 1, 0, &bad), 0);
+	CHECK_ERR(veld_replica_group_commit(S), 0);
+	CHECK_EQ(veld_store_op_status(veld_replica_store(S), ida1, &status), 1);
+	CHECK_EQ(veld_store_op_status(veld_replica_store(S), idb1, &status), 0);
+	CHECK_EQ(veld_store_op_status(veld_replica_store(S), idc1, &status), 1);
+	CHECK(snapshot(S, ra).found && !snapshot(S, rb).found &&
+	      snapshot(S, rc_).found);
+	/* The same as each push applied on its own. */
+	CHECK_ERR(veld_replica_apply_all(S2, ba, 1, 0, &bad), 0);
+	CHECK_ERR(veld_replica_apply_all(S2, bc, 1, 0, &bad), 0);
+	state_hash(S, h1);
+	state_hash(S2, h2);
+	CHECK_MEM(h1, h2, 32);
+	/* B's chain was left as it was: its first op still fits. */
+	CHECK_ERR(veld_replica_apply_all(S, bb, 1, 0, &bad), 0);
+	CHECK(snapshot(S, rb).found);
+
+	/* A group rolled back keeps nothing; the next one goes on. */
+	CHECK_ERR(veld_replica_group_begin(S), 0);
+	CHECK_ERR(veld_replica_group_apply_all(S, ba2, 1, 0, &bad), 0);
+	veld_replica_group_rollback(S);
+	CHECK_EQ(veld_store_op_status(veld_replica_store(S), ida2, &status), 0);
+	CHECK_ERR(veld_replica_group_begin(S), 0);
+	CHECK_ERR(veld_replica_group_apply_all(S, ba2, 1, 0, &bad), 0);
+	CHECK_ERR(veld_replica_group_commit(S), 0);
+	{
+		struct snap sn = snapshot(S, ra);
+		CHECK(sn.found && has_value(&sn, "a=2"));
+	}
+	veld_replica_close(S2);
+	veld_buf_release(&a1);
+	veld_buf_release(&b1);
+	veld_buf_release(&b2);
+	veld_buf_release(&c1);
+	veld_buf_release(&a2);
 	teardown();
 }
 
@@ -850,8 +1062,10 @@ int main(void)
 	authorisation();
 	revocation();
 	persistence();
+	migrate_from_v2();
 	reads_and_filters();
 	apply_all_or_nothing();
+	group_of_pushes();
 	second_writer();
 	chain_run_one_signature();
 	return test_summary("test_replica");

@@ -549,6 +549,93 @@ static void own_ops_skipped(void)
 	server_down();
 }
 
+/* Send a PUSH without handing it back yet. */
+static void push_send(struct conn *c, uint64_t batch, struct veld_buf *ops,
+		      size_t n)
+{
+	struct veld_bytes b[8];
+
+	for (size_t i = 0; i < n; i++)
+		b[i] = (struct veld_bytes){ops[i].data, ops[i].len};
+	veld_buf_reset(&c->tx);
+	CHECK_EQ(veld_msg_push(&c->tx, batch, b, n), 0);
+	input(&c->s, &c->tx);
+}
+
+/*
+ * Pushes of several devices ready at once are applied as one group (one
+ * commit): each is still taken whole or not at all, each gets its own
+ * receipt or refusal, and a push whose connection went away is dropped.
+ */
+static void grouped_pushes(void)
+{
+	struct conn a, b, x;
+	char ca[VELD_CODE_BUF], cb[VELD_CODE_BUF], cx[VELD_CODE_BUF];
+	struct veld_buf oa, ob1, ob2, ox;
+	uint8_t ida[32], idb1[32], idb2[32], idx[32];
+	struct veld_ingest_job *jobs[3] = {NULL, NULL, NULL};
+	size_t got = 0;
+	int status;
+
+	server_up();
+	issue("field", "Ahmed", veld_hlc_wall_ms() + 60000, ca);
+	issue("field", "Bea", veld_hlc_wall_ms() + 60000, cb);
+	issue("field", "Xavier", veld_hlc_wall_ms() + 60000, cx);
+	conn_open(&a);
+	enrol(&a, &kA, ca);
+	expect_welcome(&a, "field");
+	conn_open(&b);
+	enrol(&b, &kB, cb);
+	expect_welcome(&b, "field");
+	conn_open(&x);
+	enrol(&x, &kX, cx);
+	expect_welcome(&x, "field");
+	own_op(&kA, 1, NULL, VELD_KIND_PUT, &oa, ida);
+	own_op(&kB, 1, NULL, VELD_KIND_PUT, &ob1, idb1);
+	own_op(&kB, 2, idb1, VELD_KIND_FORM, &ob2, idb2); /* not a field's */
+	own_op(&kX, 1, NULL, VELD_KIND_PUT, &ox, idx);
+	struct veld_buf bb[2] = {ob1, ob2};
+	push_send(&a, 1, &oa, 1);
+	push_send(&b, 1, bb, 2);
+	push_send(&x, 1, &ox, 1);
+	for (int i = 0; i < 2000 && got < 3; i++) {
+		struct timespec ts = {0, 1000000};
+		jobs[got] = veld_ingest_done(srv.ingest);
+		if (jobs[got])
+			got++;
+		else
+			nanosleep(&ts, NULL);
+	}
+	CHECK_EQ(got, 3);
+	conn_close(&x); /* gone before its push is applied */
+	veld_session_push_many(&srv, jobs, got);
+	for (size_t i = 0; i < got; i++)
+		veld_ingest_job_free(jobs[i]);
+
+	CHECK(next(&a.s, &a.m, &a.keep));
+	CHECK_EQ(a.m.type, VELD_MSG_RECEIPT);
+	CHECK_EQ(a.m.seq, 1);
+	CHECK_MEM(a.m.head, ida, 32);
+	veld_msg_release(&a.m);
+	expect_error(&b, VELD_EROLE, 4400);
+	CHECK_EQ(veld_store_op_status(veld_replica_store(srv.replica), ida,
+				      &status),
+		 1);
+	CHECK_EQ(veld_store_op_status(veld_replica_store(srv.replica), idb1,
+				      &status),
+		 0);
+	CHECK_EQ(veld_store_op_status(veld_replica_store(srv.replica), idx,
+				      &status),
+		 0);
+	conn_close(&a);
+	conn_close(&b);
+	veld_buf_release(&oa);
+	veld_buf_release(&ob1);
+	veld_buf_release(&ob2);
+	veld_buf_release(&ox);
+	server_down();
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -562,5 +649,6 @@ int main(void)
 	pushing();
 	pulling_and_live();
 	own_ops_skipped();
+	grouped_pushes();
 	return test_summary("test_session");
 }

@@ -190,9 +190,11 @@ import sqlite3, sys
 db, table, col = sys.argv[1:4]
 c = sqlite3.connect(db)
 key = "pos" if table == "ops" else "id"
-# the op (or body) half way through
-row = c.execute(f"SELECT {key}, {col}, id FROM {table} ORDER BY {key}"
-                f" LIMIT 1 OFFSET (SELECT count(*) / 2 FROM {table})").fetchone()
+# the op half way through (of those with a body, for the body)
+row = c.execute(f"SELECT {key}, {col}, id FROM {table}"
+                f" WHERE {col} IS NOT NULL ORDER BY {key} LIMIT 1 OFFSET"
+                f" (SELECT count(*) / 2 FROM {table} WHERE {col} IS NOT NULL)"
+                ).fetchone()
 blob = bytearray(row[1])
 blob[len(blob) // 2] ^= 0x01
 c.execute(f"UPDATE {table} SET {col} = ? WHERE {key} = ?", (bytes(blob), row[0]))
@@ -208,7 +210,7 @@ check "flipped header byte: the op is named" grep -q "op $op" "$tmp/hdr.out"
 check "flipped header byte: its signature fails" \
 	grep -q "signature op $op.*does not verify" "$tmp/hdr.out"
 dir_with body "$tmp/b1.db"
-op=$(flip "$tmp/body/veld.db" bodies body)
+op=$(flip "$tmp/body/veld.db" ops body)
 "$veldd" verify --data "$tmp/body" --json >"$tmp/body.json" && rc=0 || rc=$?
 check "flipped body byte: verify exits 1 (got $rc)" [ "$rc" = 1 ]
 check "flipped body byte: a body hash mismatch of that op" \
