@@ -559,7 +559,7 @@ int veld_backup_write(struct veld_store *live, const char *live_path,
 struct import {
 	struct veld_replica *r;
 	struct veld_buf frames;
-	size_t offs[IMPORT_BATCH + 1];
+	size_t offs[2 * IMPORT_BATCH + 1];
 	size_t n;
 	uint64_t fate[VELD_APPLY_REFUSED + 1];
 	int rc;
@@ -567,8 +567,8 @@ struct import {
 
 static int import_flush(struct import *im)
 {
-	struct veld_bytes ops[IMPORT_BATCH];
-	struct veld_apply_result res[IMPORT_BATCH];
+	struct veld_bytes ops[2 * IMPORT_BATCH];
+	struct veld_apply_result res[2 * IMPORT_BATCH];
 	int rc;
 
 	if (!im->n)
@@ -577,7 +577,8 @@ static int import_flush(struct import *im)
 		ops[i].p = im->frames.data + im->offs[i];
 		ops[i].len = im->offs[i + 1] - im->offs[i];
 	}
-	/* Trust nothing: every signature is checked here. */
+	/* Trust nothing: every signature is checked here, or the signed op
+	 * that ends its run (run authentication, §13.1). */
 	rc = veld_replica_apply(im->r, ops, im->n, 0, res);
 	for (size_t i = 0; rc == 0 && i < im->n; i++)
 		if (res[i].status >= 0 && res[i].status <= VELD_APPLY_REFUSED)
@@ -592,11 +593,12 @@ static int import_op(void *ctx, const struct veld_raw_op *raw)
 	struct import *im = ctx;
 	int rc;
 
-	if (raw->sig_len != VELD_SIG_LEN) {
+	if (raw->sig_len != VELD_SIG_LEN && raw->sig_len != 0) {
 		im->fate[VELD_APPLY_REFUSED]++;
 		return 0;
 	}
-	rc = veld_op_frame(raw->header, raw->header_len, raw->sig, raw->body,
+	rc = veld_op_frame(raw->header, raw->header_len,
+			   raw->sig_len ? raw->sig : NULL, raw->body,
 			   raw->body_len, &im->frames);
 	if (rc < 0) {
 		/* Not an op anyone could send (too large): refused. */
@@ -604,7 +606,13 @@ static int import_op(void *ctx, const struct veld_raw_op *raw)
 		return 0;
 	}
 	im->offs[++im->n] = im->frames.len;
-	return im->n == IMPORT_BATCH ? import_flush(im) : 0;
+	/* A batch ends after a signed op, so that ops without a signature of
+	 * their own arrive with the op of their run that vouches for them
+	 * (a run is at most a PUSH, 256 ops); the hard limit is a backstop. */
+	if ((im->n >= IMPORT_BATCH && raw->sig_len) ||
+	    im->n == 2 * IMPORT_BATCH)
+		return import_flush(im);
+	return 0;
 }
 
 /* Apply every op of the store at from to r; the fates are counted. */
@@ -616,7 +624,8 @@ static int import_ops(struct veld_replica *r, const char *from,
 
 	memset(im, 0, sizeof(*im));
 	im->r = r;
-	veld_buf_init(&im->frames, (size_t)IMPORT_BATCH * VELD_OP_MAX);
+	veld_replica_set_run_auth(r, 1);
+	veld_buf_init(&im->frames, (size_t)2 * IMPORT_BATCH * VELD_OP_MAX);
 	rc = veld_store_open_readonly(from, &src);
 	if (rc == 0)
 		rc = veld_store_read_begin(src);
@@ -628,6 +637,7 @@ static int import_ops(struct veld_replica *r, const char *from,
 	}
 	veld_store_close(src);
 	veld_buf_release(&im->frames);
+	veld_replica_set_run_auth(r, 0);
 	return rc;
 }
 

@@ -74,6 +74,9 @@ static int next(struct veld_session *s, struct veld_msg *m,
 	veld_session_out_pop(s);
 	if (veld_msg_decode(keep->data, keep->len, m))
 		abort();
+	/* Every OPS the server sends must decode into ops. */
+	if (m->type == VELD_MSG_OPS && veld_msg_open_runs(m))
+		abort();
 	return 1;
 }
 

@@ -1,0 +1,504 @@
+/*
+ * runs.c - encode and decode compressed runs blocks; see runs.h and
+ * docs/protocol.md §P2.1.
+ *
+ * The block, before deflate, is one canonical msgpack array of runs:
+ *
+ *	run = [author bin(32), seq uint, prev bin(32)|nil, [op, ...],
+ *	       sig bin(64)]
+ *	op  = [hlc, record, kind uint, body bin]
+ *	    | [hlc, record, kind uint, body_len uint, body_hash bin(32)]
+ *
+ * hlc is a uint for a run's first op, then the signed difference from the
+ * op before.  record is bin(16) the first time the block names a record,
+ * afterwards a uint: the position of that record among the block's
+ * bin(16) records so far (a per-message record table built as it goes).
+ * The 5-element form is an erased op: no body, its length and hash as in
+ * its header.
+ */
+#include "runs.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <zlib.h>
+
+#include "canon.h"
+#include "err.h"
+
+/* --- the record table: records in order of first mention --- */
+
+struct rec_table {
+	const uint8_t **rec; /* borrowed 16-byte records */
+	uint32_t *slot;	     /* open addressing: index + 1, 0 = empty */
+	size_t n, nslots;
+};
+
+static int rec_init(struct rec_table *t, size_t max)
+{
+	t->n = 0;
+	t->nslots = 16;
+	while (t->nslots < 2 * max)
+		t->nslots *= 2;
+	t->rec = malloc(max * sizeof(*t->rec) + 1);
+	t->slot = calloc(t->nslots, sizeof(*t->slot));
+	return t->rec && t->slot ? 0 : VELD_ENOMEM;
+}
+
+static void rec_release(struct rec_table *t)
+{
+	free(t->rec);
+	free(t->slot);
+}
+
+static size_t rec_hash(const uint8_t *rec, size_t nslots)
+{
+	uint64_t h;
+
+	memcpy(&h, rec, sizeof(h)); /* record ids are random */
+	return (size_t)(h ^ (h >> 29)) & (nslots - 1);
+}
+
+/* Index of rec if known, else add it (room is guaranteed) and return -1. */
+static long rec_find_add(struct rec_table *t, const uint8_t *rec)
+{
+	size_t s = rec_hash(rec, t->nslots);
+
+	while (t->slot[s]) {
+		uint32_t i = t->slot[s] - 1;
+		if (memcmp(t->rec[i], rec, VELD_RECORD_LEN) == 0)
+			return (long)i;
+		s = (s + 1) & (t->nslots - 1);
+	}
+	t->rec[t->n] = rec;
+	t->slot[s] = (uint32_t)++t->n;
+	return -1;
+}
+
+/* --- encoding --- */
+
+/* 1 if b follows a in one author's chain, as a run needs. */
+static int linked(const struct veld_op *a, const struct veld_op *b)
+{
+	/* (and the clock step fits the signed delta it travels as) */
+	return memcmp(a->h.author, b->h.author, VELD_PK_LEN) == 0 &&
+	       b->h.seq == a->h.seq + 1 && b->h.has_prev &&
+	       memcmp(b->h.prev, a->id, VELD_HASH_LEN) == 0 &&
+	       (b->h.hlc >= a->h.hlc || a->h.hlc - b->h.hlc <= INT64_MAX);
+}
+
+static void pack_op(msgpack_packer *pk, const struct veld_op *op,
+		    const struct veld_op *before, struct rec_table *t)
+{
+	long idx;
+
+	msgpack_pack_array(pk, op->body ? 4 : 5);
+	if (before && op->h.hlc >= before->h.hlc)
+		msgpack_pack_uint64(pk, op->h.hlc - before->h.hlc);
+	else if (before)
+		msgpack_pack_int64(pk, -(int64_t)(before->h.hlc - op->h.hlc));
+	else
+		msgpack_pack_uint64(pk, op->h.hlc);
+	idx = rec_find_add(t, op->h.record);
+	if (idx >= 0)
+		msgpack_pack_uint32(pk, (uint32_t)idx);
+	else
+		msgpack_pack_bin_with_body(pk, op->h.record, VELD_RECORD_LEN);
+	msgpack_pack_uint64(pk, op->h.kind);
+	if (op->body) {
+		msgpack_pack_bin_with_body(pk, op->body, op->body_len);
+	} else {
+		msgpack_pack_uint64(pk, op->h.body_len);
+		msgpack_pack_bin_with_body(pk, op->h.body_hash, VELD_HASH_LEN);
+	}
+}
+
+/* Pack the block of the decoded ops d[0..n) into raw. */
+static int pack_block(const struct veld_op *d, size_t n, struct veld_buf *raw)
+{
+	struct rec_table t;
+	msgpack_packer pk;
+	size_t nruns = 0;
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		int last = i + 1 == n || !linked(&d[i], &d[i + 1]);
+		if (last && !d[i].sig)
+			return VELD_ERUNSIG;
+		nruns += last;
+	}
+	if ((rc = rec_init(&t, n)) < 0) {
+		rec_release(&t);
+		return rc;
+	}
+	veld_buf_packer_init(&pk, raw);
+	msgpack_pack_array(&pk, nruns);
+	for (size_t i = 0; i < n;) {
+		size_t k = i + 1;
+
+		while (k < n && linked(&d[k - 1], &d[k]))
+			k++;
+		msgpack_pack_array(&pk, 5);
+		msgpack_pack_bin_with_body(&pk, d[i].h.author, VELD_PK_LEN);
+		msgpack_pack_uint64(&pk, d[i].h.seq);
+		if (d[i].h.has_prev)
+			msgpack_pack_bin_with_body(&pk, d[i].h.prev,
+						   VELD_HASH_LEN);
+		else
+			msgpack_pack_nil(&pk);
+		msgpack_pack_array(&pk, k - i);
+		for (size_t j = i; j < k; j++)
+			pack_op(&pk, &d[j], j > i ? &d[j - 1] : NULL, &t);
+		msgpack_pack_bin_with_body(&pk, d[k - 1].sig, VELD_SIG_LEN);
+		i = k;
+	}
+	rec_release(&t);
+	return raw->err;
+}
+
+static int deflate_to(const struct veld_buf *raw, int level,
+		      struct veld_buf *out)
+{
+	z_stream z;
+	uint8_t *tmp;
+	size_t cap;
+	int rc;
+
+	memset(&z, 0, sizeof(z));
+	if (deflateInit2(&z, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) !=
+	    Z_OK)
+		return VELD_ENOMEM;
+	cap = deflateBound(&z, (uLong)raw->len);
+	tmp = malloc(cap);
+	if (!tmp) {
+		deflateEnd(&z);
+		return VELD_ENOMEM;
+	}
+	z.next_in = raw->data;
+	z.avail_in = (uInt)raw->len;
+	z.next_out = tmp;
+	z.avail_out = (uInt)cap;
+	rc = deflate(&z, Z_FINISH) == Z_STREAM_END ? 0 : VELD_ENOMEM;
+	if (rc == 0)
+		rc = veld_buf_append(out, tmp, cap - z.avail_out);
+	deflateEnd(&z);
+	free(tmp);
+	return rc;
+}
+
+int veld_runs_encode(const struct veld_bytes *ops, size_t n, int level,
+		     struct veld_buf *out)
+{
+	struct veld_op *d = malloc(n * sizeof(*d) + 1);
+	struct veld_buf raw;
+	int rc = 0;
+
+	if (!d)
+		return VELD_ENOMEM;
+	if (level < 1 || level > 9)
+		rc = VELD_EINVAL;
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = veld_op_decode(ops[i].p, ops[i].len, &d[i]);
+	veld_buf_init(&raw, VELD_RUNS_MAX);
+	if (rc == 0)
+		rc = pack_block(d, n, &raw);
+	if (rc == 0)
+		rc = deflate_to(&raw, level, out);
+	veld_buf_release(&raw);
+	free(d);
+	return rc;
+}
+
+/* --- decoding --- */
+
+/* Inflate z into a new buffer of at most VELD_RUNS_MAX bytes. */
+static int inflate_block(const uint8_t *zb, size_t zlen, uint8_t **out,
+			 size_t *len)
+{
+	z_stream z;
+	uint8_t *buf = NULL;
+	size_t cap = 0, have = 0;
+	int rc = 0, zr = Z_OK;
+
+	memset(&z, 0, sizeof(z));
+	if (inflateInit2(&z, -15) != Z_OK)
+		return VELD_ENOMEM;
+	z.next_in = (Bytef *)zb;
+	z.avail_in = (uInt)zlen;
+	while (zr != Z_STREAM_END) {
+		if (have == cap) {
+			/* One byte past the limit tells a bomb from a block
+			 * of exactly VELD_RUNS_MAX bytes. */
+			size_t ncap = cap ? cap * 2 : 64 * 1024;
+			uint8_t *p;
+			if (cap > VELD_RUNS_MAX) {
+				rc = VELD_EZIPSIZE;
+				break;
+			}
+			if (ncap > VELD_RUNS_MAX + 1)
+				ncap = VELD_RUNS_MAX + 1;
+			p = realloc(buf, ncap);
+			if (!p) {
+				rc = VELD_ENOMEM;
+				break;
+			}
+			buf = p;
+			cap = ncap;
+		}
+		z.next_out = buf + have;
+		z.avail_out = (uInt)(cap - have);
+		zr = inflate(&z, Z_NO_FLUSH);
+		have = cap - z.avail_out;
+		if (zr == Z_MEM_ERROR) {
+			rc = VELD_ENOMEM;
+			break;
+		}
+		if (zr != Z_OK && zr != Z_STREAM_END) {
+			rc = VELD_EZIP; /* corrupt, or ends too soon */
+			break;
+		}
+		if (have > VELD_RUNS_MAX) {
+			rc = VELD_EZIPSIZE;
+			break;
+		}
+		if (zr == Z_OK && z.avail_in == 0 && have < cap) {
+			rc = VELD_EZIP; /* input used up, stream not ended */
+			break;
+		}
+	}
+	if (rc == 0 && z.avail_in != 0)
+		rc = VELD_EZIP; /* bytes after the end of the stream */
+	inflateEnd(&z);
+	if (rc < 0) {
+		free(buf);
+		return rc;
+	}
+	*out = buf;
+	*len = have;
+	return 0;
+}
+
+static int is_bin(const msgpack_object *o, uint32_t n)
+{
+	return o->type == MSGPACK_OBJECT_BIN && o->via.bin.size == n;
+}
+
+static int is_uint(const msgpack_object *o)
+{
+	return o->type == MSGPACK_OBJECT_POSITIVE_INTEGER;
+}
+
+/* State while rebuilding one block's ops. */
+struct rebuild {
+	struct veld_runs *r;
+	struct rec_table t;
+	struct veld_buf hdr;
+	size_t (*off)[2]; /* per op: envelope start, end */
+	size_t nops;
+};
+
+/* Apply an hlc field (absolute for a run's first op, else a delta). */
+static int hlc_field(const msgpack_object *o, int first, uint64_t *hlc)
+{
+	if (first) {
+		if (!is_uint(o))
+			return VELD_EMSGSHAPE;
+		*hlc = o->via.u64;
+		return 0;
+	}
+	if (is_uint(o)) {
+		if (o->via.u64 > UINT64_MAX - *hlc)
+			return VELD_EHLC;
+		*hlc += o->via.u64;
+		return 0;
+	}
+	if (o->type != MSGPACK_OBJECT_NEGATIVE_INTEGER)
+		return VELD_EMSGSHAPE;
+	/* -INT64_MIN does not fit an int64: negate in unsigned. */
+	if ((uint64_t)0 - (uint64_t)o->via.i64 > *hlc)
+		return VELD_EHLC;
+	*hlc -= (uint64_t)0 - (uint64_t)o->via.i64;
+	return 0;
+}
+
+/* Rebuild one op of a run from its fields o[0..n) into b->r->env. */
+static int rebuild_op(struct rebuild *b, const msgpack_object *o, uint32_t n,
+		      struct veld_op_header *h, int first, const uint8_t *sig)
+{
+	const uint8_t *body = NULL;
+	size_t start = b->r->env.len;
+	int rc;
+
+	if ((n != 4 && n != 5) || !is_uint(&o[2]))
+		return VELD_EMSGSHAPE;
+	if ((rc = hlc_field(&o[0], first, &h->hlc)) < 0)
+		return rc;
+	if (is_bin(&o[1], VELD_RECORD_LEN)) {
+		if (b->t.n == b->nops)
+			return VELD_ERECORDREF; /* cannot happen: one per op */
+		b->t.rec[b->t.n++] = (const uint8_t *)o[1].via.bin.ptr;
+		memcpy(h->record, o[1].via.bin.ptr, VELD_RECORD_LEN);
+	} else if (is_uint(&o[1])) {
+		if (o[1].via.u64 >= b->t.n)
+			return VELD_ERECORDREF;
+		memcpy(h->record, b->t.rec[o[1].via.u64], VELD_RECORD_LEN);
+	} else {
+		return VELD_EMSGSHAPE;
+	}
+	h->kind = o[2].via.u64;
+	if (n == 4) {
+		if (o[3].type != MSGPACK_OBJECT_BIN)
+			return VELD_EMSGSHAPE;
+		body = (const uint8_t *)o[3].via.bin.ptr;
+		h->body_len = o[3].via.bin.size;
+		if ((rc = veld_body_check(body, h->body_len)) < 0)
+			return rc;
+		veld_body_hash(body, h->body_len, h->body_hash);
+	} else {
+		if (!is_uint(&o[3]) || !is_bin(&o[4], VELD_HASH_LEN))
+			return VELD_EMSGSHAPE;
+		h->body_len = o[3].via.u64;
+		memcpy(h->body_hash, o[4].via.bin.ptr, VELD_HASH_LEN);
+	}
+	veld_buf_reset(&b->hdr);
+	if ((rc = veld_op_header_encode(h, &b->hdr)) < 0)
+		return rc;
+	rc = veld_op_frame(b->hdr.data, b->hdr.len, sig, body, h->body_len,
+			   &b->r->env);
+	if (rc < 0)
+		return rc;
+	b->off[b->r->n][0] = start;
+	b->off[b->r->n][1] = b->r->env.len;
+	b->r->n++;
+	/* The next op of the run names this one. */
+	veld_op_id(b->hdr.data, b->hdr.len, h->prev);
+	h->has_prev = 1;
+	h->seq++;
+	return 0;
+}
+
+static int rebuild_run(struct rebuild *b, const msgpack_object *run)
+{
+	const msgpack_object *f = run->via.array.ptr, *ops;
+	struct veld_op_header h;
+	struct veld_run *ri = &b->r->runs[b->r->nruns];
+	int rc;
+
+	if (run->type != MSGPACK_OBJECT_ARRAY || run->via.array.size != 5)
+		return VELD_EMSGSHAPE;
+	ops = &f[3];
+	if (!is_bin(&f[0], VELD_PK_LEN) || !is_uint(&f[1]) ||
+	    (f[2].type != MSGPACK_OBJECT_NIL &&
+	     !is_bin(&f[2], VELD_HASH_LEN)) ||
+	    ops->type != MSGPACK_OBJECT_ARRAY || ops->via.array.size < 1 ||
+	    !is_bin(&f[4], VELD_SIG_LEN))
+		return VELD_EMSGSHAPE;
+	if (ops->via.array.size > b->nops - b->r->n)
+		return VELD_EMSGSHAPE; /* more ops than the message may hold */
+	memset(&h, 0, sizeof(h));
+	h.version = VELD_OP_VERSION;
+	memcpy(h.author, f[0].via.bin.ptr, VELD_PK_LEN);
+	h.seq = f[1].via.u64;
+	h.has_prev = f[2].type != MSGPACK_OBJECT_NIL;
+	if (h.has_prev)
+		memcpy(h.prev, f[2].via.bin.ptr, VELD_HASH_LEN);
+	ri->first = b->r->n;
+	ri->n = ops->via.array.size;
+	memcpy(ri->author, h.author, VELD_PK_LEN);
+	b->r->nruns++;
+	for (uint32_t i = 0; i < ops->via.array.size; i++) {
+		const msgpack_object *o = &ops->via.array.ptr[i];
+		int last = i + 1 == ops->via.array.size;
+		if (o->type != MSGPACK_OBJECT_ARRAY)
+			return VELD_EMSGSHAPE;
+		rc = rebuild_op(
+			b, o->via.array.ptr, o->via.array.size, &h, i == 0,
+			last ? (const uint8_t *)f[4].via.bin.ptr : NULL);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int veld_runs_decode(const uint8_t *z, size_t zlen, size_t max_ops,
+		     struct veld_runs *r)
+{
+	struct veld_canon_limits lim = {4, max_ops < 5 ? 5 : (uint32_t)max_ops,
+					VELD_BODY_MAX};
+	struct rebuild b = {.r = r, .nops = max_ops};
+	msgpack_unpacked u;
+	const msgpack_object *runs;
+	uint8_t *raw = NULL;
+	size_t len = 0;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	veld_buf_init(&r->env, 0);
+	msgpack_unpacked_init(&u);
+	veld_buf_init(&b.hdr, VELD_HEADER_MAX);
+	if ((rc = inflate_block(z, zlen, &raw, &len)) < 0)
+		goto out;
+	if ((rc = veld_canon_decode_limits(raw, len, &lim, &u)) < 0)
+		goto out;
+	if (u.data.type != MSGPACK_OBJECT_ARRAY ||
+	    u.data.via.array.size > max_ops) {
+		rc = VELD_EMSGSHAPE;
+		goto out;
+	}
+	runs = &u.data;
+	/* Each op's envelope is at most its block bytes plus a header. */
+	veld_buf_init(&r->env, len + max_ops * (VELD_HEADER_MAX + 16) + 16);
+	r->runs = malloc(runs->via.array.size * sizeof(*r->runs) + 1);
+	b.off = malloc(max_ops * sizeof(*b.off) + 1);
+	if (!r->runs || !b.off || (rc = rec_init(&b.t, max_ops)) < 0) {
+		rc = VELD_ENOMEM;
+		goto out;
+	}
+	for (uint32_t i = 0; i < runs->via.array.size; i++)
+		if ((rc = rebuild_run(&b, &runs->via.array.ptr[i])) < 0)
+			goto out;
+	r->ops = malloc(r->n * sizeof(*r->ops) + 1);
+	if (!r->ops) {
+		rc = VELD_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < r->n; i++) {
+		r->ops[i].p = r->env.data + b.off[i][0];
+		r->ops[i].len = b.off[i][1] - b.off[i][0];
+	}
+out:
+	r->bad = r->n;
+	if (rc < 0) {
+		free(r->ops);
+		r->ops = NULL;
+	}
+	rec_release(&b.t);
+	free(b.off);
+	veld_buf_release(&b.hdr);
+	msgpack_unpacked_destroy(&u);
+	free(raw);
+	return rc;
+}
+
+int veld_runs_verify(const struct veld_runs *r, size_t *bad)
+{
+	for (size_t i = 0; i < r->nruns; i++) {
+		size_t k = r->runs[i].first + r->runs[i].n - 1;
+		struct veld_op op;
+
+		if (veld_op_decode(r->ops[k].p, r->ops[k].len, &op) < 0 ||
+		    veld_op_verify(&op) < 0) {
+			*bad = k;
+			return VELD_ESIG;
+		}
+	}
+	return 0;
+}
+
+void veld_runs_release(struct veld_runs *r)
+{
+	veld_buf_release(&r->env);
+	free(r->ops);
+	free(r->runs);
+	memset(r, 0, sizeof(*r));
+}
