@@ -7,6 +7,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <time.h>
+#include <zlib.h>
 
 #include "code.h"
 #include "hlc.h"
@@ -221,6 +222,46 @@ static void push(struct conn *c, uint64_t batch, struct veld_buf *ops, size_t n)
 	settle_push(&c->s);
 }
 
+/* A PUSH whose runs block is z, as a hostile device could send it. */
+static void push_runs(struct conn *c, uint64_t batch, const uint8_t *z,
+		      size_t zlen)
+{
+	msgpack_packer pk;
+
+	veld_buf_reset(&c->tx);
+	veld_buf_packer_init(&pk, &c->tx);
+	msgpack_pack_array(&pk, 3);
+	msgpack_pack_uint8(&pk, VELD_MSG_PUSH);
+	msgpack_pack_uint64(&pk, batch);
+	msgpack_pack_bin_with_body(&pk, z, zlen);
+	CHECK_EQ(c->tx.err, 0);
+	input(&c->s, &c->tx);
+	settle_push(&c->s);
+}
+
+/* Raw deflate of n zero bytes: a few KiB that inflate to n. */
+static size_t zero_bomb(uint8_t *out, size_t cap, size_t n)
+{
+	uint8_t *zeros = calloc(1, n);
+	z_stream z;
+	size_t len;
+
+	memset(&z, 0, sizeof(z));
+	if (!zeros ||
+	    deflateInit2(&z, 9, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		abort();
+	z.next_in = zeros;
+	z.avail_in = (uInt)n;
+	z.next_out = out;
+	z.avail_out = (uInt)cap;
+	if (deflate(&z, Z_FINISH) != Z_STREAM_END)
+		abort();
+	len = cap - z.avail_out;
+	deflateEnd(&z);
+	free(zeros);
+	return len;
+}
+
 static void enrolment(void)
 {
 	struct conn c;
@@ -410,6 +451,24 @@ static void pushing(void)
 	push(&c, 5, &o3, 1);
 	expect_error(&c, VELD_ESEQ, 4400);
 	conn_close(&c);
+	/* A deflate bomb; compressed garbage: refused, nothing stored. */
+	{
+		static uint8_t z[64 * 1024];
+		size_t n = zero_bomb(z, sizeof(z), 8 * 1024 * 1024);
+
+		conn_open(&c);
+		auth(&c, &kA);
+		expect_welcome(&c, "field");
+		push_runs(&c, 6, z, n);
+		expect_error(&c, VELD_EZIPSIZE, 4400);
+		conn_close(&c);
+		conn_open(&c);
+		auth(&c, &kA);
+		expect_welcome(&c, "field");
+		push_runs(&c, 7, (const uint8_t *)"\x03\x00garbage", 9);
+		expect_error(&c, VELD_EZIP, 4400);
+		conn_close(&c);
+	}
 	hash_now(h1);
 	CHECK_MEM(h0, h1, 32);
 
