@@ -84,7 +84,8 @@ static int linked(const struct veld_op *a, const struct veld_op *b)
 	return memcmp(a->h.author, b->h.author, VELD_PK_LEN) == 0 &&
 	       b->h.seq == a->h.seq + 1 && b->h.has_prev &&
 	       memcmp(b->h.prev, a->id, VELD_HASH_LEN) == 0 &&
-	       (b->h.hlc >= a->h.hlc || a->h.hlc - b->h.hlc <= INT64_MAX);
+	       (b->h.hlc >= a->h.hlc ||
+		a->h.hlc - b->h.hlc <= (uint64_t)INT64_MAX + 1);
 }
 
 static void pack_op(msgpack_packer *pk, const struct veld_op *op,
@@ -95,8 +96,8 @@ static void pack_op(msgpack_packer *pk, const struct veld_op *op,
 	msgpack_pack_array(pk, op->body ? 4 : 5);
 	if (before && op->h.hlc >= before->h.hlc)
 		msgpack_pack_uint64(pk, op->h.hlc - before->h.hlc);
-	else if (before)
-		msgpack_pack_int64(pk, -(int64_t)(before->h.hlc - op->h.hlc));
+	else if (before) /* down by at most 2^63 (linked()): two's complement */
+		msgpack_pack_int64(pk, (int64_t)(op->h.hlc - before->h.hlc));
 	else
 		msgpack_pack_uint64(pk, op->h.hlc);
 	idx = rec_find_add(t, op->h.record);
