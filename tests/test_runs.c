@@ -44,7 +44,7 @@ static void chain_make(struct chain *c, const struct veld_key *k, size_t n,
 		struct veld_buf body;
 		uint8_t salt[VELD_SALT_LEN];
 		msgpack_packer pk;
-		char v[16];
+		char v[24];
 
 		veld_buf_init(&body, VELD_BODY_MAX);
 		veld_salt_random(salt);
