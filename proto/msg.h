@@ -36,7 +36,7 @@
 
 /* Limits (docs/protocol.md §P6). */
 #define VELD_MSG_MAX (1024 * 1024) /* bytes in one message */
-#define VELD_BATCH_MAX 256	   /* ops in one PUSH message */
+#define VELD_BATCH_MAX 1024	   /* ops in one PUSH message */
 #define VELD_OPS_MAX 1024	   /* ops in one OPS message */
 #define VELD_CODE_MAX 32	   /* bytes of a typed enrolment code */
 #define VELD_TEXT_MAX 256	   /* bytes of an error message text */

@@ -40,6 +40,7 @@
 #include "buf.h"
 #include "err.h"
 #include "hlc.h"
+#include "msg.h"
 #include "replica.h"
 #include "verify.h"
 
@@ -51,6 +52,8 @@
 
 /* Ops per batch when taking ops from another replica (as a PUSH). */
 #define IMPORT_BATCH 256
+/* A batch ends after a signed op: at most a PUSH's run more. */
+#define IMPORT_MAX (IMPORT_BATCH + VELD_BATCH_MAX)
 
 /* Problems printed after a backup or before a restore that fails. */
 #define PROBLEMS_SHOWN 20
@@ -559,7 +562,7 @@ int veld_backup_write(struct veld_store *live, const char *live_path,
 struct import {
 	struct veld_replica *r;
 	struct veld_buf frames;
-	size_t offs[2 * IMPORT_BATCH + 1];
+	size_t offs[IMPORT_MAX + 1];
 	size_t n;
 	uint64_t fate[VELD_APPLY_REFUSED + 1];
 	int rc;
@@ -567,12 +570,19 @@ struct import {
 
 static int import_flush(struct import *im)
 {
-	struct veld_bytes ops[2 * IMPORT_BATCH];
-	struct veld_apply_result res[2 * IMPORT_BATCH];
+	struct veld_bytes *ops;
+	struct veld_apply_result *res;
 	int rc;
 
 	if (!im->n)
 		return 0;
+	ops = malloc(im->n * sizeof(*ops));
+	res = malloc(im->n * sizeof(*res));
+	if (!ops || !res) {
+		free(ops);
+		free(res);
+		return VELD_ENOMEM;
+	}
 	for (size_t i = 0; i < im->n; i++) {
 		ops[i].p = im->frames.data + im->offs[i];
 		ops[i].len = im->offs[i + 1] - im->offs[i];
@@ -585,6 +595,8 @@ static int import_flush(struct import *im)
 			im->fate[res[i].status]++;
 	im->n = 0;
 	veld_buf_reset(&im->frames);
+	free(ops);
+	free(res);
 	return rc;
 }
 
@@ -608,9 +620,8 @@ static int import_op(void *ctx, const struct veld_raw_op *raw)
 	im->offs[++im->n] = im->frames.len;
 	/* A batch ends after a signed op, so that ops without a signature of
 	 * their own arrive with the op of their run that vouches for them
-	 * (a run is at most a PUSH, 256 ops); the hard limit is a backstop. */
-	if ((im->n >= IMPORT_BATCH && raw->sig_len) ||
-	    im->n == 2 * IMPORT_BATCH)
+	 * (a run is at most a PUSH); the hard limit is a backstop. */
+	if ((im->n >= IMPORT_BATCH && raw->sig_len) || im->n == IMPORT_MAX)
 		return import_flush(im);
 	return 0;
 }
@@ -625,7 +636,7 @@ static int import_ops(struct veld_replica *r, const char *from,
 	memset(im, 0, sizeof(*im));
 	im->r = r;
 	veld_replica_set_run_auth(r, 1);
-	veld_buf_init(&im->frames, (size_t)2 * IMPORT_BATCH * VELD_OP_MAX);
+	veld_buf_init(&im->frames, (size_t)IMPORT_MAX * VELD_OP_MAX);
 	rc = veld_store_open_readonly(from, &src);
 	if (rc == 0)
 		rc = veld_store_read_begin(src);

@@ -472,10 +472,12 @@ void veld_session_pump(struct veld_session *s)
 		 * last place where the message may end. */
 		if (c->nopen) {
 			if (!c->good_n && c->good_pos == (int64_t)s->cursor) {
-				/* cannot happen: a PUSH is 256 ops at most */
+				/* A PUSH's stretch always fits one OPS: this
+				 * is an unsigned op nothing vouches for
+				 * (veldd verify reports it). */
 				veld_session_fail(s, VELD_ESERVER,
-						  "unsigned ops longer than a "
-						  "message");
+						  "an op without a signature "
+						  "that no signed op follows");
 				goto out;
 			}
 			c->n = c->good_n;

@@ -611,6 +611,90 @@ static void own_ops_skipped(void)
 	server_down();
 }
 
+/* n own ops of k, seq 1..n, pushed in one PUSH; the RECEIPT is checked. */
+static void push_chain(struct conn *c, const struct veld_key *k, size_t n)
+{
+	struct veld_buf *ops = calloc(n, sizeof(*ops));
+	struct veld_bytes *b = calloc(n, sizeof(*b));
+	uint8_t id[32];
+
+	if (!ops || !b)
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		own_op(k, i + 1, i ? id : NULL, VELD_KIND_PUT, &ops[i], id);
+		b[i] = (struct veld_bytes){ops[i].data, ops[i].len};
+	}
+	veld_buf_reset(&c->tx);
+	CHECK_EQ(veld_msg_push(&c->tx, 1, b, n), 0);
+	input(&c->s, &c->tx);
+	settle_push(&c->s);
+	CHECK(next(&c->s, &c->m, &c->keep));
+	CHECK_EQ(c->m.type, VELD_MSG_RECEIPT);
+	CHECK_EQ(c->m.seq, n);
+	veld_msg_release(&c->m);
+	for (size_t i = 0; i < n; i++)
+		veld_buf_release(&ops[i]);
+	free(ops);
+	free(b);
+}
+
+/*
+ * Only the last op of a PUSH's run carries a signature, so an OPS may only
+ * end where every author in it ends signed: two pushes of 700 ops do not
+ * fit one OPS (1024 ops), and the first message ends after the first push
+ * instead of inside the second.
+ */
+static void pull_cut_at_signed(void)
+{
+	struct conn a, b, c;
+	char c1[VELD_CODE_BUF], c2[VELD_CODE_BUF], c3[VELD_CODE_BUF];
+	size_t got = 0, msgs = 0, first = 0;
+	int more = 1;
+
+	server_up();
+	issue("field", "Ahmed", veld_hlc_wall_ms() + 60000, c1);
+	issue("field", "Bea", veld_hlc_wall_ms() + 60000, c2);
+	issue("coordinator", "Carla", veld_hlc_wall_ms() + 60000, c3);
+	conn_open(&a);
+	enrol(&a, &kA, c1);
+	expect_welcome(&a, "field");
+	conn_open(&b);
+	enrol(&b, &kB, c2);
+	expect_welcome(&b, "field");
+	conn_open(&c);
+	enrol(&c, &kX, c3);
+	expect_welcome(&c, "coordinator");
+	push_chain(&a, &kA, 700);
+	push_chain(&b, &kB, 700);
+
+	veld_buf_reset(&c.tx);
+	CHECK_EQ(veld_msg_pull(&c.tx, 0), 0);
+	input(&c.s, &c.tx);
+	while (more && msgs < 10) {
+		size_t bad;
+		CHECK(next(&c.s, &c.m, &c.keep));
+		CHECK_EQ(c.m.type, VELD_MSG_OPS);
+		/* next() opened the runs; each ends signed and verifies */
+		CHECK_EQ(veld_runs_verify(&c.m.rs, &bad), 0);
+		if (!msgs)
+			first = c.m.nops;
+		got += c.m.nops;
+		more = c.m.more;
+		msgs++;
+		veld_buf_reset(&c.tx);
+		CHECK_EQ(veld_msg_ack(&c.tx, c.m.cursor), 0);
+		veld_msg_release(&c.m);
+		input(&c.s, &c.tx);
+	}
+	CHECK_EQ(first, 3 + 700); /* the enrolments and A's push */
+	CHECK_EQ(got, 3 + 700 + 700);
+	CHECK_EQ(msgs, 2);
+	conn_close(&a);
+	conn_close(&b);
+	conn_close(&c);
+	server_down();
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -624,5 +708,6 @@ int main(void)
 	pushing();
 	pulling_and_live();
 	own_ops_skipped();
+	pull_cut_at_signed();
 	return test_summary("test_session");
 }
