@@ -196,7 +196,7 @@ int veld_runs_encode(const struct veld_bytes *ops, size_t n, int level,
 
 	if (!d)
 		return VELD_ENOMEM;
-	if (level < 1 || level > 9)
+	if (level < 0 || level > 9)
 		rc = VELD_EINVAL;
 	for (size_t i = 0; i < n && rc == 0; i++)
 		rc = veld_op_decode(ops[i].p, ops[i].len, &d[i]);

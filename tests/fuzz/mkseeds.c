@@ -130,6 +130,30 @@ static void make_chain(const struct veld_key *k, size_t n, size_t erase,
 	}
 }
 
+/* A PUSH or OPS whose runs block is deflate "stored" (not compressed). */
+static int stored(struct veld_buf *b, int type, const struct veld_bytes *ops,
+		  size_t n)
+{
+	struct veld_buf z;
+	msgpack_packer pk;
+	int rc;
+
+	veld_buf_init(&z, VELD_MSG_MAX);
+	rc = veld_runs_encode(ops, n, 0, &z);
+	veld_buf_packer_init(&pk, b);
+	msgpack_pack_array(&pk, type == VELD_MSG_PUSH ? 3 : 4);
+	msgpack_pack_uint8(&pk, (uint8_t)type);
+	if (type == VELD_MSG_PUSH)
+		msgpack_pack_uint8(&pk, 3);
+	msgpack_pack_bin_with_body(&pk, z.data, z.len);
+	if (type == VELD_MSG_OPS) {
+		msgpack_pack_uint8(&pk, 121);
+		msgpack_pack_false(&pk);
+	}
+	veld_buf_release(&z);
+	return rc ? rc : b->err;
+}
+
 static void msg_seeds(void)
 {
 	struct veld_key srv, dev;
@@ -173,6 +197,10 @@ static void msg_seeds(void)
 			all[4 + i] = (struct veld_bytes){x[i].data, x[i].len};
 		SEED("push_run", veld_msg_push(&b, 2, all, 4));
 		SEED("ops_runs", veld_msg_ops(&b, all, 6, 120, 0));
+		/* The same, deflate "stored" (level 0): the fuzzer then mutates
+		 * the runs block itself, not compressed bits. */
+		SEED("push_run_stored", stored(&b, VELD_MSG_PUSH, all, 4));
+		SEED("ops_runs_stored", stored(&b, VELD_MSG_OPS, all, 6));
 		for (size_t i = 0; i < 4; i++)
 			veld_buf_release(&a[i]);
 		for (size_t i = 0; i < 2; i++)
