@@ -43,8 +43,8 @@
 #include "err.h"
 #include "hlc.h"
 #include "key.h"
-#include "op.h"
 #include "msg.h"
+#include "op.h"
 #include "runs.h"
 
 #define BENCH_N_DEFAULT 20000

@@ -55,8 +55,9 @@ struct veld_runs {
  * veld_runs_encode - cut ops[0..n) (complete, decodable op envelopes, in
  * the order they are to be applied) into runs, pack the block and append
  * it, raw-deflated at level (1..9; 0 stores it uncompressed, which is
- * still valid DEFLATE: the fuzz seeds use it), to out.  A new run starts wherever the
- * author changes or an op is not the linked successor of the one before.
+ * still valid DEFLATE: the fuzz seeds use it), to out.  A new run starts
+ * wherever the author changes or an op is not the linked successor of the
+ * one before.
  * The last op of every run must carry its own signature: else
  * VELD_ERUNSIG.  Returns 0, a veld_op_decode code (an op that does not
  * decode), VELD_ERUNSIG, VELD_ETOOBIG (block over VELD_RUNS_MAX or out's

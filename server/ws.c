@@ -221,32 +221,44 @@ static int callback_old(struct lws *wsi, enum lws_callback_reasons reason,
 	static const char text[] = "this server speaks " VELD_SUBPROTOCOL
 				   "; update veld to sync with it";
 	unsigned char buf[LWS_PRE + 512];
+	int *sent = user;
 	struct veld_buf m;
 	int rc;
 
-	(void)user;
 	(void)in;
 	(void)len;
 	switch (reason) {
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		return path_ok(wsi) ? 0 : -1;
 	case LWS_CALLBACK_ESTABLISHED:
+		*sent = 0;
 		lws_callback_on_writable(wsi);
 		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK,
 				VELD_HANDSHAKE_SECONDS);
 		return 0;
+	case LWS_CALLBACK_RECEIVE:
+		return 0; /* nothing a veld.1 device says matters now */
 	case LWS_CALLBACK_SERVER_WRITEABLE:
+		if (*sent) { /* the ERROR is out: close */
+			lws_close_reason(wsi, (enum lws_close_status)4400,
+					 (unsigned char *)"version", 7);
+			return -1;
+		}
 		veld_buf_init(&m, sizeof(buf) - LWS_PRE);
 		rc = veld_msg_error(&m, VELD_EVERSION, text, 1);
 		if (rc == 0) {
 			memcpy(buf + LWS_PRE, m.data, m.len);
 			rc = lws_write(wsi, buf + LWS_PRE, m.len,
-				       LWS_WRITE_BINARY) < (int)m.len;
+				       LWS_WRITE_BINARY) < (int)m.len
+				     ? -1
+				     : 0;
 		}
 		veld_buf_release(&m);
-		lws_close_reason(wsi, (enum lws_close_status)4400,
-				 (unsigned char *)"version", 7);
-		return -1;
+		if (rc < 0)
+			return -1;
+		*sent = 1;
+		lws_callback_on_writable(wsi);
+		return 0;
 	default:
 		break;
 	}
@@ -256,6 +268,6 @@ static int callback_old(struct lws *wsi, enum lws_callback_reasons reason,
 const struct lws_protocols veld_ws_old_protocol = {
 	.name = VELD_SUBPROTOCOL_OLD,
 	.callback = callback_old,
-	.per_session_data_size = 0,
+	.per_session_data_size = sizeof(int),
 	.rx_buffer_size = 4096,
 };
