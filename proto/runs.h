@@ -4,7 +4,8 @@
  * A PUSH or OPS message carries its ops as one "runs block": the ops cut
  * into runs (consecutive ops of one author, seq rising by one, each prev
  * the id of the op before), and per op only what a receiver cannot
- * recompute: clock, record, kind and body.  Per run travel the author, the
+ * recompute: clock, record, kind and body (salt and content apart), each
+ * in its column.  Per run travel the author, the
  * first seq, the first prev, and ONE signature: the last op's.  The
  * receiver rebuilds every canonical header (veld_op_header_encode), so the
  * op ids, the stored op bytes and the signatures over them are exactly
@@ -74,7 +75,8 @@ int veld_runs_encode(const struct veld_bytes *ops, size_t n, int level,
  * deflate stream (VELD_EZIP); more than VELD_RUNS_MAX inflated bytes
  * (VELD_EZIPSIZE, a "deflate bomb": inflating stops there); a block that
  * is not canonical msgpack (canon.h codes) or not shaped as runs
- * (VELD_EMSGSHAPE); more than max_ops ops (VELD_EMSGSHAPE); a record
+ * (VELD_EMSGSHAPE); more than max_ops ops (VELD_ECOUNT, a column longer
+ * than that, or VELD_EMSGSHAPE, run counts adding up to more); a record
  * reference to no earlier record of the block (VELD_ERECORDREF); fields
  * a header may not hold (the header codes of op.h); a body that does not
  * check (veld_body_check codes).  r->bad then says which op.

@@ -123,6 +123,7 @@ static void round_trip(void)
 	struct veld_bytes all[16];
 	struct veld_buf z;
 	struct veld_runs r;
+	struct veld_buf erased;
 	size_t n = 0, bad = 99;
 
 	chain_make(&a, &ka, 6, 1ULL << 40);
@@ -134,6 +135,16 @@ static void round_trip(void)
 		all[n++] = b.b[i];
 	for (size_t i = 3; i < 6; i++)
 		all[n++] = a.b[i];
+	/* a4 travels erased: no body, its length and hash */
+	{
+		struct veld_op e4;
+		CHECK_ERR(veld_op_decode(a.b[3].p, a.b[3].len, &e4), 0);
+		veld_buf_init(&erased, VELD_OP_MAX);
+		CHECK_ERR(veld_op_frame(e4.header, e4.header_len, e4.sig, NULL,
+					0, &erased),
+			  0);
+		all[6] = (struct veld_bytes){erased.data, erased.len};
+	}
 	veld_buf_init(&z, VELD_MSG_MAX);
 	CHECK_ERR(veld_runs_encode(all, n, VELD_RUNS_LEVEL, &z), 0);
 	CHECK_ERR(veld_runs_decode(z.data, z.len, VELD_OPS_MAX, &r), 0);
@@ -152,7 +163,9 @@ static void round_trip(void)
 		CHECK_MEM(got.header, want.header, want.header_len);
 		CHECK_MEM(got.id, want.id, VELD_HASH_LEN);
 		CHECK_EQ(got.body_len, want.body_len);
-		CHECK_MEM(got.body, want.body, want.body_len);
+		CHECK_EQ(got.body != NULL, want.body != NULL);
+		if (want.body)
+			CHECK_MEM(got.body, want.body, want.body_len);
 		/* only the run's last op keeps its signature */
 		CHECK_EQ(got.sig != NULL, last);
 		if (last) {
@@ -188,7 +201,8 @@ static void round_trip(void)
 	/* A full message decodes, one more op does not fit. */
 	veld_buf_reset(&z);
 	CHECK_ERR(veld_runs_encode(all, n, 1, &z), 0);
-	CHECK_ERR(veld_runs_decode(z.data, z.len, n - 1, &r), VELD_EMSGSHAPE);
+	/* (the columns are arrays of one entry per op: over the limit) */
+	CHECK_ERR(veld_runs_decode(z.data, z.len, n - 1, &r), VELD_ECOUNT);
 	veld_runs_release(&r);
 	CHECK_ERR(veld_runs_decode(z.data, z.len, n, &r), 0);
 	veld_runs_release(&r);
@@ -217,6 +231,7 @@ static void round_trip(void)
 	veld_runs_release(&r);
 
 	veld_buf_release(&z);
+	veld_buf_release(&erased);
 	chain_free(&a);
 	chain_free(&b);
 }
@@ -229,7 +244,7 @@ enum forge {
 	F_PREV,	   /* the run's first prev is another id */
 	F_RECREF,  /* a record index beyond the table */
 	F_NEGHLC,  /* a clock going below zero */
-	F_SHAPE,   /* an op of three fields */
+	F_SHAPE,   /* a salt missing from its column */
 	F_BODYBAD, /* a body that is not [salt, content] */
 };
 
@@ -239,7 +254,7 @@ static int forged(enum forge f)
 	struct veld_op d[4];
 	struct veld_buf raw;
 	msgpack_packer pk;
-	uint8_t sig[VELD_SIG_LEN];
+	uint8_t sig[VELD_SIG_LEN], salts[3 * VELD_SALT_LEN];
 	int rc;
 
 	chain_make(&a, &ka, 4, 1ULL << 40);
@@ -250,6 +265,8 @@ static int forged(enum forge f)
 		sig[5] ^= 1;
 	veld_buf_init(&raw, VELD_RUNS_MAX);
 	veld_buf_packer_init(&pk, &raw);
+	msgpack_pack_array(&pk, 6);
+	/* runs: ops 2..4 of a's chain */
 	msgpack_pack_array(&pk, 1);
 	msgpack_pack_array(&pk, 5);
 	msgpack_pack_bin_with_body(&pk, ka.pk, 32);
@@ -258,9 +275,11 @@ static int forged(enum forge f)
 		msgpack_pack_bin_with_body(&pk, a.id[1], 32);
 	else
 		msgpack_pack_bin_with_body(&pk, a.id[0], 32);
+	msgpack_pack_uint8(&pk, 3);
+	msgpack_pack_bin_with_body(&pk, sig, VELD_SIG_LEN);
+	/* clocks */
 	msgpack_pack_array(&pk, 3);
 	for (size_t i = 1; i < 4; i++) {
-		msgpack_pack_array(&pk, f == F_SHAPE && i == 2 ? 3 : 4);
 		if (i == 1)
 			msgpack_pack_uint64(&pk, d[i].h.hlc);
 		else if (f == F_NEGHLC && i == 3)
@@ -268,26 +287,36 @@ static int forged(enum forge f)
 		else
 			msgpack_pack_int64(
 				&pk, (int64_t)(d[i].h.hlc - d[i - 1].h.hlc));
-		if (f == F_RECREF && i == 3)
-			msgpack_pack_uint8(&pk, 7);
-		else
-			msgpack_pack_bin_with_body(&pk, d[i].h.record, 16);
-		msgpack_pack_uint64(&pk, d[i].h.kind);
-		if (f == F_SHAPE && i == 2)
-			continue;
-		if (f == F_BODYBAD && i == 2) {
-			msgpack_pack_bin_with_body(&pk, "\x91\xc0", 2);
-		} else if (f == F_BODY && i == 2) {
-			uint8_t b[VELD_BODY_MAX];
-			memcpy(b, d[i].body, d[i].body_len);
-			b[3] ^= 1; /* inside the salt: still a valid body */
-			msgpack_pack_bin_with_body(&pk, b, d[i].body_len);
-		} else {
-			msgpack_pack_bin_with_body(&pk, d[i].body,
-						   d[i].body_len);
-		}
 	}
-	msgpack_pack_bin_with_body(&pk, sig, VELD_SIG_LEN);
+	/* records; or op 4 names a third record of a table of two */
+	msgpack_pack_array(&pk, 3);
+	msgpack_pack_bin_with_body(&pk, d[1].h.record, 16);
+	msgpack_pack_bin_with_body(&pk, d[2].h.record, 16);
+	if (f == F_RECREF)
+		msgpack_pack_uint8(&pk, 2);
+	else
+		msgpack_pack_bin_with_body(&pk, d[3].h.record, 16);
+	/* kinds */
+	msgpack_pack_array(&pk, 3);
+	for (size_t i = 1; i < 4; i++)
+		msgpack_pack_uint64(&pk, d[i].h.kind);
+	/* salts */
+	for (size_t i = 1; i < 4; i++)
+		memcpy(salts + (i - 1) * VELD_SALT_LEN, d[i].body + 3,
+		       VELD_SALT_LEN);
+	if (f == F_BODY)
+		salts[VELD_SALT_LEN + 2] ^= 1; /* op 3's body still valid */
+	msgpack_pack_bin_with_body(
+		&pk, salts, f == F_SHAPE ? 2 * VELD_SALT_LEN : sizeof(salts));
+	/* contents */
+	msgpack_pack_array(&pk, 3);
+	for (size_t i = 1; i < 4; i++) {
+		if (f == F_BODYBAD && i == 2)
+			msgpack_pack_bin_with_body(&pk, "\xc1", 1);
+		else
+			msgpack_pack_bin_with_body(&pk, d[i].body + 19,
+						   d[i].body_len - 19);
+	}
 	CHECK_EQ(raw.err, 0);
 	rc = decode_raw(&raw, VELD_OPS_MAX);
 	veld_buf_release(&raw);
