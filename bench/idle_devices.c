@@ -9,7 +9,7 @@
  *                [--ready FILE] [--done FILE] [--timeout S] [--wait S]
  *
  * One process, one lws client context, N WebSocket connections to
- * ws://HOST:PORT/sync (subprotocol veld.1).  Each connection is its own
+ * ws://HOST:PORT/sync (subprotocol veld.2).  Each connection is its own
  * device: a fresh Ed25519 key, enrolled with its own one-time code (line i
  * of FILE, as `veldd code new` prints them).  Phases:
  *
@@ -161,10 +161,14 @@ static void send_pull(struct dev *d)
 	queue(d);
 }
 
-static void on_ops(struct dev *d, const struct veld_msg *m)
+static void on_ops(struct dev *d, struct veld_msg *m)
 {
 	if (d->phase != D_PULLING && d->phase != D_LIVE) {
 		lose(d, VELD_EPROTO, "OPS before PULL");
+		return;
+	}
+	if (veld_msg_open_runs(m) < 0) {
+		lose(d, VELD_EMSGSHAPE, "OPS that do not decode");
 		return;
 	}
 	d->cursor = m->cursor;

@@ -1,5 +1,5 @@
 /*
- * sync.c - the veld.1 client; see sync.h and docs/protocol.md Part 2.
+ * sync.c - the veld.2 client; see sync.h and docs/protocol.md Part 2.
  *
  * The only file of veld that includes libwebsockets.h.  One lws client
  * context per run; struct sync is the connection's state; messages are
@@ -181,7 +181,8 @@ static void push_next(struct sync *s)
 		return;
 	}
 	p->after = s->server_seq;
-	veld_buf_init(&p->frames, VELD_MSG_MAX - 64 - 5 * VELD_BATCH_MAX);
+	/* The runs block is smaller than the envelopes it carries. */
+	veld_buf_init(&p->frames, VELD_RUNS_MAX - 64);
 	rc = veld_store_author_ops_after(veld_replica_store(s->dev.replica),
 					 s->dev.key.pk, s->server_seq,
 					 VELD_BATCH_MAX + 1, pick_one, p);
@@ -311,14 +312,21 @@ static void on_receipt(struct sync *s, const struct veld_msg *m,
 	push_next(s);
 }
 
-static void on_ops(struct sync *s, const struct veld_msg *m)
+static void on_ops(struct sync *s, struct veld_msg *m)
 {
 	struct veld_replica *r = s->dev.replica;
-	struct veld_apply_result res[VELD_BATCH_MAX];
+	struct veld_apply_result res[VELD_OPS_MAX];
 	int rc;
 
 	if (s->phase != P_PULLING && s->phase != P_LIVE) {
 		fail(s, VELD_EPROTO, "OPS before PULL", 0);
+		return;
+	}
+	/* Each run is authenticated by its last op's signature, checked
+	 * in the apply (run authentication, §13.1). */
+	rc = veld_msg_open_runs(m);
+	if (rc < 0) {
+		fail(s, rc, "the server sent ops that do not decode", 0);
 		return;
 	}
 	/*

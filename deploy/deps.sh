@@ -2,7 +2,7 @@
 # Install the Debian 12 packages veldwerk needs, and only those missing.
 # Non-interactive and idempotent: a second run installs nothing.
 #
-#   deploy/deps.sh build   compiler, CMake, the four libraries and gettext
+#   deploy/deps.sh build   compiler, CMake, the five libraries and gettext
 #                          (msgfmt builds veld's message catalogues)
 #   deploy/deps.sh test    the above plus clang (sanitizers, libFuzzer),
 #                          clang-format, curl, python3, sqlite3, openssl, systemd
@@ -12,7 +12,8 @@
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config
-	libwebsockets-dev libmsgpack-dev libsodium-dev libsqlite3-dev gettext)
+	libwebsockets-dev libmsgpack-dev libsodium-dev libsqlite3-dev zlib1g-dev
+	gettext)
 test_pkgs=(clang libclang-rt-14-dev clang-format curl python3 procps sqlite3
 	libfaketime openssl systemd chromium tmux)
 

@@ -78,7 +78,12 @@
 	X(ETIMEOUT, "the peer took too long")                                  \
 	X(ESERVER, "the server could not complete the request")                \
 	X(ECONNECT, "cannot connect to the server")                            \
-	X(EFULL, "storage is full (no space left on the disk)")
+	X(EFULL, "storage is full (no space left on the disk)")                \
+	X(ERUNSIG, "a run of ops does not end with a signed op")               \
+	X(EZIP, "compressed data is corrupt, truncated or followed by junk")   \
+	X(EZIPSIZE, "compressed data inflates beyond its limit")               \
+	X(ERECORDREF, "record reference names no earlier record of the "       \
+		      "message")
 
 /* Position of each error in the list; only used to derive the values. */
 enum veld_err_index {

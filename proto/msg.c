@@ -1,5 +1,5 @@
 /*
- * msg.c - encode and decode the veld.1 sync messages; see msg.h and
+ * msg.c - encode and decode the veld.2 sync messages; see msg.h and
  * docs/protocol.md Part 2.
  */
 #include "msg.h"
@@ -11,9 +11,8 @@
 #include "canon.h"
 #include "err.h"
 
-/* A PUSH or OPS message: array, array of bins up to an op each. */
-static const struct veld_canon_limits msg_limits = {2, VELD_BATCH_MAX,
-						    VELD_OP_MAX};
+/* One flat array; the longest bin is a PUSH's or OPS's runs block. */
+static const struct veld_canon_limits msg_limits = {1, 8, VELD_MSG_MAX};
 
 const char *veld_msg_name(int type)
 {
@@ -47,19 +46,12 @@ static int get_str(const msgpack_object *o, size_t min, size_t max,
 	return 1;
 }
 
-static int get_ops(const msgpack_object *o, struct veld_msg *m, size_t min)
+static int get_runs(const msgpack_object *o, struct veld_msg *m)
 {
-	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < min ||
-	    o->via.array.size > VELD_BATCH_MAX)
+	if (o->type != MSGPACK_OBJECT_BIN)
 		return 0;
-	for (uint32_t i = 0; i < o->via.array.size; i++) {
-		const msgpack_object *e = &o->via.array.ptr[i];
-		if (e->type != MSGPACK_OBJECT_BIN)
-			return 0;
-		m->ops[i].p = (const uint8_t *)e->via.bin.ptr;
-		m->ops[i].len = e->via.bin.size;
-	}
-	m->nops = o->via.array.size;
+	m->runs = (const uint8_t *)o->via.bin.ptr;
+	m->runs_len = o->via.bin.size;
 	return 1;
 }
 
@@ -100,7 +92,7 @@ static int shape(struct veld_msg *m, const msgpack_object *a, uint32_t n)
 		m->seq = a[4].via.u64;
 		return 1;
 	case VELD_MSG_PUSH:
-		if (n != 3 || !is_uint(&a[1]) || !get_ops(&a[2], m, 1))
+		if (n != 3 || !is_uint(&a[1]) || !get_runs(&a[2], m))
 			return 0;
 		m->batch = a[1].via.u64;
 		return 1;
@@ -120,7 +112,7 @@ static int shape(struct veld_msg *m, const msgpack_object *a, uint32_t n)
 		m->cursor = a[1].via.u64;
 		return 1;
 	case VELD_MSG_OPS:
-		if (n != 4 || !get_ops(&a[1], m, 0) || !is_uint(&a[2]) ||
+		if (n != 4 || !get_runs(&a[1], m) || !is_uint(&a[2]) ||
 		    a[3].type != MSGPACK_OBJECT_BOOLEAN)
 			return 0;
 		m->cursor = a[2].via.u64;
@@ -166,6 +158,23 @@ int veld_msg_decode(const uint8_t *buf, size_t len, struct veld_msg *m)
 void veld_msg_release(struct veld_msg *m)
 {
 	msgpack_unpacked_destroy(&m->u);
+	veld_runs_release(&m->rs);
+}
+
+int veld_msg_open_runs(struct veld_msg *m)
+{
+	size_t max = m->type == VELD_MSG_PUSH ? VELD_BATCH_MAX : VELD_OPS_MAX;
+	int rc;
+
+	if (m->type != VELD_MSG_PUSH && m->type != VELD_MSG_OPS)
+		return VELD_EINVAL;
+	veld_runs_release(&m->rs);
+	rc = veld_runs_decode(m->runs, m->runs_len, max, &m->rs);
+	if (rc == 0 && m->type == VELD_MSG_PUSH && m->rs.n == 0)
+		rc = VELD_EMSGSHAPE; /* a PUSH carries at least one op */
+	m->ops = rc == 0 ? m->rs.ops : NULL;
+	m->nops = rc == 0 ? m->rs.n : 0;
+	return rc;
 }
 
 /* Start a message: remember where it began so a failure leaves out as it
@@ -313,11 +322,19 @@ int veld_msg_welcome(struct veld_buf *out, const char *role, const char *name,
 	return enc_end(&e);
 }
 
-static void pack_ops(msgpack_packer *pk, const struct veld_bytes *ops, size_t n)
+/* Pack ops as one bin: the compressed runs block. */
+static void pack_runs(struct enc *e, const struct veld_bytes *ops, size_t n)
 {
-	msgpack_pack_array(pk, n);
-	for (size_t i = 0; i < n; i++)
-		msgpack_pack_bin_with_body(pk, ops[i].p, ops[i].len);
+	struct veld_buf z;
+	int rc;
+
+	veld_buf_init(&z, VELD_MSG_MAX);
+	rc = veld_runs_encode(ops, n, VELD_RUNS_LEVEL, &z);
+	if (rc == 0)
+		msgpack_pack_bin_with_body(&e->pk, z.data, z.len);
+	else if (!e->out->err)
+		e->out->err = rc;
+	veld_buf_release(&z);
 }
 
 int veld_msg_push(struct veld_buf *out, uint64_t batch,
@@ -329,7 +346,7 @@ int veld_msg_push(struct veld_buf *out, uint64_t batch,
 		return VELD_EINVAL;
 	enc_begin(&e, out, VELD_MSG_PUSH, 3);
 	msgpack_pack_uint64(&e.pk, batch);
-	pack_ops(&e.pk, ops, n);
+	pack_runs(&e, ops, n);
 	return enc_end(&e);
 }
 
@@ -394,10 +411,10 @@ int veld_msg_ops(struct veld_buf *out, const struct veld_bytes *ops, size_t n,
 {
 	struct enc e;
 
-	if (n > VELD_BATCH_MAX)
+	if (n > VELD_OPS_MAX)
 		return VELD_EINVAL;
 	enc_begin(&e, out, VELD_MSG_OPS, 4);
-	pack_ops(&e.pk, ops, n);
+	pack_runs(&e, ops, n);
 	msgpack_pack_uint64(&e.pk, cursor);
 	if (more)
 		msgpack_pack_true(&e.pk);

@@ -1,5 +1,5 @@
 /*
- * msg.h - the sync messages of the WebSocket subprotocol "veld.1".
+ * msg.h - the sync messages of the WebSocket subprotocol "veld.2".
  *
  * Each WebSocket binary message is one canonical msgpack array whose first
  * element is the message type; docs/protocol.md Part 2 is the normative
@@ -9,7 +9,10 @@
  * live in server/session.c and client/sync.c.
  *
  * Decoded messages borrow the input buffer: keys, signatures, strings and
- * op bytes point into it.
+ * the compressed runs block point into it.  PUSH and OPS carry their ops
+ * as one compressed runs block (runs.h); veld_msg_decode only finds it,
+ * veld_msg_open_runs inflates and rebuilds the ops (the costly part, which
+ * veldd does on its ingest threads instead, with runs.h directly).
  */
 #ifndef VELD_MSG_H
 #define VELD_MSG_H
@@ -23,13 +26,18 @@
 #include "key.h"
 #include "op.h"
 #include "replica.h"
+#include "runs.h"
 
-#define VELD_PROTO_VERSION 1
-#define VELD_SUBPROTOCOL "veld.1"
+/* Version 2: ops travel as compressed runs (docs/protocol.md §P2.1). */
+#define VELD_PROTO_VERSION 2
+#define VELD_SUBPROTOCOL "veld.2"
+/* The previous subprotocol: veldd answers it with a clear ERROR only. */
+#define VELD_SUBPROTOCOL_OLD "veld.1"
 
 /* Limits (docs/protocol.md §P6). */
 #define VELD_MSG_MAX (1024 * 1024) /* bytes in one message */
-#define VELD_BATCH_MAX 256	   /* ops in one PUSH or OPS message */
+#define VELD_BATCH_MAX 1024	   /* ops in one PUSH message */
+#define VELD_OPS_MAX 1024	   /* ops in one OPS message */
 #define VELD_CODE_MAX 32	   /* bytes of a typed enrolment code */
 #define VELD_TEXT_MAX 256	   /* bytes of an error message text */
 #define VELD_NONCE_LEN 32
@@ -44,10 +52,10 @@ enum veld_msg_type {
 	VELD_MSG_AUTH = 2,    /* client: [2, device_key, sig] */
 	VELD_MSG_ENROL = 3,   /* client: [3, device_key, code, name, sig] */
 	VELD_MSG_WELCOME = 4, /* server: [4, role, name, area|nil, your_seq] */
-	VELD_MSG_PUSH = 5,    /* client: [5, batch, [op, ...]] */
+	VELD_MSG_PUSH = 5,    /* client: [5, batch, runs] */
 	VELD_MSG_RECEIPT = 6, /* server: [6, batch, seq, head, sig] */
 	VELD_MSG_PULL = 7,    /* client: [7, cursor] */
-	VELD_MSG_OPS = 8,     /* server: [8, [op, ...], cursor, more] */
+	VELD_MSG_OPS = 8,     /* server: [8, runs, cursor, more] */
 	VELD_MSG_ACK = 9,     /* client: [9, cursor] */
 	VELD_MSG_ERROR = 10,  /* either: [10, code, text, fatal] */
 };
@@ -67,15 +75,18 @@ struct veld_msg {
 	size_t role_len;
 	const char *area; /* WELCOME; NULL if none */
 	size_t area_len;
-	uint64_t batch;			       /* PUSH, RECEIPT */
-	uint64_t seq;			       /* WELCOME (your_seq), RECEIPT */
-	const uint8_t *head;		       /* RECEIPT */
-	uint64_t cursor;		       /* PULL, OPS, ACK */
-	int more;			       /* OPS */
-	struct veld_bytes ops[VELD_BATCH_MAX]; /* PUSH, OPS */
+	uint64_t batch;	     /* PUSH, RECEIPT */
+	uint64_t seq;	     /* WELCOME (your_seq), RECEIPT */
+	const uint8_t *head; /* RECEIPT */
+	uint64_t cursor;     /* PULL, OPS, ACK */
+	int more;	     /* OPS */
+	const uint8_t *runs; /* PUSH, OPS: the compressed runs block */
+	size_t runs_len;
+	const struct veld_bytes *ops; /* after veld_msg_open_runs: the ops */
 	size_t nops;
-	int64_t err;	  /* ERROR: a VELD_E* code */
-	const char *text; /* ERROR */
+	struct veld_runs rs; /* owned by veld_msg_open_runs */
+	int64_t err;	     /* ERROR: a VELD_E* code */
+	const char *text;    /* ERROR */
 	size_t text_len;
 	int fatal; /* ERROR */
 	msgpack_unpacked u;
@@ -89,6 +100,14 @@ struct veld_msg {
 int veld_msg_decode(const uint8_t *buf, size_t len, struct veld_msg *m)
 	__attribute__((warn_unused_result));
 void veld_msg_release(struct veld_msg *m);
+
+/*
+ * veld_msg_open_runs - inflate and rebuild the ops of a decoded PUSH or OPS
+ * (veld_runs_decode, at most VELD_BATCH_MAX or VELD_OPS_MAX ops): sets
+ * m->ops and m->nops.  Signatures are not checked.  Returns 0 or a
+ * veld_runs_decode code (m->rs.bad: the op it failed at).
+ */
+int veld_msg_open_runs(struct veld_msg *m) __attribute__((warn_unused_result));
 
 /* Name of a message type ("HELLO", ...), or "unknown". */
 const char *veld_msg_name(int type);
@@ -111,7 +130,9 @@ int veld_msg_enrol(struct veld_buf *out, const struct veld_key *device,
 int veld_msg_welcome(struct veld_buf *out, const char *role, const char *name,
 		     const char *area, uint64_t your_seq)
 	__attribute__((warn_unused_result));
-/* ops: n complete op envelopes (1..VELD_BATCH_MAX). */
+/* ops: n complete op envelopes (1..VELD_BATCH_MAX), sent as compressed
+ * runs (veld_runs_encode: every run must end with a signed op, else
+ * VELD_ERUNSIG). */
 int veld_msg_push(struct veld_buf *out, uint64_t batch,
 		  const struct veld_bytes *ops, size_t n)
 	__attribute__((warn_unused_result));
@@ -121,6 +142,7 @@ int veld_msg_receipt(struct veld_buf *out, const struct veld_key *server,
 	__attribute__((warn_unused_result));
 int veld_msg_pull(struct veld_buf *out, uint64_t cursor)
 	__attribute__((warn_unused_result));
+/* ops: n (0..VELD_OPS_MAX) envelopes, as for veld_msg_push. */
 int veld_msg_ops(struct veld_buf *out, const struct veld_bytes *ops, size_t n,
 		 uint64_t cursor, int more) __attribute__((warn_unused_result));
 int veld_msg_ack(struct veld_buf *out, uint64_t cursor)

@@ -263,7 +263,8 @@ int veld_op_decode(const uint8_t *buf, size_t len, struct veld_op *op)
 		rc = VELD_EHDRSIZE;
 		goto out;
 	}
-	if (e[1].via.bin.size != VELD_SIG_LEN) {
+	/* bin(0): no own signature; a later op of the run vouches (§13.1) */
+	if (e[1].via.bin.size != VELD_SIG_LEN && e[1].via.bin.size != 0) {
 		rc = VELD_ESIGLEN;
 		goto out;
 	}
@@ -275,7 +276,7 @@ int veld_op_decode(const uint8_t *buf, size_t len, struct veld_op *op)
 
 	op->header = (const uint8_t *)e[0].via.bin.ptr;
 	op->header_len = e[0].via.bin.size;
-	op->sig = (const uint8_t *)e[1].via.bin.ptr;
+	op->sig = e[1].via.bin.size ? (const uint8_t *)e[1].via.bin.ptr : NULL;
 	rc = veld_op_header_decode(op->header, op->header_len, &op->h);
 	if (rc < 0)
 		goto out;
@@ -308,6 +309,8 @@ int veld_op_verify(const struct veld_op *op)
 
 	if (!op->header || op->header_len > VELD_HEADER_MAX)
 		return VELD_EINVAL;
+	if (!op->sig)
+		return VELD_ESIG; /* none of its own */
 	sig_msg_init(&m, op->header, op->header_len);
 	if (crypto_sign_verify_detached(op->sig, m.bytes, m.len,
 					op->h.author) != 0)
@@ -326,7 +329,7 @@ int veld_op_frame(const uint8_t *header, size_t header_len,
 	veld_buf_packer_init(&pk, out);
 	if (msgpack_pack_array(&pk, 3) < 0 ||
 	    msgpack_pack_bin_with_body(&pk, header, header_len) < 0 ||
-	    msgpack_pack_bin_with_body(&pk, sig, VELD_SIG_LEN) < 0 ||
+	    msgpack_pack_bin_with_body(&pk, sig, sig ? VELD_SIG_LEN : 0) < 0 ||
 	    (body ? msgpack_pack_bin_with_body(&pk, body, body_len)
 		  : msgpack_pack_nil(&pk)) < 0) {
 		rc = out->err ? out->err : VELD_ENOMEM;

@@ -15,6 +15,12 @@
  * nothing about an erased body.  An erased op travels with body = nil: its
  * header and signature still verify, so every chain stays intact.
  *
+ * An op that travelled inside a run (runs.h) without its own signature is
+ * held and stored with an empty signature, bin(0): it is authentic because
+ * a later signed op of its author names it through prev links
+ * (docs/protocol.md §13.1).  veld_op_decode gives such an op sig = NULL,
+ * and veld_op_verify refuses it (VELD_ESIG) unless something vouches.
+ *
  * docs/protocol.md is the normative byte-level description, with a worked
  * example; tests/vectors/ holds the same example as a golden vector.
  *
@@ -103,7 +109,7 @@ struct veld_op {
 	struct veld_op_header h;
 	const uint8_t *header; /* the exact signed header bytes */
 	size_t header_len;
-	const uint8_t *sig;  /* VELD_SIG_LEN bytes */
+	const uint8_t *sig;  /* VELD_SIG_LEN bytes; NULL: none of its own */
 	const uint8_t *body; /* NULL if the body was erased */
 	size_t body_len;
 	uint8_t id[VELD_HASH_LEN];
@@ -187,7 +193,8 @@ int veld_op_create(const struct veld_key *key, struct veld_op_header *h,
 /*
  * veld_op_frame - append the envelope [header, sig, body|nil] to out, from
  * parts already checked (for instance a stored op whose body was erased:
- * body = NULL).  Returns 0, VELD_ETOOBIG or VELD_ENOMEM.
+ * body = NULL; sig = NULL frames bin(0), an op without its own signature).
+ * Returns 0, VELD_ETOOBIG or VELD_ENOMEM.
  */
 int veld_op_frame(const uint8_t *header, size_t header_len,
 		  const uint8_t sig[VELD_SIG_LEN], const uint8_t *body,

@@ -647,7 +647,12 @@ int veld_store_op_insert(struct veld_store *s, const struct veld_op *op,
 	bind_blob(st, 5, op->h.record, VELD_RECORD_LEN);
 	bind_u64(st, 6, op->h.kind);
 	bind_blob(st, 7, op->header, op->header_len);
-	bind_blob(st, 8, op->sig, VELD_SIG_LEN);
+	/* An op vouched for by its run's signed op has none of its own
+	 * (§13.1): stored as an empty blob (NULL would break NOT NULL). */
+	if (op->sig)
+		bind_blob(st, 8, op->sig, VELD_SIG_LEN);
+	else
+		sqlite3_bind_zeroblob(st, 8, 0);
 	sqlite3_bind_int(st, 9, status);
 	/* A zero-length blob would bind as NULL; bodies are never empty. */
 	if (with_body && op->body)
@@ -660,11 +665,14 @@ static int row_op(sqlite3_stmt *st, struct veld_stored_op *op)
 {
 	memset(op, 0, sizeof(*op));
 	if (!col_fixed(st, 0, op->id, VELD_HASH_LEN) ||
-	    sqlite3_column_bytes(st, 2) != VELD_SIG_LEN)
+	    (sqlite3_column_bytes(st, 2) != VELD_SIG_LEN &&
+	     sqlite3_column_bytes(st, 2) != 0))
 		return VELD_ESTORE;
 	op->header = sqlite3_column_blob(st, 1);
 	op->header_len = (size_t)sqlite3_column_bytes(st, 1);
-	op->sig = sqlite3_column_blob(st, 2);
+	/* Empty: no signature of its own, a later op of its run vouches. */
+	op->sig =
+		sqlite3_column_bytes(st, 2) ? sqlite3_column_blob(st, 2) : NULL;
 	op->status = sqlite3_column_int(st, 3);
 	op->pos = sqlite3_column_int64(st, 4);
 	if (sqlite3_column_type(st, 5) == SQLITE_BLOB) {

@@ -71,7 +71,7 @@ struct veld_stored_op {
 	struct veld_op_header h;
 	const uint8_t *header;
 	size_t header_len;
-	const uint8_t *sig;
+	const uint8_t *sig;  /* NULL: none of its own (vouched for, §13.1) */
 	const uint8_t *body; /* NULL if erased */
 	size_t body_len;
 	int status;

@@ -338,7 +338,8 @@ static int body_check(const struct veld_op_header *h, const uint8_t *body,
 }
 
 /*
- * An op whose own signature fails is still authentic if a later op of its
+ * An op whose own signature fails (or that has none: it travelled inside a
+ * run) is still authentic if a later op of its
  * author names it through a chain of prev links and has a valid signature
  * (docs/protocol.md §13.1: replicas authenticate a linked run by its last
  * signature, so they store the others unchecked).
@@ -423,8 +424,10 @@ static int walk1_op(void *ctx, const struct veld_raw_op *raw)
 	rep->checked[VELD_VC_SIGNATURE]++;
 	op.header = raw->header;
 	op.header_len = raw->header_len;
-	op.sig = raw->sig;
-	if (raw->sig_len != VELD_SIG_LEN) {
+	/* Empty: an op that travelled inside a run and has no signature of
+	 * its own; the run's signed op must vouch for it (§13.1). */
+	op.sig = raw->sig_len ? raw->sig : NULL;
+	if (raw->sig_len != VELD_SIG_LEN && raw->sig_len != 0) {
 		problem(v, VELD_VC_SIGNATURE, raw, op.h.author, op.h.seq,
 			VELD_ESIGLEN, "the signature is %zu bytes, not %d",
 			raw->sig_len, VELD_SIG_LEN);
@@ -471,7 +474,7 @@ static int walk1_op(void *ctx, const struct veld_raw_op *raw)
 		return rc;
 
 	/* The op as it would travel, body dropped if it failed. */
-	rc = veld_op_frame(raw->header, raw->header_len, raw->sig,
+	rc = veld_op_frame(raw->header, raw->header_len, op.sig,
 			   with_body ? raw->body : NULL, raw->body_len,
 			   &v->frames);
 	if (rc < 0)

@@ -40,6 +40,7 @@
 #include "buf.h"
 #include "err.h"
 #include "hlc.h"
+#include "msg.h"
 #include "replica.h"
 #include "verify.h"
 
@@ -51,6 +52,8 @@
 
 /* Ops per batch when taking ops from another replica (as a PUSH). */
 #define IMPORT_BATCH 256
+/* A batch ends after a signed op: at most a PUSH's run more. */
+#define IMPORT_MAX (IMPORT_BATCH + VELD_BATCH_MAX)
 
 /* Problems printed after a backup or before a restore that fails. */
 #define PROBLEMS_SHOWN 20
@@ -559,7 +562,7 @@ int veld_backup_write(struct veld_store *live, const char *live_path,
 struct import {
 	struct veld_replica *r;
 	struct veld_buf frames;
-	size_t offs[IMPORT_BATCH + 1];
+	size_t offs[IMPORT_MAX + 1];
 	size_t n;
 	uint64_t fate[VELD_APPLY_REFUSED + 1];
 	int rc;
@@ -567,23 +570,33 @@ struct import {
 
 static int import_flush(struct import *im)
 {
-	struct veld_bytes ops[IMPORT_BATCH];
-	struct veld_apply_result res[IMPORT_BATCH];
+	struct veld_bytes *ops;
+	struct veld_apply_result *res;
 	int rc;
 
 	if (!im->n)
 		return 0;
+	ops = malloc(im->n * sizeof(*ops));
+	res = malloc(im->n * sizeof(*res));
+	if (!ops || !res) {
+		free(ops);
+		free(res);
+		return VELD_ENOMEM;
+	}
 	for (size_t i = 0; i < im->n; i++) {
 		ops[i].p = im->frames.data + im->offs[i];
 		ops[i].len = im->offs[i + 1] - im->offs[i];
 	}
-	/* Trust nothing: every signature is checked here. */
+	/* Trust nothing: every signature is checked here, or the signed op
+	 * that ends its run (run authentication, §13.1). */
 	rc = veld_replica_apply(im->r, ops, im->n, 0, res);
 	for (size_t i = 0; rc == 0 && i < im->n; i++)
 		if (res[i].status >= 0 && res[i].status <= VELD_APPLY_REFUSED)
 			im->fate[res[i].status]++;
 	im->n = 0;
 	veld_buf_reset(&im->frames);
+	free(ops);
+	free(res);
 	return rc;
 }
 
@@ -592,11 +605,12 @@ static int import_op(void *ctx, const struct veld_raw_op *raw)
 	struct import *im = ctx;
 	int rc;
 
-	if (raw->sig_len != VELD_SIG_LEN) {
+	if (raw->sig_len != VELD_SIG_LEN && raw->sig_len != 0) {
 		im->fate[VELD_APPLY_REFUSED]++;
 		return 0;
 	}
-	rc = veld_op_frame(raw->header, raw->header_len, raw->sig, raw->body,
+	rc = veld_op_frame(raw->header, raw->header_len,
+			   raw->sig_len ? raw->sig : NULL, raw->body,
 			   raw->body_len, &im->frames);
 	if (rc < 0) {
 		/* Not an op anyone could send (too large): refused. */
@@ -604,7 +618,12 @@ static int import_op(void *ctx, const struct veld_raw_op *raw)
 		return 0;
 	}
 	im->offs[++im->n] = im->frames.len;
-	return im->n == IMPORT_BATCH ? import_flush(im) : 0;
+	/* A batch ends after a signed op, so that ops without a signature of
+	 * their own arrive with the op of their run that vouches for them
+	 * (a run is at most a PUSH); the hard limit is a backstop. */
+	if ((im->n >= IMPORT_BATCH && raw->sig_len) || im->n == IMPORT_MAX)
+		return import_flush(im);
+	return 0;
 }
 
 /* Apply every op of the store at from to r; the fates are counted. */
@@ -616,7 +635,8 @@ static int import_ops(struct veld_replica *r, const char *from,
 
 	memset(im, 0, sizeof(*im));
 	im->r = r;
-	veld_buf_init(&im->frames, (size_t)IMPORT_BATCH * VELD_OP_MAX);
+	veld_replica_set_run_auth(r, 1);
+	veld_buf_init(&im->frames, (size_t)IMPORT_MAX * VELD_OP_MAX);
 	rc = veld_store_open_readonly(from, &src);
 	if (rc == 0)
 		rc = veld_store_read_begin(src);
@@ -628,6 +648,7 @@ static int import_ops(struct veld_replica *r, const char *from,
 	}
 	veld_store_close(src);
 	veld_buf_release(&im->frames);
+	veld_replica_set_run_auth(r, 0);
 	return rc;
 }
 

@@ -468,7 +468,7 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason,
 		return dispatch_web(wsi, pss, LWSHUMETH_POST);
 
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-		/* Upgrades name their subprotocol (veld.1, veld-live). */
+		/* Upgrades name their subprotocol (veld.2, veld-live...). */
 		return 1;
 
 	default:

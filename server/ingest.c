@@ -47,23 +47,30 @@ static struct veld_ingest_job *pop(struct veld_ingest_job **head,
 	return job;
 }
 
-/* Decode and verify every op; stop at the first bad one. */
+/*
+ * Decode the runs, check whose they are and verify one signature per run
+ * (the linkage within a run holds by construction: each op's prev is
+ * rebuilt as the id of the op before it).
+ */
 static void check(struct veld_ingest_job *job)
 {
-	struct veld_op op;
+	int rc =
+		veld_runs_decode(job->z, job->zlen, VELD_BATCH_MAX, &job->runs);
 
-	job->err = 0;
-	for (size_t i = 0; i < job->nops; i++) {
-		int rc = veld_op_decode(job->ops[i].p, job->ops[i].len, &op);
-		if (rc == 0 && memcmp(op.h.author, job->author, 32) != 0)
+	job->bad = job->runs.bad;
+	if (rc == 0 && job->runs.n == 0)
+		rc = VELD_EMSGSHAPE; /* a PUSH carries at least one op */
+	for (size_t i = 0; rc == 0 && i < job->runs.nruns; i++)
+		if (memcmp(job->runs.runs[i].author, job->author, 32) != 0) {
 			rc = VELD_EAUTH; /* a device pushes its own ops */
-		if (rc == 0)
-			rc = veld_op_verify(&op);
-		if (rc < 0) {
-			job->err = rc;
-			job->bad = i;
-			return;
+			job->bad = job->runs.runs[i].first;
 		}
+	if (rc == 0)
+		rc = veld_runs_verify(&job->runs, &job->bad);
+	job->err = rc;
+	if (rc == 0) {
+		job->ops = job->runs.ops;
+		job->nops = job->runs.n;
 	}
 }
 
@@ -140,7 +147,6 @@ void veld_ingest_free(struct veld_ingest *in)
 }
 
 struct veld_ingest_job *veld_ingest_job_new(const struct veld_msg *m,
-					    const uint8_t *raw, size_t len,
 					    uint64_t session_id,
 					    const uint8_t author[32])
 {
@@ -148,28 +154,24 @@ struct veld_ingest_job *veld_ingest_job_new(const struct veld_msg *m,
 
 	if (!job)
 		return NULL;
-	job->msg = malloc(len);
-	if (!job->msg) {
+	job->z = malloc(m->runs_len + 1);
+	if (!job->z) {
 		free(job);
 		return NULL;
 	}
-	memcpy(job->msg, raw, len);
+	memcpy(job->z, m->runs, m->runs_len);
+	job->zlen = m->runs_len;
 	job->session_id = session_id;
 	job->batch = m->batch;
 	memcpy(job->author, author, 32);
-	job->nops = m->nops;
-	/* Same offsets, in our copy. */
-	for (size_t i = 0; i < m->nops; i++) {
-		job->ops[i].p = job->msg + (m->ops[i].p - raw);
-		job->ops[i].len = m->ops[i].len;
-	}
 	return job;
 }
 
 void veld_ingest_job_free(struct veld_ingest_job *job)
 {
 	if (job) {
-		free(job->msg);
+		veld_runs_release(&job->runs);
+		free(job->z);
 		free(job);
 	}
 }

@@ -1,12 +1,13 @@
 /*
  * ingest.h - checking pushed ops off the lws service thread.
  *
- * Verifying an Ed25519 signature costs ~50-90 us; a full PUSH of 256 ops
- * costs ~15-25 ms.  Done on the service thread it would stall every other
- * connection, so a small pool of worker threads decodes and verifies each
- * pushed batch, then wakes the service thread (lws_cancel_service, through
- * the wake callback), which applies the batch to the replica (SQLite stays
- * on the service thread) and answers with a receipt.
+ * A PUSH carries its ops as a compressed runs block (runs.h): inflating
+ * it, rebuilding and hashing every header and checking the one signature
+ * that ends each run costs ~1-3 ms for a full PUSH.  Done on the service
+ * thread it would stall every other connection, so a small pool of worker
+ * threads decodes and verifies each pushed batch, then wakes the service thread
+ * (lws_cancel_service, through the wake callback), which applies the batch to
+ * the replica (SQLite stays on the service thread) and answers with a receipt.
  *
  * Threading: submit() and done() are called from the service thread only;
  * the workers touch nothing but the jobs they take.
@@ -28,11 +29,13 @@ struct veld_ingest_job {
 	uint64_t session_id; /* who pushed (the session may be gone) */
 	uint64_t batch;	     /* the client's batch number */
 	uint8_t author[32];  /* every op must be by this key */
-	uint8_t *msg;	     /* owned copy of the PUSH message */
-	struct veld_bytes ops[VELD_BATCH_MAX]; /* point into msg */
+	uint8_t *z;	     /* owned copy of the compressed runs block */
+	size_t zlen;
+	struct veld_runs runs;	      /* the decoded ops, once checked */
+	const struct veld_bytes *ops; /* = runs.ops */
 	size_t nops;
 	int err;    /* result: 0, or the first op's VELD_E* reason */
-	size_t bad; /* index of that op */
+	size_t bad; /* index of that op; nops if the block itself failed */
 };
 
 /*
@@ -47,11 +50,12 @@ int veld_ingest_new(struct veld_ingest **out, int threads, void (*wake)(void *),
 void veld_ingest_free(struct veld_ingest *in);
 
 /*
- * veld_ingest_job_new - a job for one decoded PUSH: copies msg (the raw
- * message bytes) and points the job's ops into the copy.  NULL on ENOMEM.
+ * veld_ingest_job_new - a job for one decoded PUSH: copies its runs block.
+ * The worker decodes it (veld_runs_decode), checks that every run is by
+ * author and verifies the signature ending each run, which authenticates
+ * the run (docs/protocol.md §13.1).  NULL on ENOMEM.
  */
 struct veld_ingest_job *veld_ingest_job_new(const struct veld_msg *m,
-					    const uint8_t *raw, size_t len,
 					    uint64_t session_id,
 					    const uint8_t author[32]);
 void veld_ingest_job_free(struct veld_ingest_job *job);

@@ -1,5 +1,5 @@
 /*
- * session.c - the server side of veld.1 for one connection; see session.h
+ * session.c - the server side of veld.2 for one connection; see session.h
  * and docs/protocol.md Part 2.
  *
  * Every refusal goes out as an ERROR message naming the VELD_E* code,
@@ -209,8 +209,7 @@ static void on_hello_reply(struct veld_session *s, const struct veld_msg *m)
 	welcome(s);
 }
 
-static void on_push(struct veld_session *s, const struct veld_msg *m,
-		    const uint8_t *raw, size_t len)
+static void on_push(struct veld_session *s, const struct veld_msg *m)
 {
 	struct veld_ingest_job *job;
 
@@ -218,7 +217,7 @@ static void on_push(struct veld_session *s, const struct veld_msg *m,
 		veld_session_fail(s, VELD_EPROTO, "PUSH before the RECEIPT");
 		return;
 	}
-	job = veld_ingest_job_new(m, raw, len, s->id, s->device);
+	job = veld_ingest_job_new(m, s->id, s->device);
 	if (!job) {
 		veld_session_fail(s, VELD_ENOMEM, "PUSH");
 		return;
@@ -277,7 +276,7 @@ void veld_session_input(struct veld_session *s, const uint8_t *raw, size_t len)
 	}
 	switch (m->type) {
 	case VELD_MSG_PUSH:
-		on_push(s, m, raw, len);
+		on_push(s, m);
 		break;
 	case VELD_MSG_PULL:
 		if (s->streaming) {
@@ -322,7 +321,10 @@ static void push_answer(struct veld_session *s, struct veld_ingest_job *job,
 					      .n = job->nops,
 					      .bad = bad,
 					      .batch = job->batch});
-		if (bad >= job->nops) /* not an op: the server's store */
+		if (job->err == VELD_EZIP || job->err == VELD_EZIPSIZE)
+			snprintf(what, sizeof(what), "the ops of batch %llu",
+				 (unsigned long long)job->batch);
+		else if (!job->err && bad >= job->nops) /* the store */
 			snprintf(what, sizeof(what),
 				 "on the server, batch %llu; nothing is lost",
 				 (unsigned long long)job->batch);
@@ -437,16 +439,43 @@ void veld_session_push_many(struct veld_server *srv,
 	}
 }
 
-/* Collect framed ops after the cursor into one OPS message. */
+/*
+ * Collect framed ops after the cursor into one OPS message.  The message
+ * travels as runs that each end with a signed op (runs.h), so it may only
+ * end where every author in it ends on a signed op: ops from one PUSH sit
+ * together in the log and end signed, server-written ops are each signed.
+ * "good" remembers the last such place; a full message is cut back to it.
+ */
 struct collect {
 	const uint8_t *device; /* the peer: its own ops are not sent back */
 	size_t seen;	       /* rows the query gave */
 	struct veld_buf frames;
-	size_t offs[VELD_BATCH_MAX + 1];
+	size_t offs[VELD_OPS_MAX + 1];
 	size_t n;
 	int64_t last_pos;
 	int full;
+	/* authors in the message whose last op so far has no signature */
+	uint8_t (*open)[VELD_PK_LEN];
+	size_t nopen;
+	size_t good_n; /* ops up to the last place the message may end */
+	int64_t good_pos;
 };
+
+/* Note op's author as open (its op unsigned) or closed (signed). */
+static void collect_track(struct collect *c, const struct veld_stored_op *op)
+{
+	size_t i = c->nopen;
+
+	while (i > 0 && memcmp(c->open[i - 1], op->h.author, VELD_PK_LEN))
+		i--;
+	if (i > 0 && op->sig) { /* closed: drop it from the open set */
+		memmove(c->open[i - 1], c->open[i],
+			(c->nopen - i) * sizeof(*c->open));
+		c->nopen--;
+	} else if (i == 0 && !op->sig) {
+		memcpy(c->open[c->nopen++], op->h.author, VELD_PK_LEN);
+	}
+}
 
 static int collect_one(void *ctx, const struct veld_stored_op *op)
 {
@@ -456,15 +485,15 @@ static int collect_one(void *ctx, const struct veld_stored_op *op)
 	c->seen++;
 	/* The device has its own ops: skip them, but move past them. */
 	if (memcmp(op->h.author, c->device, 32) == 0) {
-		if (c->n < VELD_BATCH_MAX)
+		if (c->n < VELD_OPS_MAX) {
 			c->last_pos = op->pos;
+			if (!c->nopen)
+				c->good_pos = op->pos;
+		}
 		return 0;
 	}
-	if (c->n == VELD_BATCH_MAX) {
-		c->full = 1;
-		return 1;
-	}
-	if (veld_op_frame(op->header, op->header_len, op->sig, op->body,
+	if (c->n == VELD_OPS_MAX ||
+	    veld_op_frame(op->header, op->header_len, op->sig, op->body,
 			  op->body_len, &c->frames) < 0) {
 		c->frames.len = before;
 		c->full = 1; /* the message is full: the rest next time */
@@ -473,12 +502,17 @@ static int collect_one(void *ctx, const struct veld_stored_op *op)
 	c->offs[c->n++] = before;
 	c->offs[c->n] = c->frames.len;
 	c->last_pos = op->pos;
+	collect_track(c, op);
+	if (!c->nopen) {
+		c->good_n = c->n;
+		c->good_pos = op->pos;
+	}
 	return 0;
 }
 
 void veld_session_pump(struct veld_session *s)
 {
-	struct veld_bytes ops[VELD_BATCH_MAX];
+	struct veld_bytes *ops = NULL;
 	struct collect *c;
 	struct veld_buf *b;
 	int rc;
@@ -487,25 +521,53 @@ void veld_session_pump(struct veld_session *s)
 	    s->out_n == VELD_SESSION_OUT_MAX)
 		return;
 	c = calloc(1, sizeof(*c));
-	if (!c) {
+	if (c) {
+		c->open = malloc(VELD_OPS_MAX * sizeof(*c->open));
+		ops = malloc(VELD_OPS_MAX * sizeof(*ops));
+	}
+	if (!c || !c->open || !ops) {
+		if (c)
+			free(c->open);
+		free(c);
+		free(ops);
 		veld_session_fail(s, VELD_ENOMEM, "OPS");
 		return;
 	}
-	/* Leave room for the message around the ops. */
-	veld_buf_init(&c->frames, VELD_MSG_MAX - 64 - 5 * VELD_BATCH_MAX);
+	/* The runs block is smaller than the envelopes it carries. */
+	veld_buf_init(&c->frames, VELD_RUNS_MAX - 64);
 	c->device = s->device;
 	for (;;) {
 		c->last_pos = (int64_t)s->cursor;
+		c->good_pos = c->last_pos;
+		c->good_n = c->nopen = 0;
 		c->seen = 0;
 		rc = veld_store_ops_since(veld_replica_store(s->srv->replica),
-					  (int64_t)s->cursor,
-					  VELD_BATCH_MAX + 1, collect_one, c);
+					  (int64_t)s->cursor, VELD_OPS_MAX + 1,
+					  collect_one, c);
 		if (rc < 0) {
 			veld_session_fail(s, VELD_ESERVER, "reading the log");
 			goto out;
 		}
+		/* Full, or the page ended, inside a run: cut back to the
+		 * last place where the message may end. */
+		if (c->nopen) {
+			if (!c->good_n && c->good_pos == (int64_t)s->cursor) {
+				/* A PUSH's stretch always fits one OPS: this
+				 * is an unsigned op nothing vouches for
+				 * (veldd verify reports it). */
+				veld_session_fail(s, VELD_ESERVER,
+						  "an op without a signature "
+						  "that no signed op follows");
+				goto out;
+			}
+			c->n = c->good_n;
+			c->frames.len = c->offs[c->n];
+			c->last_pos = c->good_pos;
+			c->nopen = 0;
+			c->full = 1;
+		}
 		/* A full page of rows, even if all were skipped: maybe more */
-		c->full = c->full || c->seen == VELD_BATCH_MAX + 1;
+		c->full = c->full || c->seen == VELD_OPS_MAX + 1;
 		if (c->n || !s->caught_up)
 			break;
 		/* Live, and nothing new for this device (so far). */
@@ -532,5 +594,7 @@ void veld_session_pump(struct veld_session *s)
 			  .kind = VELD_EV_PULL, .n = c->n, .more = c->full});
 out:
 	veld_buf_release(&c->frames);
+	free(c->open);
 	free(c);
+	free(ops);
 }

@@ -1,5 +1,5 @@
 /*
- * session.h - one sync connection's protocol state machine (veld.1).
+ * session.h - one sync connection's protocol state machine (veld.2).
  *
  * Transport-free: ws.c feeds it whole messages and writes out what it
  * queues; it never sees lws.  States (docs/protocol.md §P3):

@@ -1,5 +1,5 @@
 /*
- * ws.c - lws callbacks of the veld.1 sync endpoint; see ws.h.
+ * ws.c - lws callbacks of the veld.2 sync endpoint; see ws.h.
  */
 #include "ws.h"
 
@@ -211,4 +211,66 @@ const struct lws_protocols veld_ws_protocol = {
 	.callback = callback_veld,
 	.per_session_data_size = sizeof(struct pss),
 	.rx_buffer_size = 65536,
+};
+
+/*
+ * The previous subprotocol, veld.1 (ops as envelopes, every op signed):
+ * a device that still speaks it gets one ERROR saying what to do, then
+ * the connection is closed (4400).  Nothing else is read.
+ */
+static int callback_old(struct lws *wsi, enum lws_callback_reasons reason,
+			void *user, void *in, size_t len)
+{
+	static const char text[] = "this server speaks " VELD_SUBPROTOCOL
+				   "; update veld to sync with it";
+	unsigned char buf[LWS_PRE + 512];
+	int *sent = user;
+	struct veld_buf m;
+	int rc;
+
+	(void)in;
+	(void)len;
+	switch (reason) {
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		return path_ok(wsi) ? 0 : -1;
+	case LWS_CALLBACK_ESTABLISHED:
+		*sent = 0;
+		lws_callback_on_writable(wsi);
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK,
+				VELD_HANDSHAKE_SECONDS);
+		return 0;
+	case LWS_CALLBACK_RECEIVE:
+		return 0; /* nothing a veld.1 device says matters now */
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		if (*sent) { /* the ERROR is out: close */
+			lws_close_reason(wsi, (enum lws_close_status)4400,
+					 (unsigned char *)"version", 7);
+			return -1;
+		}
+		veld_buf_init(&m, sizeof(buf) - LWS_PRE);
+		rc = veld_msg_error(&m, VELD_EVERSION, text, 1);
+		if (rc == 0) {
+			memcpy(buf + LWS_PRE, m.data, m.len);
+			rc = lws_write(wsi, buf + LWS_PRE, m.len,
+				       LWS_WRITE_BINARY) < (int)m.len
+				     ? -1
+				     : 0;
+		}
+		veld_buf_release(&m);
+		if (rc < 0)
+			return -1;
+		*sent = 1;
+		lws_callback_on_writable(wsi);
+		return 0;
+	default:
+		break;
+	}
+	return 0;
+}
+
+const struct lws_protocols veld_ws_old_protocol = {
+	.name = VELD_SUBPROTOCOL_OLD,
+	.callback = callback_old,
+	.per_session_data_size = sizeof(int),
+	.rx_buffer_size = 4096,
 };

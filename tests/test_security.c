@@ -139,6 +139,9 @@ static int next(struct conn *c)
 	veld_session_out_pop(&c->s);
 	if (veld_msg_decode(c->keep.data, c->keep.len, &c->m))
 		abort();
+	/* Every OPS the server sends must decode into ops. */
+	if (c->m.type == VELD_MSG_OPS && veld_msg_open_runs(&c->m))
+		abort();
 	return 1;
 }
 

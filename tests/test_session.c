@@ -7,6 +7,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <time.h>
+#include <zlib.h>
 
 #include "code.h"
 #include "hlc.h"
@@ -73,6 +74,9 @@ static int next(struct veld_session *s, struct veld_msg *m,
 		abort();
 	veld_session_out_pop(s);
 	if (veld_msg_decode(keep->data, keep->len, m))
+		abort();
+	/* Every OPS the server sends must decode into ops. */
+	if (m->type == VELD_MSG_OPS && veld_msg_open_runs(m))
 		abort();
 	return 1;
 }
@@ -216,6 +220,46 @@ static void push(struct conn *c, uint64_t batch, struct veld_buf *ops, size_t n)
 	input(&c->s, &c->tx);
 	CHECK_EQ(flow_on, 0); /* not read while the batch is checked */
 	settle_push(&c->s);
+}
+
+/* A PUSH whose runs block is z, as a hostile device could send it. */
+static void push_runs(struct conn *c, uint64_t batch, const uint8_t *z,
+		      size_t zlen)
+{
+	msgpack_packer pk;
+
+	veld_buf_reset(&c->tx);
+	veld_buf_packer_init(&pk, &c->tx);
+	msgpack_pack_array(&pk, 3);
+	msgpack_pack_uint8(&pk, VELD_MSG_PUSH);
+	msgpack_pack_uint64(&pk, batch);
+	msgpack_pack_bin_with_body(&pk, z, zlen);
+	CHECK_EQ(c->tx.err, 0);
+	input(&c->s, &c->tx);
+	settle_push(&c->s);
+}
+
+/* Raw deflate of n zero bytes: a few KiB that inflate to n. */
+static size_t zero_bomb(uint8_t *out, size_t cap, size_t n)
+{
+	uint8_t *zeros = calloc(1, n);
+	z_stream z;
+	size_t len;
+
+	memset(&z, 0, sizeof(z));
+	if (!zeros ||
+	    deflateInit2(&z, 9, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		abort();
+	z.next_in = zeros;
+	z.avail_in = (uInt)n;
+	z.next_out = out;
+	z.avail_out = (uInt)cap;
+	if (deflate(&z, Z_FINISH) != Z_STREAM_END)
+		abort();
+	len = cap - z.avail_out;
+	deflateEnd(&z);
+	free(zeros);
+	return len;
 }
 
 static void enrolment(void)
@@ -407,6 +451,24 @@ static void pushing(void)
 	push(&c, 5, &o3, 1);
 	expect_error(&c, VELD_ESEQ, 4400);
 	conn_close(&c);
+	/* A deflate bomb; compressed garbage: refused, nothing stored. */
+	{
+		static uint8_t z[64 * 1024];
+		size_t n = zero_bomb(z, sizeof(z), 8 * 1024 * 1024);
+
+		conn_open(&c);
+		auth(&c, &kA);
+		expect_welcome(&c, "field");
+		push_runs(&c, 6, z, n);
+		expect_error(&c, VELD_EZIPSIZE, 4400);
+		conn_close(&c);
+		conn_open(&c);
+		auth(&c, &kA);
+		expect_welcome(&c, "field");
+		push_runs(&c, 7, (const uint8_t *)"\x03\x00garbage", 9);
+		expect_error(&c, VELD_EZIP, 4400);
+		conn_close(&c);
+	}
 	hash_now(h1);
 	CHECK_MEM(h0, h1, 32);
 
@@ -636,6 +698,90 @@ static void grouped_pushes(void)
 	server_down();
 }
 
+/* n own ops of k, seq 1..n, pushed in one PUSH; the RECEIPT is checked. */
+static void push_chain(struct conn *c, const struct veld_key *k, size_t n)
+{
+	struct veld_buf *ops = calloc(n, sizeof(*ops));
+	struct veld_bytes *b = calloc(n, sizeof(*b));
+	uint8_t id[32];
+
+	if (!ops || !b)
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		own_op(k, i + 1, i ? id : NULL, VELD_KIND_PUT, &ops[i], id);
+		b[i] = (struct veld_bytes){ops[i].data, ops[i].len};
+	}
+	veld_buf_reset(&c->tx);
+	CHECK_EQ(veld_msg_push(&c->tx, 1, b, n), 0);
+	input(&c->s, &c->tx);
+	settle_push(&c->s);
+	CHECK(next(&c->s, &c->m, &c->keep));
+	CHECK_EQ(c->m.type, VELD_MSG_RECEIPT);
+	CHECK_EQ(c->m.seq, n);
+	veld_msg_release(&c->m);
+	for (size_t i = 0; i < n; i++)
+		veld_buf_release(&ops[i]);
+	free(ops);
+	free(b);
+}
+
+/*
+ * Only the last op of a PUSH's run carries a signature, so an OPS may only
+ * end where every author in it ends signed: two pushes of 700 ops do not
+ * fit one OPS (1024 ops), and the first message ends after the first push
+ * instead of inside the second.
+ */
+static void pull_cut_at_signed(void)
+{
+	struct conn a, b, c;
+	char c1[VELD_CODE_BUF], c2[VELD_CODE_BUF], c3[VELD_CODE_BUF];
+	size_t got = 0, msgs = 0, first = 0;
+	int more = 1;
+
+	server_up();
+	issue("field", "Ahmed", veld_hlc_wall_ms() + 60000, c1);
+	issue("field", "Bea", veld_hlc_wall_ms() + 60000, c2);
+	issue("coordinator", "Carla", veld_hlc_wall_ms() + 60000, c3);
+	conn_open(&a);
+	enrol(&a, &kA, c1);
+	expect_welcome(&a, "field");
+	conn_open(&b);
+	enrol(&b, &kB, c2);
+	expect_welcome(&b, "field");
+	conn_open(&c);
+	enrol(&c, &kX, c3);
+	expect_welcome(&c, "coordinator");
+	push_chain(&a, &kA, 700);
+	push_chain(&b, &kB, 700);
+
+	veld_buf_reset(&c.tx);
+	CHECK_EQ(veld_msg_pull(&c.tx, 0), 0);
+	input(&c.s, &c.tx);
+	while (more && msgs < 10) {
+		size_t bad;
+		CHECK(next(&c.s, &c.m, &c.keep));
+		CHECK_EQ(c.m.type, VELD_MSG_OPS);
+		/* next() opened the runs; each ends signed and verifies */
+		CHECK_EQ(veld_runs_verify(&c.m.rs, &bad), 0);
+		if (!msgs)
+			first = c.m.nops;
+		got += c.m.nops;
+		more = c.m.more;
+		msgs++;
+		veld_buf_reset(&c.tx);
+		CHECK_EQ(veld_msg_ack(&c.tx, c.m.cursor), 0);
+		veld_msg_release(&c.m);
+		input(&c.s, &c.tx);
+	}
+	CHECK_EQ(first, 3 + 700); /* the enrolments and A's push */
+	CHECK_EQ(got, 3 + 700 + 700);
+	CHECK_EQ(msgs, 2);
+	conn_close(&a);
+	conn_close(&b);
+	conn_close(&c);
+	server_down();
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -650,5 +796,6 @@ int main(void)
 	pulling_and_live();
 	own_ops_skipped();
 	grouped_pushes();
+	pull_cut_at_signed();
 	return test_summary("test_session");
 }

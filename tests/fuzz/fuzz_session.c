@@ -239,8 +239,15 @@ static void drain(struct run *r)
 				m->type == VELD_MSG_ERROR
 					? veld_err_name((int)m->err)
 					: "");
-		if (m->type == VELD_MSG_OPS)
+		if (m->type == VELD_MSG_OPS) {
+			size_t bad;
 			r->last_cursor = m->cursor;
+			/* Every run the server sends ends with a signed op
+			 * that vouches for it. */
+			if (veld_msg_open_runs(m) ||
+			    veld_runs_verify(&m->rs, &bad))
+				fail("OPS whose runs do not decode or verify");
+		}
 		if (m->type == VELD_MSG_RECEIPT) {
 			struct veld_head head;
 			if (veld_msg_verify_receipt(m, k_srv.pk, r->s.device))

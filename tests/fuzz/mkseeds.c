@@ -82,6 +82,78 @@ static void make_op(const struct veld_key *k, struct veld_buf *out)
 	veld_buf_release(&body);
 }
 
+/*
+ * A chain of n ops by k (seq 1..n, clocks up then one step down, records
+ * a, b, a, ... so that the runs block refers back to a record), framed as
+ * they travel; op erase (if < n) without its body, as an erased op.
+ */
+static void make_chain(const struct veld_key *k, size_t n, size_t erase,
+		       struct veld_buf *out)
+{
+	uint8_t salt[VELD_SALT_LEN] = {0}, id[VELD_HASH_LEN];
+	struct veld_op_header h;
+
+	memset(&h, 0, sizeof(h));
+	for (size_t i = 0; i < n; i++) {
+		struct veld_buf body, one;
+		struct veld_op d;
+		msgpack_packer pk;
+
+		h.seq = i + 1;
+		h.has_prev = i > 0;
+		if (i)
+			memcpy(h.prev, id, VELD_HASH_LEN);
+		h.hlc = VELD_HLC_MAKE(UINT64_C(1767225600000) + 1000 * i,
+				      i == 2 ? 0 : 5);
+		memset(h.record, i % 2 ? 0xb2 : 0xa1, sizeof(h.record));
+		h.kind = VELD_KIND_PUT;
+		salt[0] = (uint8_t)i;
+		veld_buf_init(&body, VELD_BODY_MAX);
+		veld_buf_packer_init(&pk, &body);
+		veld_body_begin(&pk, salt);
+		msgpack_pack_map(&pk, 1);
+		str(&pk, "set");
+		msgpack_pack_map(&pk, 1);
+		str(&pk, "wish");
+		str(&pk, i % 2 ? "bankjes" : "bomen");
+		veld_buf_init(&one, VELD_OP_MAX);
+		if (veld_op_create(k, &h, body.data, body.len, &one, id) ||
+		    veld_op_decode(one.data, one.len, &d))
+			die("cannot make a chain");
+		veld_buf_init(&out[i], VELD_OP_MAX);
+		if (veld_op_frame(d.header, d.header_len, d.sig,
+				  i == erase ? NULL : d.body, d.body_len,
+				  &out[i]))
+			die("cannot frame a chain op");
+		veld_buf_release(&one);
+		veld_buf_release(&body);
+	}
+}
+
+/* A PUSH or OPS whose runs block is deflate "stored" (not compressed). */
+static int stored(struct veld_buf *b, int type, const struct veld_bytes *ops,
+		  size_t n)
+{
+	struct veld_buf z;
+	msgpack_packer pk;
+	int rc;
+
+	veld_buf_init(&z, VELD_MSG_MAX);
+	rc = veld_runs_encode(ops, n, 0, &z);
+	veld_buf_packer_init(&pk, b);
+	msgpack_pack_array(&pk, type == VELD_MSG_PUSH ? 3 : 4);
+	msgpack_pack_uint8(&pk, (uint8_t)type);
+	if (type == VELD_MSG_PUSH)
+		msgpack_pack_uint8(&pk, 3);
+	msgpack_pack_bin_with_body(&pk, z.data, z.len);
+	if (type == VELD_MSG_OPS) {
+		msgpack_pack_uint8(&pk, 121);
+		msgpack_pack_false(&pk);
+	}
+	veld_buf_release(&z);
+	return rc ? rc : b->err;
+}
+
 static void msg_seeds(void)
 {
 	struct veld_key srv, dev;
@@ -111,6 +183,29 @@ static void msg_seeds(void)
 	SEED("welcome_no_area",
 	     veld_msg_welcome(&b, "coordinator", "Carla", NULL, 0));
 	SEED("push", veld_msg_push(&b, 1, ops, 2));
+	/* Runs: one author's chain (one run, one signature), an erased op,
+	 * a record named again; then two authors in one OPS. */
+	{
+		struct veld_buf a[4], x[2];
+		struct veld_bytes all[6];
+
+		make_chain(&dev, 4, 1, a);
+		make_chain(&srv, 2, 9, x);
+		for (size_t i = 0; i < 4; i++)
+			all[i] = (struct veld_bytes){a[i].data, a[i].len};
+		for (size_t i = 0; i < 2; i++)
+			all[4 + i] = (struct veld_bytes){x[i].data, x[i].len};
+		SEED("push_run", veld_msg_push(&b, 2, all, 4));
+		SEED("ops_runs", veld_msg_ops(&b, all, 6, 120, 0));
+		/* The same, deflate "stored" (level 0): the fuzzer then mutates
+		 * the runs block itself, not compressed bits. */
+		SEED("push_run_stored", stored(&b, VELD_MSG_PUSH, all, 4));
+		SEED("ops_runs_stored", stored(&b, VELD_MSG_OPS, all, 6));
+		for (size_t i = 0; i < 4; i++)
+			veld_buf_release(&a[i]);
+		for (size_t i = 0; i < 2; i++)
+			veld_buf_release(&x[i]);
+	}
 	SEED("receipt", veld_msg_receipt(&b, &srv, dev.pk, 1, 7, head));
 	SEED("pull", veld_msg_pull(&b, 12345));
 	SEED("ops", veld_msg_ops(&b, ops, 1, 99, 1));

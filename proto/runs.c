@@ -1,0 +1,610 @@
+/*
+ * runs.c - encode and decode compressed runs blocks; see runs.h and
+ * docs/protocol.md §P2.1.
+ *
+ * The block, before deflate, is one canonical msgpack array of six columns
+ * (docs/protocol.md §P2.1):
+ *
+ *	[ runs     [[author bin(32), seq, prev bin(32)|nil, count, sig], ...],
+ *	  clocks   [hlc, ...],
+ *	  records  [bin(16) | uint, ...],
+ *	  kinds    [uint, ...],
+ *	  salts    bin(16 x the ops with a body),
+ *	  contents [bin | [body_len, body_hash bin(32)], ...] ]
+ *
+ * Every column but runs and salts has one entry per op, in order; the
+ * runs' counts add up to that number.  An hlc is a uint for a run's first
+ * op, then the signed difference from the op before.  A record is bin(16)
+ * the first time the block names it, afterwards a uint: its position among
+ * the block's bin(16) records so far.  A body is [bin(16) salt, content]:
+ * the salt travels in the salts column, the content bytes in contents; an
+ * erased op has its length and hash there instead.  Like values sit
+ * together, so deflate finds them: random salts and records do not break
+ * up the text of the contents (6 % fewer bytes than op by op, docs/bench.md).
+ */
+#include "runs.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <zlib.h>
+
+#include "canon.h"
+#include "err.h"
+
+/* --- the record table: records in order of first mention --- */
+
+struct rec_table {
+	const uint8_t **rec; /* borrowed 16-byte records */
+	uint32_t *slot;	     /* open addressing: index + 1, 0 = empty */
+	size_t n, nslots;
+};
+
+static int rec_init(struct rec_table *t, size_t max)
+{
+	t->n = 0;
+	t->nslots = 16;
+	while (t->nslots < 2 * max)
+		t->nslots *= 2;
+	t->rec = malloc(max * sizeof(*t->rec) + 1);
+	t->slot = calloc(t->nslots, sizeof(*t->slot));
+	return t->rec && t->slot ? 0 : VELD_ENOMEM;
+}
+
+static void rec_release(struct rec_table *t)
+{
+	free(t->rec);
+	free(t->slot);
+}
+
+static size_t rec_hash(const uint8_t *rec, size_t nslots)
+{
+	uint64_t h;
+
+	memcpy(&h, rec, sizeof(h)); /* record ids are random */
+	return (size_t)(h ^ (h >> 29)) & (nslots - 1);
+}
+
+/* Index of rec if known, else add it (room is guaranteed) and return -1. */
+static long rec_find_add(struct rec_table *t, const uint8_t *rec)
+{
+	size_t s = rec_hash(rec, t->nslots);
+
+	while (t->slot[s]) {
+		uint32_t i = t->slot[s] - 1;
+		if (memcmp(t->rec[i], rec, VELD_RECORD_LEN) == 0)
+			return (long)i;
+		s = (s + 1) & (t->nslots - 1);
+	}
+	t->rec[t->n] = rec;
+	t->slot[s] = (uint32_t)++t->n;
+	return -1;
+}
+
+/* --- encoding --- */
+
+/* 1 if b follows a in one author's chain, as a run needs. */
+static int linked(const struct veld_op *a, const struct veld_op *b)
+{
+	/* (and the clock step fits the signed delta it travels as) */
+	return memcmp(a->h.author, b->h.author, VELD_PK_LEN) == 0 &&
+	       b->h.seq == a->h.seq + 1 && b->h.has_prev &&
+	       memcmp(b->h.prev, a->id, VELD_HASH_LEN) == 0 &&
+	       (b->h.hlc >= a->h.hlc ||
+		a->h.hlc - b->h.hlc <= (uint64_t)INT64_MAX + 1);
+}
+
+/* A body's canonical prefix: fixarray(2), bin8 of 16 (the salt). */
+static const uint8_t body_prefix[3] = {0x92, 0xc4, VELD_SALT_LEN};
+#define BODY_HEAD (sizeof(body_prefix) + VELD_SALT_LEN)
+
+/* The clock of op i: absolute for a run's first op, else the step. */
+static void pack_clock(msgpack_packer *pk, const struct veld_op *op,
+		       const struct veld_op *before)
+{
+	if (before && op->h.hlc >= before->h.hlc)
+		msgpack_pack_uint64(pk, op->h.hlc - before->h.hlc);
+	else if (before) /* down by at most 2^63 (linked()): two's complement */
+		msgpack_pack_int64(pk, (int64_t)(op->h.hlc - before->h.hlc));
+	else
+		msgpack_pack_uint64(pk, op->h.hlc);
+}
+
+/* Pack the block of the decoded ops d[0..n) into raw, column by column. */
+static int pack_block(const struct veld_op *d, size_t n, struct veld_buf *raw)
+{
+	struct rec_table t;
+	msgpack_packer pk;
+	size_t nruns = 0, nbodies = 0;
+	uint8_t *last = malloc(n + 1);
+	int rc;
+
+	if (!last)
+		return VELD_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		last[i] = i + 1 == n || !linked(&d[i], &d[i + 1]);
+		if (last[i] && !d[i].sig) {
+			free(last);
+			return VELD_ERUNSIG;
+		}
+		nruns += last[i];
+		nbodies += d[i].body != NULL;
+	}
+	if ((rc = rec_init(&t, n)) < 0) {
+		rec_release(&t);
+		free(last);
+		return rc;
+	}
+	veld_buf_packer_init(&pk, raw);
+	msgpack_pack_array(&pk, 6);
+	/* runs */
+	msgpack_pack_array(&pk, nruns);
+	for (size_t i = 0, first = 0; i < n; i++) {
+		if (!last[i])
+			continue;
+		msgpack_pack_array(&pk, 5);
+		msgpack_pack_bin_with_body(&pk, d[first].h.author, VELD_PK_LEN);
+		msgpack_pack_uint64(&pk, d[first].h.seq);
+		if (d[first].h.has_prev)
+			msgpack_pack_bin_with_body(&pk, d[first].h.prev,
+						   VELD_HASH_LEN);
+		else
+			msgpack_pack_nil(&pk);
+		msgpack_pack_uint64(&pk, i + 1 - first);
+		msgpack_pack_bin_with_body(&pk, d[i].sig, VELD_SIG_LEN);
+		first = i + 1;
+	}
+	/* clocks */
+	msgpack_pack_array(&pk, n);
+	for (size_t i = 0; i < n; i++)
+		pack_clock(&pk, &d[i], i && !last[i - 1] ? &d[i - 1] : NULL);
+	/* records */
+	msgpack_pack_array(&pk, n);
+	for (size_t i = 0; i < n; i++) {
+		long idx = rec_find_add(&t, d[i].h.record);
+		if (idx >= 0)
+			msgpack_pack_uint32(&pk, (uint32_t)idx);
+		else
+			msgpack_pack_bin_with_body(&pk, d[i].h.record,
+						   VELD_RECORD_LEN);
+	}
+	/* kinds */
+	msgpack_pack_array(&pk, n);
+	for (size_t i = 0; i < n; i++)
+		msgpack_pack_uint64(&pk, d[i].h.kind);
+	/* salts, of the ops with a body, back to back */
+	msgpack_pack_bin(&pk, nbodies * VELD_SALT_LEN);
+	for (size_t i = 0; i < n; i++)
+		if (d[i].body)
+			msgpack_pack_bin_body(&pk, d[i].body + 3,
+					      VELD_SALT_LEN);
+	/* contents: the body after its salt, or an erased op's length and
+	 * hash (veld_op_decode checked that a body starts [bin(16), ...) */
+	msgpack_pack_array(&pk, n);
+	for (size_t i = 0; i < n; i++) {
+		if (d[i].body) {
+			msgpack_pack_bin_with_body(&pk, d[i].body + BODY_HEAD,
+						   d[i].body_len - BODY_HEAD);
+		} else {
+			msgpack_pack_array(&pk, 2);
+			msgpack_pack_uint64(&pk, d[i].h.body_len);
+			msgpack_pack_bin_with_body(&pk, d[i].h.body_hash,
+						   VELD_HASH_LEN);
+		}
+	}
+	rec_release(&t);
+	free(last);
+	return raw->err;
+}
+
+static int deflate_to(const struct veld_buf *raw, int level,
+		      struct veld_buf *out)
+{
+	z_stream z;
+	uint8_t *tmp;
+	size_t cap;
+	int rc;
+
+	memset(&z, 0, sizeof(z));
+	if (deflateInit2(&z, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) !=
+	    Z_OK)
+		return VELD_ENOMEM;
+	cap = deflateBound(&z, (uLong)raw->len);
+	tmp = malloc(cap);
+	if (!tmp) {
+		deflateEnd(&z);
+		return VELD_ENOMEM;
+	}
+	z.next_in = raw->data;
+	z.avail_in = (uInt)raw->len;
+	z.next_out = tmp;
+	z.avail_out = (uInt)cap;
+	rc = deflate(&z, Z_FINISH) == Z_STREAM_END ? 0 : VELD_ENOMEM;
+	if (rc == 0)
+		rc = veld_buf_append(out, tmp, cap - z.avail_out);
+	deflateEnd(&z);
+	free(tmp);
+	return rc;
+}
+
+int veld_runs_encode(const struct veld_bytes *ops, size_t n, int level,
+		     struct veld_buf *out)
+{
+	struct veld_op *d = malloc(n * sizeof(*d) + 1);
+	struct veld_buf raw;
+	int rc = 0;
+
+	if (!d)
+		return VELD_ENOMEM;
+	if (level < 0 || level > 9)
+		rc = VELD_EINVAL;
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = veld_op_decode(ops[i].p, ops[i].len, &d[i]);
+	veld_buf_init(&raw, VELD_RUNS_MAX);
+	if (rc == 0)
+		rc = pack_block(d, n, &raw);
+	if (rc == 0)
+		rc = deflate_to(&raw, level, out);
+	veld_buf_release(&raw);
+	free(d);
+	return rc;
+}
+
+/* --- decoding --- */
+
+/* Inflate z into a new buffer of at most VELD_RUNS_MAX bytes. */
+static int inflate_block(const uint8_t *zb, size_t zlen, uint8_t **out,
+			 size_t *len)
+{
+	z_stream z;
+	uint8_t *buf = NULL;
+	size_t cap = 0, have = 0;
+	int rc = 0, zr = Z_OK;
+
+	memset(&z, 0, sizeof(z));
+	if (inflateInit2(&z, -15) != Z_OK)
+		return VELD_ENOMEM;
+	z.next_in = (Bytef *)zb;
+	z.avail_in = (uInt)zlen;
+	while (zr != Z_STREAM_END) {
+		if (have == cap) {
+			/* One byte past the limit tells a bomb from a block
+			 * of exactly VELD_RUNS_MAX bytes. */
+			size_t ncap = cap ? cap * 2 : 64 * 1024;
+			uint8_t *p;
+			if (cap > VELD_RUNS_MAX) {
+				rc = VELD_EZIPSIZE;
+				break;
+			}
+			if (ncap > VELD_RUNS_MAX + 1)
+				ncap = VELD_RUNS_MAX + 1;
+			p = realloc(buf, ncap);
+			if (!p) {
+				rc = VELD_ENOMEM;
+				break;
+			}
+			buf = p;
+			cap = ncap;
+		}
+		z.next_out = buf + have;
+		z.avail_out = (uInt)(cap - have);
+		zr = inflate(&z, Z_NO_FLUSH);
+		have = cap - z.avail_out;
+		if (zr == Z_MEM_ERROR) {
+			rc = VELD_ENOMEM;
+			break;
+		}
+		if (zr != Z_OK && zr != Z_STREAM_END) {
+			rc = VELD_EZIP; /* corrupt, or ends too soon */
+			break;
+		}
+		if (have > VELD_RUNS_MAX) {
+			rc = VELD_EZIPSIZE;
+			break;
+		}
+		if (zr == Z_OK && z.avail_in == 0 && have < cap) {
+			rc = VELD_EZIP; /* input used up, stream not ended */
+			break;
+		}
+	}
+	if (rc == 0 && z.avail_in != 0)
+		rc = VELD_EZIP; /* bytes after the end of the stream */
+	inflateEnd(&z);
+	if (rc < 0) {
+		free(buf);
+		return rc;
+	}
+	*out = buf;
+	*len = have;
+	return 0;
+}
+
+static int is_bin(const msgpack_object *o, uint32_t n)
+{
+	return o->type == MSGPACK_OBJECT_BIN && o->via.bin.size == n;
+}
+
+static int is_uint(const msgpack_object *o)
+{
+	return o->type == MSGPACK_OBJECT_POSITIVE_INTEGER;
+}
+
+/* State while rebuilding one block's ops. */
+struct rebuild {
+	struct veld_runs *r;
+	struct rec_table t;
+	struct veld_buf hdr;
+	uint8_t body[VELD_BODY_MAX]; /* a body put back together */
+	size_t (*off)[2];	     /* per op: envelope start, end */
+	size_t nops;		     /* the block's ops (sum of run counts) */
+	/* the columns, n entries each (salts: 16 bytes per body) */
+	const msgpack_object *clocks, *records, *kinds, *contents;
+	const uint8_t *salts;
+	size_t nsalts, salt_at;
+};
+
+/* Apply an hlc field (absolute for a run's first op, else a delta). */
+static int hlc_field(const msgpack_object *o, int first, uint64_t *hlc)
+{
+	if (first) {
+		if (!is_uint(o))
+			return VELD_EMSGSHAPE;
+		*hlc = o->via.u64;
+		return 0;
+	}
+	if (is_uint(o)) {
+		if (o->via.u64 > UINT64_MAX - *hlc)
+			return VELD_EHLC;
+		*hlc += o->via.u64;
+		return 0;
+	}
+	if (o->type != MSGPACK_OBJECT_NEGATIVE_INTEGER)
+		return VELD_EMSGSHAPE;
+	/* -INT64_MIN does not fit an int64: negate in unsigned. */
+	if ((uint64_t)0 - (uint64_t)o->via.i64 > *hlc)
+		return VELD_EHLC;
+	*hlc -= (uint64_t)0 - (uint64_t)o->via.i64;
+	return 0;
+}
+
+/* Rebuild op i of the block into b->r->env; h holds its run so far. */
+static int rebuild_op(struct rebuild *b, size_t i, struct veld_op_header *h,
+		      int first, const uint8_t *sig)
+{
+	const msgpack_object *rec = &b->records[i], *c = &b->contents[i];
+	const uint8_t *body = NULL;
+	size_t start = b->r->env.len;
+	int rc;
+
+	if ((rc = hlc_field(&b->clocks[i], first, &h->hlc)) < 0)
+		return rc;
+	if (is_bin(rec, VELD_RECORD_LEN)) {
+		b->t.rec[b->t.n++] = (const uint8_t *)rec->via.bin.ptr;
+		memcpy(h->record, rec->via.bin.ptr, VELD_RECORD_LEN);
+	} else if (is_uint(rec)) {
+		if (rec->via.u64 >= b->t.n)
+			return VELD_ERECORDREF;
+		memcpy(h->record, b->t.rec[rec->via.u64], VELD_RECORD_LEN);
+	} else {
+		return VELD_EMSGSHAPE;
+	}
+	if (!is_uint(&b->kinds[i]))
+		return VELD_EMSGSHAPE;
+	h->kind = b->kinds[i].via.u64;
+	if (c->type == MSGPACK_OBJECT_BIN) {
+		/* [salt, content]: the salt from its column */
+		if (b->salt_at == b->nsalts)
+			return VELD_EMSGSHAPE;
+		if (c->via.bin.size > sizeof(b->body) - BODY_HEAD)
+			return VELD_EBODYSIZE;
+		memcpy(b->body, body_prefix, sizeof(body_prefix));
+		memcpy(b->body + sizeof(body_prefix),
+		       b->salts + VELD_SALT_LEN * b->salt_at++, VELD_SALT_LEN);
+		memcpy(b->body + BODY_HEAD, c->via.bin.ptr, c->via.bin.size);
+		body = b->body;
+		h->body_len = BODY_HEAD + c->via.bin.size;
+		if ((rc = veld_body_check(body, h->body_len)) < 0)
+			return rc;
+		veld_body_hash(body, h->body_len, h->body_hash);
+	} else {
+		const msgpack_object *e = c->via.array.ptr;
+		if (c->type != MSGPACK_OBJECT_ARRAY || c->via.array.size != 2 ||
+		    !is_uint(&e[0]) || !is_bin(&e[1], VELD_HASH_LEN))
+			return VELD_EMSGSHAPE;
+		h->body_len = e[0].via.u64;
+		memcpy(h->body_hash, e[1].via.bin.ptr, VELD_HASH_LEN);
+	}
+	veld_buf_reset(&b->hdr);
+	if ((rc = veld_op_header_encode(h, &b->hdr)) < 0)
+		return rc;
+	rc = veld_op_frame(b->hdr.data, b->hdr.len, sig, body, h->body_len,
+			   &b->r->env);
+	if (rc < 0)
+		return rc;
+	b->off[i][0] = start;
+	b->off[i][1] = b->r->env.len;
+	b->r->n++;
+	/* The next op of the run names this one. */
+	veld_op_id(b->hdr.data, b->hdr.len, h->prev);
+	h->has_prev = 1;
+	h->seq++;
+	return 0;
+}
+
+/* Check a run's fields and note where it sits; 0 or EMSGSHAPE. */
+static int run_fields(struct rebuild *b, const msgpack_object *run,
+		      size_t first)
+{
+	const msgpack_object *f = run->via.array.ptr;
+	struct veld_run *ri = &b->r->runs[b->r->nruns];
+
+	if (run->type != MSGPACK_OBJECT_ARRAY || run->via.array.size != 5 ||
+	    !is_bin(&f[0], VELD_PK_LEN) || !is_uint(&f[1]) ||
+	    (f[2].type != MSGPACK_OBJECT_NIL &&
+	     !is_bin(&f[2], VELD_HASH_LEN)) ||
+	    !is_uint(&f[3]) || f[3].via.u64 < 1 ||
+	    f[3].via.u64 > b->nops - first || !is_bin(&f[4], VELD_SIG_LEN))
+		return VELD_EMSGSHAPE;
+	ri->first = first;
+	ri->n = f[3].via.u64;
+	memcpy(ri->author, f[0].via.bin.ptr, VELD_PK_LEN);
+	b->r->nruns++;
+	return 0;
+}
+
+static int rebuild_run(struct rebuild *b, const msgpack_object *run,
+		       const struct veld_run *ri)
+{
+	const msgpack_object *f = run->via.array.ptr;
+	struct veld_op_header h;
+	int rc;
+
+	memset(&h, 0, sizeof(h));
+	h.version = VELD_OP_VERSION;
+	memcpy(h.author, ri->author, VELD_PK_LEN);
+	h.seq = f[1].via.u64;
+	h.has_prev = f[2].type != MSGPACK_OBJECT_NIL;
+	if (h.has_prev)
+		memcpy(h.prev, f[2].via.bin.ptr, VELD_HASH_LEN);
+	for (size_t k = 0; k < ri->n; k++) {
+		int last = k + 1 == ri->n;
+		rc = rebuild_op(b, ri->first + k, &h, k == 0,
+				last ? (const uint8_t *)f[4].via.bin.ptr
+				     : NULL);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* 1 if o is an array of exactly n elements. */
+static int is_column(const msgpack_object *o, size_t n)
+{
+	return o->type == MSGPACK_OBJECT_ARRAY && o->via.array.size == n;
+}
+
+/* Find the columns of the block a and check their lengths. */
+static int columns(struct rebuild *b, const msgpack_object *a)
+{
+	const msgpack_object *runs = &a[0];
+	size_t n = 0, nbodies = 0;
+	int rc;
+
+	if (runs->type != MSGPACK_OBJECT_ARRAY)
+		return VELD_EMSGSHAPE;
+	b->r->runs = malloc(runs->via.array.size * sizeof(*b->r->runs) + 1);
+	if (!b->r->runs)
+		return VELD_ENOMEM;
+	for (uint32_t i = 0; i < runs->via.array.size; i++) {
+		if ((rc = run_fields(b, &runs->via.array.ptr[i], n)) < 0)
+			return rc;
+		n += b->r->runs[i].n;
+	}
+	if (!is_column(&a[1], n) || !is_column(&a[2], n) ||
+	    !is_column(&a[3], n) || a[4].type != MSGPACK_OBJECT_BIN ||
+	    !is_column(&a[5], n))
+		return VELD_EMSGSHAPE;
+	b->clocks = a[1].via.array.ptr;
+	b->records = a[2].via.array.ptr;
+	b->kinds = a[3].via.array.ptr;
+	b->contents = a[5].via.array.ptr;
+	for (size_t i = 0; i < n; i++)
+		nbodies += b->contents[i].type == MSGPACK_OBJECT_BIN;
+	if (a[4].via.bin.size != nbodies * VELD_SALT_LEN)
+		return VELD_EMSGSHAPE;
+	b->salts = (const uint8_t *)a[4].via.bin.ptr;
+	b->nsalts = nbodies;
+	b->nops = n;
+	return 0;
+}
+
+int veld_runs_decode(const uint8_t *z, size_t zlen, size_t max_ops,
+		     struct veld_runs *r)
+{
+	struct veld_canon_limits lim = {3, max_ops < 6 ? 6 : (uint32_t)max_ops,
+					VELD_SALT_LEN * max_ops > VELD_BODY_MAX
+						? VELD_SALT_LEN * max_ops
+						: VELD_BODY_MAX};
+	struct rebuild *b = calloc(1, sizeof(*b));
+	msgpack_unpacked u;
+	const msgpack_object *a;
+	uint8_t *raw = NULL;
+	size_t len = 0;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	veld_buf_init(&r->env, 0);
+	msgpack_unpacked_init(&u);
+	if (!b) {
+		rc = VELD_ENOMEM;
+		goto out;
+	}
+	b->r = r;
+	b->nops = max_ops;
+	veld_buf_init(&b->hdr, VELD_HEADER_MAX);
+	if ((rc = inflate_block(z, zlen, &raw, &len)) < 0)
+		goto out;
+	if ((rc = veld_canon_decode_limits(raw, len, &lim, &u)) < 0)
+		goto out;
+	if (!is_column(&u.data, 6)) {
+		rc = VELD_EMSGSHAPE;
+		goto out;
+	}
+	a = u.data.via.array.ptr;
+	if ((rc = columns(b, a)) < 0)
+		goto out;
+	/* Each op's envelope is at most its block bytes plus a header. */
+	veld_buf_init(&r->env, len + b->nops * (VELD_HEADER_MAX + 32) + 16);
+	b->off = malloc(b->nops * sizeof(*b->off) + 1);
+	r->ops = malloc(b->nops * sizeof(*r->ops) + 1);
+	if (!b->off || !r->ops || (rc = rec_init(&b->t, b->nops)) < 0) {
+		rc = VELD_ENOMEM;
+		goto out;
+	}
+	for (uint32_t i = 0; i < a[0].via.array.size; i++)
+		if ((rc = rebuild_run(b, &a[0].via.array.ptr[i], &r->runs[i])) <
+		    0)
+			goto out;
+	for (size_t i = 0; i < r->n; i++) {
+		r->ops[i].p = r->env.data + b->off[i][0];
+		r->ops[i].len = b->off[i][1] - b->off[i][0];
+	}
+out:
+	r->bad = r->n;
+	if (rc < 0) {
+		free(r->ops);
+		r->ops = NULL;
+	}
+	if (b) {
+		rec_release(&b->t);
+		free(b->off);
+		veld_buf_release(&b->hdr);
+		free(b);
+	}
+	msgpack_unpacked_destroy(&u);
+	free(raw);
+	return rc;
+}
+
+int veld_runs_verify(const struct veld_runs *r, size_t *bad)
+{
+	for (size_t i = 0; i < r->nruns; i++) {
+		size_t k = r->runs[i].first + r->runs[i].n - 1;
+		struct veld_op op;
+
+		if (veld_op_decode(r->ops[k].p, r->ops[k].len, &op) < 0 ||
+		    veld_op_verify(&op) < 0) {
+			*bad = k;
+			return VELD_ESIG;
+		}
+	}
+	return 0;
+}
+
+void veld_runs_release(struct veld_runs *r)
+{
+	veld_buf_release(&r->env);
+	free(r->ops);
+	free(r->runs);
+	memset(r, 0, sizeof(*r));
+}
