@@ -324,7 +324,9 @@ static void push_answer(struct veld_session *s, struct veld_ingest_job *job,
 		if (job->err == VELD_EZIP || job->err == VELD_EZIPSIZE)
 			snprintf(what, sizeof(what), "the ops of batch %llu",
 				 (unsigned long long)job->batch);
-		else if (!job->err && bad >= job->nops) /* the store */
+		/* Ops that passed the workers (they set nops) and no op
+		 * named: the store failed. */
+		else if (job->nops && bad >= job->nops)
 			snprintf(what, sizeof(what),
 				 "on the server, batch %llu; nothing is lost",
 				 (unsigned long long)job->batch);
