@@ -473,12 +473,11 @@ int veld_store_open(const char *path, struct veld_store **out)
 	sqlite3_busy_timeout(s->db, 5000);
 	/*
 	 * WAL + FULL: a commit is on stable storage when COMMIT returns.
-	 * A 4 MiB page cache (VELD_STORE_CACHE_KIB; veldd gives it more) and
-	 * a checkpoint every 8192 pages (instead of SQLite's 2 MiB and 1000)
-	 * keep a batch from spilling and from paying a checkpoint on every
-	 * commit (bench_apply: 3.0 -> 2.6 x raw verify
-	 * per op); the WAL file is truncated back to 64 MiB after a
-	 * checkpoint.  None of this changes durability.
+	 * A 2 MiB page cache (VELD_STORE_CACHE_KIB; veldd gives it more) and
+	 * a checkpoint every 8192 pages (instead of SQLite's 1000) keep a
+	 * batch from paying a checkpoint on every commit; the WAL file is
+	 * truncated back to 64 MiB after a checkpoint.  None of this changes
+	 * durability.
 	 */
 	if (sqlite3_exec(s->db,
 			 "PRAGMA journal_mode = WAL;"

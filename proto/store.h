@@ -148,13 +148,14 @@ void veld_store_close(struct veld_store *s);
 
 /*
  * veld_store_cache_set - let the page cache hold up to kib KiB (the
- * default, VELD_STORE_CACHE_KIB, suits a device).  A server that applies
- * the pushes of many devices in one transaction (group commit) gives it
+ * default, VELD_STORE_CACHE_KIB, suits a device: 2 MiB, so that a
+ * coordinator pulling a million ops stays within 12 MiB).  A server that
+ * applies the pushes of many devices in one transaction (group commit) gives it
  * more, so that the transaction's pages stay in memory until the commit
  * instead of being written to the WAL early and again at the commit.
  * Returns 0 or VELD_ESTORE.
  */
-#define VELD_STORE_CACHE_KIB 4096
+#define VELD_STORE_CACHE_KIB 2048
 int veld_store_cache_set(struct veld_store *s, int kib)
 	__attribute__((warn_unused_result));
 
