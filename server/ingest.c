@@ -17,6 +17,7 @@ struct veld_ingest {
 	struct veld_ingest_job *todo, *todo_tail;
 	struct veld_ingest_job *done, *done_tail;
 	int stop;
+	size_t decoded; /* jobs checked and not yet released */
 	int nthreads;
 	pthread_t threads[8];
 	void (*wake)(void *);
@@ -82,7 +83,10 @@ static void *worker(void *arg)
 	for (;;) {
 		struct veld_ingest_job *job;
 
-		while (!in->stop && !in->todo)
+		/* Bounded: a checked job holds its rebuilt ops (up to ~0.5 MB)
+		 * until the service thread has applied and released it. */
+		while (!in->stop &&
+		       (!in->todo || in->decoded >= VELD_INGEST_DECODED_MAX))
 			pthread_cond_wait(&in->work, &in->lock);
 		if (in->stop)
 			break;
@@ -90,6 +94,7 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&in->lock);
 		check(job);
 		pthread_mutex_lock(&in->lock);
+		in->decoded++;
 		push(&in->done, &in->done_tail, job);
 		pthread_mutex_unlock(&in->lock);
 		in->wake(in->wake_ctx);
@@ -174,6 +179,17 @@ void veld_ingest_job_free(struct veld_ingest_job *job)
 		free(job->z);
 		free(job);
 	}
+}
+
+void veld_ingest_release(struct veld_ingest *in, struct veld_ingest_job *job)
+{
+	if (!job)
+		return;
+	veld_ingest_job_free(job);
+	pthread_mutex_lock(&in->lock);
+	in->decoded--;
+	pthread_cond_signal(&in->work);
+	pthread_mutex_unlock(&in->lock);
 }
 
 void veld_ingest_submit(struct veld_ingest *in, struct veld_ingest_job *job)

@@ -21,6 +21,11 @@
 #include "msg.h"
 
 #define VELD_INGEST_THREADS 2
+/* Checked jobs waiting to be applied, at most: each holds its rebuilt ops
+ * (up to ~0.5 MB for a full PUSH), so with many devices pushing at once
+ * this, not the number of devices, bounds veldd's memory.  The service
+ * thread applies the waiting ones as one group (session.h). */
+#define VELD_INGEST_DECODED_MAX 8
 
 struct veld_ingest;
 
@@ -63,7 +68,12 @@ void veld_ingest_job_free(struct veld_ingest_job *job);
 /* Queue a job (ownership moves to the pool). */
 void veld_ingest_submit(struct veld_ingest *in, struct veld_ingest_job *job);
 
-/* Take one finished job (ownership moves to the caller), or NULL. */
+/* Take one finished job (ownership moves to the caller, who gives it back
+ * with veld_ingest_release), or NULL. */
 struct veld_ingest_job *veld_ingest_done(struct veld_ingest *in);
+
+/* veld_ingest_release - free a job that veld_ingest_done() gave, making
+ * room for the workers to check the next one.  NULL is fine. */
+void veld_ingest_release(struct veld_ingest *in, struct veld_ingest_job *job);
 
 #endif /* VELD_INGEST_H */

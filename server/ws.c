@@ -62,7 +62,7 @@ static void drain_ingest(struct veld_server *srv)
 				break;
 		veld_session_push_many(srv, jobs, n);
 		for (size_t i = 0; i < n; i++)
-			veld_ingest_job_free(jobs[i]);
+			veld_ingest_release(srv->ingest, jobs[i]);
 	} while (n == VELD_PUSH_GROUP_MAX);
 }
 

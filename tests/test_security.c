@@ -225,7 +225,7 @@ static void settle_push(struct conn *c)
 	if (!job)
 		abort();
 	veld_session_push_done(&c->s, job);
-	veld_ingest_job_free(job);
+	veld_ingest_release(srv.ingest, job);
 }
 
 static void push(struct conn *c, const struct veld_buf *ops, size_t n)

@@ -100,7 +100,7 @@ static void settle_push(struct veld_session *s)
 	if (!job)
 		abort();
 	veld_session_push_done(s, job);
-	veld_ingest_job_free(job);
+	veld_ingest_release(srv.ingest, job);
 }
 
 struct conn {
@@ -672,7 +672,7 @@ static void grouped_pushes(void)
 	conn_close(&x); /* gone before its push is applied */
 	veld_session_push_many(&srv, jobs, got);
 	for (size_t i = 0; i < got; i++)
-		veld_ingest_job_free(jobs[i]);
+		veld_ingest_release(srv.ingest, jobs[i]);
 
 	CHECK(next(&a.s, &a.m, &a.keep));
 	CHECK_EQ(a.m.type, VELD_MSG_RECEIPT);
@@ -782,6 +782,54 @@ static void pull_cut_at_signed(void)
 	server_down();
 }
 
+/*
+ * The workers stop checking pushes once VELD_INGEST_DECODED_MAX checked
+ * jobs wait to be applied (each holds its rebuilt ops), and go on as soon
+ * as one is released: veldd's memory does not grow with the number of
+ * devices pushing at once.
+ */
+static void ingest_bounded(void)
+{
+	enum { N = VELD_INGEST_DECODED_MAX + 4 };
+	static const uint8_t junk[] = {1, 2, 3};
+	struct veld_ingest_job *got[N];
+	struct veld_msg m = {
+		.type = VELD_MSG_PUSH, .runs = junk, .runs_len = sizeof(junk)};
+	uint8_t author[32] = {0};
+	struct timespec ts = {0, 2000000};
+	size_t n = 0;
+
+	server_up();
+	for (int i = 0; i < N; i++)
+		veld_ingest_submit(
+			srv.ingest,
+			veld_ingest_job_new(&m, (uint64_t)i, author));
+	for (int i = 0; i < 200 && n < VELD_INGEST_DECODED_MAX; i++) {
+		struct veld_ingest_job *j = veld_ingest_done(srv.ingest);
+		if (j)
+			got[n++] = j;
+		else
+			nanosleep(&ts, NULL);
+	}
+	CHECK_EQ(n, VELD_INGEST_DECODED_MAX);
+	CHECK(got[0]->err < 0); /* not a runs block: refused, still counted */
+	for (int i = 0; i < 50; i++) /* 100 ms: the workers wait */
+		nanosleep(&ts, NULL);
+	CHECK(veld_ingest_done(srv.ingest) == NULL);
+	veld_ingest_release(srv.ingest, got[0]);
+	for (int i = 0; i < 200 && n == VELD_INGEST_DECODED_MAX; i++) {
+		struct veld_ingest_job *j = veld_ingest_done(srv.ingest);
+		if (j)
+			got[n++] = j;
+		else
+			nanosleep(&ts, NULL);
+	}
+	CHECK_EQ(n, VELD_INGEST_DECODED_MAX + 1);
+	for (size_t i = 1; i < n; i++)
+		veld_ingest_release(srv.ingest, got[i]);
+	server_down(); /* frees the jobs still queued */
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -797,5 +845,6 @@ int main(void)
 	own_ops_skipped();
 	grouped_pushes();
 	pull_cut_at_signed();
+	ingest_bounded();
 	return test_summary("test_session");
 }

@@ -281,7 +281,7 @@ static void settle(struct run *r)
 	if (!job)
 		fail("the worker pool never finished a PUSH");
 	veld_session_push_done(&r->s, job);
-	veld_ingest_job_free(job);
+	veld_ingest_release(srv.ingest, job);
 	if (r->s.state == VELD_SS_CLOSING) { /* refused: nothing kept */
 		state_hash(h1);
 		if (op_count() != before || memcmp(h0, h1, sizeof(h0)))
