@@ -228,7 +228,7 @@ static void on_push(struct veld_session *s, const struct veld_msg *m)
 }
 
 /* Remember how far a device has pulled, for operators (devices view). */
-static void note_ack(struct veld_session *s)
+static void note_ack(struct veld_session *s, uint64_t cursor)
 {
 	char key[80];
 	uint8_t val[16];
@@ -237,7 +237,7 @@ static void note_ack(struct veld_session *s)
 	snprintf(key, sizeof(key), "ack:");
 	sodium_bin2hex(key + 4, sizeof(key) - 4, s->device, 32);
 	for (int i = 0; i < 8; i++) {
-		val[i] = (uint8_t)(s->cursor >> (56 - 8 * i));
+		val[i] = (uint8_t)(cursor >> (56 - 8 * i));
 		val[8 + i] = (uint8_t)(now >> (56 - 8 * i));
 	}
 	if (veld_store_meta_set(veld_replica_store(s->srv->replica), key, val,
@@ -288,12 +288,15 @@ void veld_session_input(struct veld_session *s, const uint8_t *raw, size_t len)
 		veld_session_pump(s);
 		break;
 	case VELD_MSG_ACK:
-		if (!s->ops_unacked || m->cursor != s->cursor) {
+		/* ACKs come in the order of the OPS they answer. */
+		if (!s->ops_unacked || m->cursor != s->unacked[0]) {
 			veld_session_fail(s, VELD_EPROTO, "unexpected ACK");
 			break;
 		}
-		s->ops_unacked = 0;
-		note_ack(s);
+		s->ops_unacked--;
+		memmove(s->unacked, s->unacked + 1,
+			s->ops_unacked * sizeof(s->unacked[0]));
+		note_ack(s, m->cursor);
 		veld_session_pump(s);
 		break;
 	default:
@@ -517,9 +520,12 @@ void veld_session_pump(struct veld_session *s)
 	struct veld_bytes *ops = NULL;
 	struct collect *c;
 	struct veld_buf *b;
-	int rc;
+	int rc, sent = 0;
 
-	if (s->state != VELD_SS_READY || !s->streaming || s->ops_unacked ||
+	/* Another OPS before the ACK only while catching up (P3). */
+	if (s->state != VELD_SS_READY || !s->streaming ||
+	    (s->ops_unacked &&
+	     (!s->last_more || s->ops_unacked >= VELD_OPS_WINDOW)) ||
 	    s->out_n == VELD_SESSION_OUT_MAX)
 		return;
 	c = calloc(1, sizeof(*c));
@@ -588,15 +594,22 @@ void veld_session_pump(struct veld_session *s)
 		goto out;
 	}
 	s->cursor = (uint64_t)c->last_pos;
-	s->ops_unacked = 1;
+	s->unacked[s->ops_unacked++] = (uint64_t)c->last_pos;
+	s->last_more = c->full;
 	if (!c->full)
 		s->caught_up = 1;
 	out_commit(s);
 	report(s, (struct veld_event){
 			  .kind = VELD_EV_PULL, .n = c->n, .more = c->full});
+	sent = 1;
 out:
 	veld_buf_release(&c->frames);
 	free(c->open);
 	free(c);
 	free(ops);
+	/* Catching up: the next OPS goes out while the device applies this
+	 * one (at most VELD_OPS_WINDOW deep, so this recursion is too). */
+	if (sent && s->state == VELD_SS_READY && s->last_more &&
+	    s->ops_unacked < VELD_OPS_WINDOW)
+		veld_session_pump(s);
 }

@@ -10,7 +10,8 @@
  *
  * Memory per connection is bounded: at most VELD_SESSION_OUT_MAX queued
  * messages of at most VELD_MSG_MAX bytes, one PUSH in the worker pool at a
- * time (reading is paused meanwhile) and one OPS message unacknowledged.
+ * time (reading is paused meanwhile) and at most VELD_OPS_WINDOW OPS
+ * messages unacknowledged.
  * A slow reader therefore only slows itself.
  */
 #ifndef VELD_SESSION_H
@@ -24,6 +25,11 @@
 #include "server.h"
 
 #define VELD_SESSION_OUT_MAX 4
+/* OPS messages in flight while a device catches up (docs/protocol.md P3):
+ * the next one is packed and sent while the device applies the one
+ * before.  Live OPS, and anything after an OPS with more = false, wait for
+ * the ACK as before. */
+#define VELD_OPS_WINDOW 2
 /* Bytes a queue slot (and ws.c's assembly buffer) may keep allocated
  * between messages; bigger ones are freed once sent (or handled), so an
  * idle connection costs a few KiB whatever it has moved. */
@@ -45,9 +51,11 @@ struct veld_session {
 	uint8_t nonce[VELD_NONCE_LEN];
 	uint8_t device[32];
 	struct veld_device_info info;
-	int push_busy;	 /* a PUSH is being checked */
-	int streaming;	 /* PULL received: OPS flow, then live */
-	int ops_unacked; /* an OPS waits for its ACK */
+	int push_busy;	      /* a PUSH is being checked */
+	int streaming;	      /* PULL received: OPS flow, then live */
+	unsigned ops_unacked; /* OPS sent, not yet acknowledged */
+	uint64_t unacked[VELD_OPS_WINDOW]; /* their cursors, oldest first */
+	int last_more;			   /* the last OPS sent had more */
 	int caught_up;	 /* an OPS with more = false was sent */
 	uint64_t cursor; /* log position of the last op sent */
 	struct veld_buf out[VELD_SESSION_OUT_MAX];

@@ -14,7 +14,7 @@
 #include "replica_util.h"
 #include "session.h"
 
-static struct veld_key kS, kA, kB, kX;
+static struct veld_key kS, kA, kB, kX, kY;
 static struct veld_server srv;
 static int flow_on = 1;
 
@@ -783,6 +783,83 @@ static void pull_cut_at_signed(void)
 }
 
 /*
+ * While a device catches up the server packs the next OPS before the ACK
+ * of the one before (VELD_OPS_WINDOW, protocol P3), so packing and
+ * applying overlap; after an OPS with more = false, and for live ops, it
+ * waits for the ACKs.  ACKs must come in order.
+ */
+static void pull_window(void)
+{
+	struct conn a, b, c, d;
+	char c1[VELD_CODE_BUF], c2[VELD_CODE_BUF], c3[VELD_CODE_BUF],
+		c4[VELD_CODE_BUF];
+	uint64_t cur1, cur2;
+
+	server_up();
+	issue("field", "Ahmed", veld_hlc_wall_ms() + 60000, c1);
+	issue("field", "Bea", veld_hlc_wall_ms() + 60000, c2);
+	issue("coordinator", "Carla", veld_hlc_wall_ms() + 60000, c3);
+	issue("field", "Dirk", veld_hlc_wall_ms() + 60000, c4);
+	conn_open(&a);
+	enrol(&a, &kA, c1);
+	expect_welcome(&a, "field");
+	conn_open(&b);
+	enrol(&b, &kB, c2);
+	expect_welcome(&b, "field");
+	conn_open(&c);
+	enrol(&c, &kX, c3);
+	expect_welcome(&c, "coordinator");
+	push_chain(&a, &kA, 700);
+	push_chain(&b, &kB, 700);
+
+	veld_buf_reset(&c.tx);
+	CHECK_EQ(veld_msg_pull(&c.tx, 0), 0);
+	input(&c.s, &c.tx);
+	/* Two OPS before any ACK: the second ends the catch-up. */
+	CHECK(next(&c.s, &c.m, &c.keep));
+	CHECK_EQ(c.m.type, VELD_MSG_OPS);
+	CHECK_EQ(c.m.more, 1);
+	cur1 = c.m.cursor;
+	veld_msg_release(&c.m);
+	CHECK(next(&c.s, &c.m, &c.keep));
+	CHECK_EQ(c.m.type, VELD_MSG_OPS);
+	CHECK_EQ(c.m.more, 0);
+	cur2 = c.m.cursor;
+	CHECK(cur2 > cur1);
+	veld_msg_release(&c.m);
+	CHECK(!next(&c.s, &c.m, &c.keep));
+
+	/* A new device's enrolment is a live op: it waits for the ACKs. */
+	conn_open(&d);
+	enrol(&d, &kY, c4);
+	expect_welcome(&d, "field");
+	CHECK(!next(&c.s, &c.m, &c.keep));
+	veld_buf_reset(&c.tx);
+	CHECK_EQ(veld_msg_ack(&c.tx, cur1), 0);
+	input(&c.s, &c.tx);
+	CHECK(!next(&c.s, &c.m, &c.keep));
+	veld_buf_reset(&c.tx);
+	CHECK_EQ(veld_msg_ack(&c.tx, cur2), 0);
+	input(&c.s, &c.tx);
+	CHECK(next(&c.s, &c.m, &c.keep));
+	CHECK_EQ(c.m.type, VELD_MSG_OPS);
+	CHECK_EQ(c.m.nops, 1);
+	CHECK(c.m.cursor > cur2);
+	veld_msg_release(&c.m);
+
+	/* An ACK out of order is a protocol error. */
+	veld_buf_reset(&c.tx);
+	CHECK_EQ(veld_msg_ack(&c.tx, cur1), 0);
+	input(&c.s, &c.tx);
+	expect_error(&c, VELD_EPROTO, 4400);
+	conn_close(&a);
+	conn_close(&b);
+	conn_close(&c);
+	conn_close(&d);
+	server_down();
+}
+
+/*
  * The workers stop checking pushes once VELD_INGEST_DECODED_MAX checked
  * jobs wait to be applied (each holds its rebuilt ops), and go on as soon
  * as one is released: veldd's memory does not grow with the number of
@@ -838,6 +915,7 @@ int main(void)
 	util_key(&kA, 0x41);
 	util_key(&kB, 0x42);
 	util_key(&kX, 0x58);
+	util_key(&kY, 0x59);
 	enrolment();
 	authentication();
 	pushing();
@@ -845,6 +923,7 @@ int main(void)
 	own_ops_skipped();
 	grouped_pushes();
 	pull_cut_at_signed();
+	pull_window();
 	ingest_bounded();
 	return test_summary("test_session");
 }
