@@ -725,6 +725,29 @@ static void push_chain(struct conn *c, const struct veld_key *k, size_t n)
 	free(b);
 }
 
+/* A server where two field devices a and b have pushed 700 ops each, and
+ * a coordinator c is connected (nothing pulled yet). */
+static void two_pushes(struct conn *a, struct conn *b, struct conn *c)
+{
+	char c1[VELD_CODE_BUF], c2[VELD_CODE_BUF], c3[VELD_CODE_BUF];
+
+	server_up();
+	issue("field", "Ahmed", veld_hlc_wall_ms() + 60000, c1);
+	issue("field", "Bea", veld_hlc_wall_ms() + 60000, c2);
+	issue("coordinator", "Carla", veld_hlc_wall_ms() + 60000, c3);
+	conn_open(a);
+	enrol(a, &kA, c1);
+	expect_welcome(a, "field");
+	conn_open(b);
+	enrol(b, &kB, c2);
+	expect_welcome(b, "field");
+	conn_open(c);
+	enrol(c, &kX, c3);
+	expect_welcome(c, "coordinator");
+	push_chain(a, &kA, 700);
+	push_chain(b, &kB, 700);
+}
+
 /*
  * Only the last op of a PUSH's run carries a signature, so an OPS may only
  * end where every author in it ends signed: two pushes of 700 ops do not
@@ -734,25 +757,10 @@ static void push_chain(struct conn *c, const struct veld_key *k, size_t n)
 static void pull_cut_at_signed(void)
 {
 	struct conn a, b, c;
-	char c1[VELD_CODE_BUF], c2[VELD_CODE_BUF], c3[VELD_CODE_BUF];
 	size_t got = 0, msgs = 0, first = 0;
 	int more = 1;
 
-	server_up();
-	issue("field", "Ahmed", veld_hlc_wall_ms() + 60000, c1);
-	issue("field", "Bea", veld_hlc_wall_ms() + 60000, c2);
-	issue("coordinator", "Carla", veld_hlc_wall_ms() + 60000, c3);
-	conn_open(&a);
-	enrol(&a, &kA, c1);
-	expect_welcome(&a, "field");
-	conn_open(&b);
-	enrol(&b, &kB, c2);
-	expect_welcome(&b, "field");
-	conn_open(&c);
-	enrol(&c, &kX, c3);
-	expect_welcome(&c, "coordinator");
-	push_chain(&a, &kA, 700);
-	push_chain(&b, &kB, 700);
+	two_pushes(&a, &b, &c);
 
 	veld_buf_reset(&c.tx);
 	CHECK_EQ(veld_msg_pull(&c.tx, 0), 0);
@@ -791,26 +799,11 @@ static void pull_cut_at_signed(void)
 static void pull_window(void)
 {
 	struct conn a, b, c, d;
-	char c1[VELD_CODE_BUF], c2[VELD_CODE_BUF], c3[VELD_CODE_BUF],
-		c4[VELD_CODE_BUF];
+	char c4[VELD_CODE_BUF];
 	uint64_t cur1, cur2;
 
-	server_up();
-	issue("field", "Ahmed", veld_hlc_wall_ms() + 60000, c1);
-	issue("field", "Bea", veld_hlc_wall_ms() + 60000, c2);
-	issue("coordinator", "Carla", veld_hlc_wall_ms() + 60000, c3);
+	two_pushes(&a, &b, &c);
 	issue("field", "Dirk", veld_hlc_wall_ms() + 60000, c4);
-	conn_open(&a);
-	enrol(&a, &kA, c1);
-	expect_welcome(&a, "field");
-	conn_open(&b);
-	enrol(&b, &kB, c2);
-	expect_welcome(&b, "field");
-	conn_open(&c);
-	enrol(&c, &kX, c3);
-	expect_welcome(&c, "coordinator");
-	push_chain(&a, &kA, 700);
-	push_chain(&b, &kB, 700);
 
 	veld_buf_reset(&c.tx);
 	CHECK_EQ(veld_msg_pull(&c.tx, 0), 0);
