@@ -63,7 +63,7 @@ code=$("$veldd" code new --data "$tmp/srv" --role field --name W --area noord | 
 echo "creating $n records offline ..." >&2
 streets=(Kerkstraat Dorpsweg Brink Molenweg Stationsstraat Beekstraat Schoolstraat Esweg)
 answers=(ja "een beetje" nee)
-follow=(geen bellen langsgaan "reparatie melden")
+follow=(geen bellen langsgaan reparatie)
 for i in $(seq "$n"); do
 	"$veld" --dir "$tmp/w" new huisbezoek "street=${streets[i % 8]}" "house_number=$i" \
 		at_home=ja "knows_team=${answers[i % 3]}" "followup=${follow[i % 4]}" \
