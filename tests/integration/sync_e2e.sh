@@ -124,7 +124,9 @@ count=$(v C list --json | python3 -c 'import json,sys; print(sum(1 for r in json
 check "all 200 records of A arrived once ($count)" [ "$count" = 200 ]
 
 # --- 3. live ------------------------------------------------------------
-v C sync --watch >"$tmp/watch.log" 2>&1 &
+# veld itself in the background, not a subshell around it (v is a
+# function): killing $watch_pid must stop the watcher, which never gives up.
+"$veld" --dir "$tmp/C" sync --watch >"$tmp/watch.log" 2>&1 &
 watch_pid=$!
 sleep 0.5
 live=$(v A new huisbezoek street=Live house=1 | tail -1)
