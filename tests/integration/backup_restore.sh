@@ -81,7 +81,7 @@ check "setup: one state hash" same_hash_everywhere A C
 # --- 1. backups while A pushes 300 records ------------------------------
 for i in $(seq 300); do v A new huisbezoek street=Lange_Laan "house=$i" >/dev/null; done
 before=$(ops_in "$srv")
-v A sync >"$tmp/push.log" 2>&1 &
+"$veld" --dir "$tmp/A" sync >"$tmp/push.log" 2>&1 &
 sync_pid=$!
 n=0
 while :; do

@@ -101,7 +101,7 @@ check "A has nothing unsynced" grep -Eq "unsynced +0" <(v A status)
 for i in $(seq 200); do echo "huisbezoek street=Lange_Laan house=$i"; done >"$tmp/batch"
 while read -r form f1 f2; do v A new "$form" "$f1" "$f2" >/dev/null; done <"$tmp/batch"
 for round in 1 2 3; do
-	v A sync >/dev/null 2>&1 &
+	"$veld" --dir "$tmp/A" sync >/dev/null 2>&1 & # veld itself: $! is what -9 kills
 	sleep "0.0$((RANDOM % 9 + 1))"
 	kill -9 $! 2>/dev/null || true
 	wait $! 2>/dev/null || true
@@ -110,7 +110,7 @@ for d in B C; do
 	for i in $(seq 60); do v "$d" new huisbezoek street=Esdoorn "house=$d$i" >/dev/null; done
 done
 for round in 1 2; do
-	v B sync >/dev/null 2>&1 &
+	"$veld" --dir "$tmp/B" sync >/dev/null 2>&1 &
 	sleep "0.0$((RANDOM % 9 + 1))"
 	kill_server
 	wait $! 2>/dev/null || true
@@ -155,7 +155,7 @@ check "erased: server and A agree" same_hash_everywhere A
 
 # --- 5. revocation ------------------------------------------------------
 bkey=$(v B status | sed -n 's/^device *//p')
-v B sync --watch >"$tmp/bwatch.log" 2>&1 &
+"$veld" --dir "$tmp/B" sync --watch >"$tmp/bwatch.log" 2>&1 &
 bwatch=$!
 sleep 0.5
 check "revoke B" "$veldd" revoke --data "$tmp/srv" "$bkey"
