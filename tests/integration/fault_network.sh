@@ -32,39 +32,14 @@ RANDOM=$seed
 here=$(cd "$(dirname "$0")" && pwd)
 proxy_py=$here/../tools/faultproxy.py
 echo "fault_network: $entries entries per device, cut $cut, SEED=$seed"
-tmp=$(mktemp -d)
-srv_pid=
-proxy_pid=
-cleanup() {
-	[ -n "$srv_pid" ] && kill -9 "$srv_pid" 2>/dev/null || true
-	[ -n "$proxy_pid" ] && kill -9 "$proxy_pid" 2>/dev/null || true
-	jobs -p | xargs -r kill -9 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-fail() {
-	failed=$((failed + 1))
-	echo "FAIL: $*" >&2
-}
-check() { # check "what" command...
-	local what=$1
-	shift
-	if "$@"; then ok; else fail "$what"; fi
-}
+. "$here/lib.sh"
+proxy_pid= # killed at exit with the other background jobs
 
-port=$((20000 + RANDOM % 10000))
-pport=$((port + 10000))
+port=$(free_port)
+pport=$(free_port)
+while [ "$pport" = "$port" ]; do pport=$(free_port); done
 db=$tmp/srv/veld.db
-"$veldd" serve --data "$tmp/srv" --listen "127.0.0.1:$port" \
-	>>"$tmp/srv.log" 2>&1 &
-srv_pid=$!
-for _ in $(seq 100); do
-	curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break
-	sleep 0.1
-done
+start_server
 proxy() { # proxy ARGS... : (re)start the proxy in front of the server
 	if [ -n "$proxy_pid" ]; then
 		kill -TERM "$proxy_pid" 2>/dev/null || true
