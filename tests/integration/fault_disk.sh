@@ -35,44 +35,20 @@ if [ -z "${FAULT_DISK_NS:-}" ]; then
 		bash "$0" "$@"
 fi
 
-tmp=$(mktemp -d)
-srv_pid=
-cleanup() {
-	[ -n "$srv_pid" ] && kill -9 "$srv_pid" 2>/dev/null || true
-	jobs -p | xargs -r kill -9 2>/dev/null || true
-	wait 2>/dev/null || true
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+at_exit() {
 	umount "$tmp/srvfs" 2>/dev/null || true
 	umount "$tmp/devfs" 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-fail() {
-	failed=$((failed + 1))
-	echo "FAIL: $*" >&2
-}
-check() { # check "what" command...
-	local what=$1
-	shift
-	if "$@"; then ok; else fail "$what"; fi
 }
 
-port=$((20000 + RANDOM % 20000))
+port=$(free_port)
 url="ws://127.0.0.1:$port/sync"
 mkdir -p "$tmp/srvfs" "$tmp/devfs"
 mount -t tmpfs -o size=1536k tmpfs "$tmp/srvfs"
-data=$tmp/srvfs/data
+srv_data=$tmp/srvfs/data
+data=$srv_data
 db=$data/veld.db
-
-"$veldd" serve --data "$data" --listen "127.0.0.1:$port" \
-	>>"$tmp/srv.log" 2>&1 &
-srv_pid=$!
-for _ in $(seq 100); do
-	curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break
-	sleep 0.1
-done
+start_server
 v() { # v DEVICE args...
 	local d=$1
 	shift

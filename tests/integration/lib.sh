@@ -5,7 +5,7 @@
 #
 # It makes $tmp (removed on exit, with veldd ($srv_pid) and every
 # background job killed; a script that leaves more behind, such as a tmux
-# server, redefines at_exit), the counters $passed/$failed with check, ok
+# server or a mount, redefines at_exit, called once they are gone), the counters $passed/$failed with check, ok
 # and fail, the negations not and lacks, free_port, and the server's
 # start_server, stop_server and kill_server (below).  A script ends by
 # printing "NAME: $passed passed, $failed failed" and [ "$failed" = 0 ].
@@ -13,9 +13,10 @@ tmp=$(mktemp -d)
 srv_pid=
 at_exit() { :; }
 cleanup() {
-	at_exit
 	[ -n "$srv_pid" ] && kill -9 "$srv_pid" 2>/dev/null || true
 	jobs -p | xargs -r kill -9 2>/dev/null || true
+	wait 2>/dev/null || true
+	at_exit
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -44,14 +45,16 @@ print(s.getsockname()[1])'
 }
 
 # The server, for scripts that set $veldd and $port: veldd_up [NAME=VALUE...]
-# runs `veldd serve` with its data in $tmp/srv on 127.0.0.1:$port, its log
+# runs `veldd serve` with its data in $srv_data (default $tmp/srv) on
+# 127.0.0.1:$port, its log
 # appended to $tmp/srv.log and the NAME=VALUEs in its environment (through
 # env, which execs: $srv_pid is veldd itself, even with a preloaded
 # library), and waits up to 10 s for /healthz; a server that does not come
 # up ends the script, showing its log.  start_server is veldd_up with no
 # environment (a script with variants redefines it on top of veldd_up).
 veldd_up() {
-	env "$@" "$veldd" serve --data "$tmp/srv" --listen "127.0.0.1:$port" \
+	env "$@" "$veldd" serve --data "${srv_data:-$tmp/srv}" \
+		--listen "127.0.0.1:$port" \
 		>>"$tmp/srv.log" 2>&1 &
 	srv_pid=$!
 	for _ in $(seq 100); do
