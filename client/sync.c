@@ -340,7 +340,8 @@ static void on_ops(struct sync *s, struct veld_msg *m)
 	 */
 	rc = veld_store_set_durable(veld_replica_store(r), !m->more);
 	if (rc == 0)
-		rc = veld_replica_apply(r, m->ops, m->nops, 0, res);
+		rc = veld_replica_apply_decoded(r, m->ops, m->rs.dec, m->nops,
+						0, res);
 	/*
 	 * An op from further ahead than the drift bound is refused for now,
 	 * not for ever: this device's clock may be behind.  Keep the cursor

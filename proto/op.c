@@ -318,26 +318,49 @@ int veld_op_verify(const struct veld_op *op)
 	return 0;
 }
 
-int veld_op_frame(const uint8_t *header, size_t header_len,
-		  const uint8_t sig[VELD_SIG_LEN], const uint8_t *body,
-		  size_t body_len, struct veld_buf *out)
+int veld_op_frame_at(const uint8_t *header, size_t header_len,
+		     const uint8_t sig[VELD_SIG_LEN], const uint8_t *body,
+		     size_t body_len, struct veld_buf *out,
+		     struct veld_op_at *at)
 {
-	size_t start = out->len;
+	size_t start = out->len, sig_len = sig ? VELD_SIG_LEN : 0;
 	msgpack_packer pk;
 	int rc;
 
 	veld_buf_packer_init(&pk, out);
 	if (msgpack_pack_array(&pk, 3) < 0 ||
-	    msgpack_pack_bin_with_body(&pk, header, header_len) < 0 ||
-	    msgpack_pack_bin_with_body(&pk, sig, sig ? VELD_SIG_LEN : 0) < 0 ||
-	    (body ? msgpack_pack_bin_with_body(&pk, body, body_len)
-		  : msgpack_pack_nil(&pk)) < 0) {
-		rc = out->err ? out->err : VELD_ENOMEM;
-		out->len = start;
-		out->err = 0;
-		return rc;
+	    msgpack_pack_bin(&pk, header_len) < 0)
+		goto fail;
+	at->header = out->len;
+	if (msgpack_pack_bin_body(&pk, header, header_len) < 0 ||
+	    msgpack_pack_bin(&pk, sig_len) < 0)
+		goto fail;
+	at->sig = out->len;
+	if (msgpack_pack_bin_body(&pk, sig, sig_len) < 0)
+		goto fail;
+	if (!body)
+		rc = msgpack_pack_nil(&pk);
+	else if ((rc = msgpack_pack_bin(&pk, body_len)) == 0) {
+		at->body = out->len;
+		rc = msgpack_pack_bin_body(&pk, body, body_len);
 	}
-	return 0;
+	if (rc == 0)
+		return 0;
+fail:
+	rc = out->err ? out->err : VELD_ENOMEM;
+	out->len = start;
+	out->err = 0;
+	return rc;
+}
+
+int veld_op_frame(const uint8_t *header, size_t header_len,
+		  const uint8_t sig[VELD_SIG_LEN], const uint8_t *body,
+		  size_t body_len, struct veld_buf *out)
+{
+	struct veld_op_at at;
+
+	return veld_op_frame_at(header, header_len, sig, body, body_len, out,
+				&at);
 }
 
 int veld_op_create(const struct veld_key *key, struct veld_op_header *h,

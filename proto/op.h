@@ -201,4 +201,15 @@ int veld_op_frame(const uint8_t *header, size_t header_len,
 		  size_t body_len, struct veld_buf *out)
 	__attribute__((warn_unused_result));
 
+/* Where veld_op_frame_at put an envelope's parts: offsets into out. */
+struct veld_op_at {
+	size_t header, sig, body; /* body: only when framed with one */
+};
+
+/* veld_op_frame, also telling where the parts landed (*at). */
+int veld_op_frame_at(const uint8_t *header, size_t header_len,
+		     const uint8_t sig[VELD_SIG_LEN], const uint8_t *body,
+		     size_t body_len, struct veld_buf *out,
+		     struct veld_op_at *at) __attribute__((warn_unused_result));
+
 #endif /* VELD_OP_H */

@@ -35,6 +35,17 @@ struct reg_entry {
 	uint64_t revoked;
 };
 
+/* Heads of the authors a batch touched, kept in memory while it runs and
+ * written back when it ends: one read and one write per author and batch
+ * instead of per op. */
+#define HEAD_CACHE 64
+
+struct head_slot {
+	uint8_t author[VELD_PK_LEN];
+	struct veld_head h;
+	int dirty;
+};
+
 /* A set of 16-byte ids (records or forms touched by a batch). */
 struct idset {
 	uint8_t (*ids)[VELD_RECORD_LEN];
@@ -53,6 +64,11 @@ struct veld_replica {
 	/* batch state */
 	struct idset dirty_records, dirty_forms;
 	int registry_dirty;
+	struct head_slot heads[HEAD_CACHE];
+	size_t nheads;
+	/* What the batch may meet; when 0, the lookups are skipped. */
+	int pending_maybe;  /* held ops in the pending table */
+	int erasures_maybe; /* erased records */
 	struct veld_buf pending_buf;
 	int64_t data_version; /* of the file when the caches were loaded */
 	int run_auth; /* authenticate linked runs by one signature (§13.1) */
@@ -216,6 +232,71 @@ static int touch(struct veld_replica *r, uint64_t kind,
 	}
 }
 
+/* --- the batch's heads --- */
+
+static int heads_flush(struct veld_replica *r)
+{
+	for (size_t i = 0; i < r->nheads; i++) {
+		struct head_slot *hs = &r->heads[i];
+		int rc;
+
+		if (!hs->dirty)
+			continue;
+		if ((rc = veld_store_head_set(r->store, hs->author, &hs->h)) <
+		    0)
+			return rc;
+		hs->dirty = 0;
+	}
+	return 0;
+}
+
+static struct head_slot *head_slot(struct veld_replica *r,
+				   const uint8_t author[VELD_PK_LEN])
+{
+	for (size_t i = r->nheads; i > 0; i--)
+		if (memcmp(r->heads[i - 1].author, author, VELD_PK_LEN) == 0)
+			return &r->heads[i - 1];
+	return NULL;
+}
+
+/* The author's head as the batch has it so far. */
+static int head_get(struct veld_replica *r, const uint8_t author[VELD_PK_LEN],
+		    struct veld_head *head)
+{
+	struct head_slot *hs = head_slot(r, author);
+	int rc;
+
+	if (!hs) {
+		if (r->nheads == HEAD_CACHE) {
+			if ((rc = heads_flush(r)) < 0)
+				return rc;
+			r->nheads = 0;
+		}
+		hs = &r->heads[r->nheads];
+		if ((rc = veld_store_head(r->store, author, &hs->h)) < 0)
+			return rc;
+		memcpy(hs->author, author, VELD_PK_LEN);
+		hs->dirty = 0;
+		r->nheads++;
+	}
+	*head = hs->h;
+	return 0;
+}
+
+/* Set the author's head: in the batch's cache, stored by heads_flush
+ * (written through if it is not cached). */
+static int head_put(struct veld_replica *r, const uint8_t author[VELD_PK_LEN],
+		    const struct veld_head *head)
+{
+	struct head_slot *hs = head_slot(r, author);
+
+	if (!hs)
+		return veld_store_head_set(r->store, author, head);
+	hs->h = *head;
+	hs->dirty = 1;
+	return 0;
+}
+
 /* Void the author's applied ops matching a rule (seq >= from_seq, or
  * hlc >= from_hlc), marking what they touched. */
 struct void_ctx {
@@ -292,7 +373,7 @@ static int fork_found(struct veld_replica *r, const struct veld_op *op,
 	if (!head->frozen || at_seq < head->fork_seq)
 		head->fork_seq = at_seq;
 	head->frozen = 1;
-	rc = veld_store_head_set(r->store, op->h.author, head);
+	rc = head_put(r, op->h.author, head);
 	if (rc == 0)
 		rc = void_author(r, op->h.author, head->fork_seq, 0);
 	/* The registry fold skips a frozen author's later device ops. */
@@ -315,6 +396,7 @@ static int hold(struct veld_replica *r, const struct veld_op *op,
 		return 0;
 	}
 	rc = veld_store_pending_add(r->store, op, raw, len, reason);
+	r->pending_maybe = 1;
 	set_res(res, VELD_APPLY_HELD,
 		reason == VELD_PENDING_GAP ? VELD_ESEQ : VELD_EAUTHOR);
 	return rc;
@@ -355,7 +437,7 @@ static int apply_checked(struct veld_replica *r, const struct veld_op *op,
 		set_res(res, VELD_APPLY_REFUSED, rc);
 		return 0;
 	}
-	if ((rc = veld_store_head(r->store, op->h.author, &head)) < 0)
+	if ((rc = head_get(r, op->h.author, &head)) < 0)
 		return rc;
 	if (head.frozen) {
 		set_res(res, VELD_APPLY_REFUSED, VELD_EFROZEN);
@@ -385,7 +467,8 @@ static int apply_checked(struct veld_replica *r, const struct veld_op *op,
 		set_res(res, VELD_APPLY_REFUSED, rc);
 		return 0;
 	}
-	if (op->h.kind != VELD_KIND_ERASE && op->h.kind <= VELD_KIND_ERASE) {
+	if (op->h.kind != VELD_KIND_ERASE && op->h.kind <= VELD_KIND_ERASE &&
+	    r->erasures_maybe) {
 		rc = veld_store_erased(r->store, op->h.record);
 		if (rc < 0)
 			return rc;
@@ -395,9 +478,10 @@ static int apply_checked(struct veld_replica *r, const struct veld_op *op,
 		return rc;
 	head.seq = op->h.seq;
 	memcpy(head.id, op->id, VELD_HASH_LEN);
-	if ((rc = veld_store_head_set(r->store, op->h.author, &head)) < 0)
+	if ((rc = head_put(r, op->h.author, &head)) < 0)
 		return rc;
 	if (op->h.kind == VELD_KIND_ERASE && status == VELD_STATUS_APPLIED) {
+		r->erasures_maybe = 1;
 		if ((rc = veld_store_erase_mark(r->store, op->h.record)) < 0 ||
 		    (rc = veld_store_drop_bodies(r->store, op->h.record,
 						 VELD_KIND_ERASE)) < 0)
@@ -412,25 +496,38 @@ static int apply_checked(struct veld_replica *r, const struct veld_op *op,
 	return 0;
 }
 
-/* Decode, verify and apply raw op bytes; then release held successors. */
+/*
+ * Decode (unless dec already is raw decoded), verify and apply raw op
+ * bytes; then release held successors.
+ */
 static int apply_raw(struct veld_replica *r, const uint8_t *raw, size_t len,
-		     int verified, struct veld_apply_result *res)
+		     const struct veld_op *dec, int verified,
+		     struct veld_apply_result *res)
 {
 	struct veld_op op;
+	struct veld_head head;
 	uint8_t author[VELD_PK_LEN];
 	uint64_t next;
-	int rc;
+	int rc, existing;
 
-	int existing;
-
-	rc = veld_op_decode(raw, len, &op);
-	if (rc < 0) {
+	if (dec) {
+		op = *dec;
+	} else if ((rc = veld_op_decode(raw, len, &op)) < 0) {
 		set_res(res, VELD_APPLY_REFUSED, rc);
 		return 0;
 	}
-	/* A duplicate needs no signature check: the id commits to the
-	 * header, and we keep the copy we verified before. */
-	rc = veld_store_op_status(r->store, op.id, &existing);
+	/*
+	 * A duplicate needs no signature check: the id commits to the
+	 * header, and we keep the copy we verified before.  Past the head of
+	 * an author that is not frozen, no op is stored (the log holds an
+	 * author's ops up to its head, and fork evidence freezes it), so only
+	 * ops at or below the head are looked up.
+	 */
+	if ((rc = head_get(r, op.h.author, &head)) < 0)
+		return rc;
+	rc = head.frozen || op.h.seq <= head.seq
+		     ? veld_store_op_status(r->store, op.id, &existing)
+		     : 0;
 	if (rc != 0) {
 		if (rc > 0)
 			set_res(res, VELD_APPLY_DUPLICATE, 0);
@@ -448,7 +545,7 @@ static int apply_raw(struct veld_replica *r, const uint8_t *raw, size_t len,
 	/* Held successors were verified before they were held. */
 	memcpy(author, op.h.author, VELD_PK_LEN);
 	next = op.h.seq + 1;
-	for (;;) {
+	while (r->pending_maybe) {
 		struct veld_apply_result sub;
 		struct veld_op held;
 
@@ -468,6 +565,7 @@ static int apply_raw(struct veld_replica *r, const uint8_t *raw, size_t len,
 			return 0;
 		next++;
 	}
+	return 0;
 }
 
 /* --- settling: registry, then records and forms --- */
@@ -496,7 +594,7 @@ static int gather_one(void *ctx, const struct veld_stored_op *op)
 		return 0;
 	if (g->r) {
 		struct veld_head head;
-		int rc = veld_store_head(g->r->store, op->h.author, &head);
+		int rc = head_get(g->r, op->h.author, &head);
 		if (rc < 0)
 			return rc;
 		if (head.frozen && op->h.seq >= head.fork_seq)
@@ -556,7 +654,7 @@ static int release_author(void *ctx, const uint8_t *author)
 	veld_buf_init(&raw, VELD_OP_MAX);
 	rc = veld_buf_append(&raw, r->pending_buf.data, r->pending_buf.len);
 	if (rc == 0)
-		rc = apply_raw(r, raw.data, raw.len, 1, &res);
+		rc = apply_raw(r, raw.data, raw.len, NULL, 1, &res);
 	veld_buf_release(&raw);
 	if (rc == 0 && res.status != VELD_APPLY_HELD)
 		rc_->progress = 1;
@@ -591,7 +689,7 @@ static int settle_registry(struct veld_replica *r)
 			veld_merge_out_release(&out);
 		}
 		gather_release(&g);
-		if (rc == 0)
+		if (rc == 0 && r->pending_maybe)
 			rc = veld_store_pending_authors(r->store,
 							VELD_PENDING_UNENROLLED,
 							release_author, &rel);
@@ -670,6 +768,23 @@ static void batch_reset(struct veld_replica *r)
 	r->dirty_records.n = 0;
 	r->dirty_forms.n = 0;
 	r->registry_dirty = 0;
+	r->nheads = 0;
+}
+
+/* At the start of a batch: which lookups it can skip. */
+static int batch_start(struct veld_replica *r)
+{
+	int64_t pending;
+	int rc = veld_store_pending_count(r->store, &pending);
+
+	batch_reset(r);
+	if (rc < 0)
+		return rc;
+	r->pending_maybe = pending > 0;
+	if ((rc = veld_store_erased_any(r->store)) < 0)
+		return rc;
+	r->erasures_maybe = rc;
+	return 0;
 }
 
 /*
@@ -699,13 +814,24 @@ static int refresh(struct veld_replica *r)
  * author (chain.h): *ok is malloc'd, n flags.  NULL when nothing could be
  * decided (no memory): then every op is checked on its own in apply_raw.
  */
-static uint8_t *cover_batch(const struct veld_bytes *ops, size_t n)
+static uint8_t *cover_batch(const struct veld_bytes *ops,
+			    const struct veld_op *given, size_t n)
 {
-	struct veld_op *dec = malloc(n * sizeof(*dec));
-	size_t *at = malloc(n * sizeof(*at)), m = 0;
-	uint8_t *okm = malloc(n), *ok = calloc(n, 1);
+	struct veld_op *dec = NULL;
+	size_t *at = NULL, m = 0;
+	uint8_t *okm = NULL, *ok = calloc(n, 1);
 
-	if (!dec || !at || !okm || !ok)
+	if (!ok)
+		return NULL;
+	if (given) { /* decoded already: every op of the batch */
+		if (veld_chain_cover(given, n, ok) < 0)
+			goto fail;
+		return ok;
+	}
+	dec = malloc(n * sizeof(*dec));
+	at = malloc(n * sizeof(*at));
+	okm = malloc(n);
+	if (!dec || !at || !okm)
 		goto fail;
 	/* Ops that do not decode are refused later, with their reason. */
 	for (size_t i = 0; i < n; i++)
@@ -730,18 +856,18 @@ fail:
 /* Apply and settle a batch inside an open transaction; 0 or the first
  * failure (a store error, or with bad: the refused op's reason). */
 static int batch_run(struct veld_replica *r, const struct veld_bytes *ops,
-		     size_t n, int verified, struct veld_apply_result *res,
-		     size_t *bad)
+		     const struct veld_op *dec, size_t n, int verified,
+		     struct veld_apply_result *res, size_t *bad)
 {
 	struct veld_apply_result scratch;
-	uint8_t *ok =
-		verified || !r->run_auth || n == 0 ? NULL : cover_batch(ops, n);
-	int rc = 0;
+	uint8_t *ok = verified || !r->run_auth || n == 0
+			      ? NULL
+			      : cover_batch(ops, dec, n);
+	int rc = batch_start(r);
 
-	batch_reset(r);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		struct veld_apply_result *ri = res ? &res[i] : &scratch;
-		rc = apply_raw(r, ops[i].p, ops[i].len,
+		rc = apply_raw(r, ops[i].p, ops[i].len, dec ? &dec[i] : NULL,
 			       verified || (ok && ok[i]), ri);
 		/* All or nothing: anything but applied or duplicate ends it */
 		if (rc == 0 && bad && ri->status != VELD_APPLY_APPLIED &&
@@ -751,8 +877,14 @@ static int batch_run(struct veld_replica *r, const struct veld_bytes *ops,
 		}
 	}
 	free(ok);
+	/* The heads first: the registry's fold reads them. */
+	if (rc == 0)
+		rc = heads_flush(r);
 	if (rc == 0)
 		rc = settle(r);
+	/* Held ops released by the registry's fold moved heads again. */
+	if (rc == 0)
+		rc = heads_flush(r);
 	return rc;
 }
 
@@ -780,14 +912,14 @@ static int group_begin(struct veld_replica *r)
 }
 
 static int apply_batch(struct veld_replica *r, const struct veld_bytes *ops,
-		       size_t n, int verified, struct veld_apply_result *res,
-		       size_t *bad)
+		       const struct veld_op *dec, size_t n, int verified,
+		       struct veld_apply_result *res, size_t *bad)
 {
 	int rc = group_begin(r);
 
 	if (rc < 0)
 		return rc;
-	rc = batch_run(r, ops, n, verified, res, bad);
+	rc = batch_run(r, ops, dec, n, verified, res, bad);
 	if (rc == 0)
 		rc = veld_store_commit(r->store);
 	if (rc < 0) {
@@ -801,14 +933,22 @@ static int apply_batch(struct veld_replica *r, const struct veld_bytes *ops,
 int veld_replica_apply(struct veld_replica *r, const struct veld_bytes *ops,
 		       size_t n, int verified, struct veld_apply_result *res)
 {
-	return apply_batch(r, ops, n, verified, res, NULL);
+	return apply_batch(r, ops, NULL, n, verified, res, NULL);
+}
+
+int veld_replica_apply_decoded(struct veld_replica *r,
+			       const struct veld_bytes *ops,
+			       const struct veld_op *dec, size_t n,
+			       int verified, struct veld_apply_result *res)
+{
+	return apply_batch(r, ops, dec, n, verified, res, NULL);
 }
 
 int veld_replica_apply_all(struct veld_replica *r, const struct veld_bytes *ops,
 			   size_t n, int verified, size_t *bad)
 {
 	*bad = n;
-	return apply_batch(r, ops, n, verified, NULL, bad);
+	return apply_batch(r, ops, NULL, n, verified, NULL, bad);
 }
 
 int veld_replica_group_begin(struct veld_replica *r)
@@ -817,7 +957,8 @@ int veld_replica_group_begin(struct veld_replica *r)
 }
 
 int veld_replica_group_apply_all(struct veld_replica *r,
-				 const struct veld_bytes *ops, size_t n,
+				 const struct veld_bytes *ops,
+				 const struct veld_op *dec, size_t n,
 				 int verified, size_t *bad)
 {
 	int rc = veld_store_part_begin(r->store);
@@ -825,7 +966,7 @@ int veld_replica_group_apply_all(struct veld_replica *r,
 	*bad = n;
 	if (rc < 0)
 		return veld_store_refine(r->store, rc);
-	rc = batch_run(r, ops, n, verified, NULL, bad);
+	rc = batch_run(r, ops, dec, n, verified, NULL, bad);
 	if (rc == 0) {
 		rc = veld_store_part_end(r->store, 1);
 		if (rc < 0)

@@ -103,6 +103,18 @@ int veld_replica_apply(struct veld_replica *r, const struct veld_bytes *ops,
 	__attribute__((warn_unused_result));
 
 /*
+ * veld_replica_apply_decoded - veld_replica_apply for ops that are already
+ * decoded: dec[i] is what veld_op_decode gave for ops[i] (runs.h gives
+ * both), so apply does not decode them again.  dec borrows the bytes of
+ * ops, which must stay valid for the call.
+ */
+int veld_replica_apply_decoded(struct veld_replica *r,
+			       const struct veld_bytes *ops,
+			       const struct veld_op *dec, size_t n,
+			       int verified, struct veld_apply_result *res)
+	__attribute__((warn_unused_result));
+
+/*
  * veld_replica_apply_all - apply a batch that must be taken whole, such as
  * a device pushing its own chain: if any op would be refused, held or void,
  * nothing of the batch is kept.  Returns 0 once committed (duplicates are
@@ -120,7 +132,7 @@ int veld_replica_apply_all(struct veld_replica *r, const struct veld_bytes *ops,
  *
  *	veld_replica_group_begin(r);			(error: nothing open)
  *	for each batch:
- *		rc = veld_replica_group_apply_all(r, ops, n, 1, &bad);
+ *		rc = veld_replica_group_apply_all(r, ops, dec, n, 1, &bad);
  *		rc < 0 && bad < n: this batch refused (that op's reason) and
  *				   undone alone; the others stand
  *		rc < 0 && bad == n: the store failed: group_rollback, and
@@ -129,13 +141,15 @@ int veld_replica_apply_all(struct veld_replica *r, const struct veld_bytes *ops,
  *					the group is kept (rolled back)
  *
  * Each batch is judged exactly as veld_replica_apply_all would judge it
- * after the batches before it in the group.  Nothing is durable, and no
+ * after the batches before it in the group.  dec: NULL, or the ops
+ * already decoded (as veld_replica_apply_decoded).  Nothing is durable, and no
  * batch may be acknowledged, before group_commit returns 0.
  */
 int veld_replica_group_begin(struct veld_replica *r)
 	__attribute__((warn_unused_result));
 int veld_replica_group_apply_all(struct veld_replica *r,
-				 const struct veld_bytes *ops, size_t n,
+				 const struct veld_bytes *ops,
+				 const struct veld_op *dec, size_t n,
 				 int verified, size_t *bad)
 	__attribute__((warn_unused_result));
 int veld_replica_group_commit(struct veld_replica *r)

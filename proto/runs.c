@@ -336,6 +336,7 @@ struct rebuild {
 	struct veld_buf hdr;
 	uint8_t body[VELD_BODY_MAX]; /* a body put back together */
 	size_t (*off)[2];	     /* per op: envelope start, end */
+	struct veld_op_at *at;	     /* per op: its parts in the envelope */
 	size_t nops;		     /* the block's ops (sum of run counts) */
 	/* the columns, n entries each (salts: 16 bytes per body) */
 	const msgpack_object *clocks, *records, *kinds, *contents;
@@ -417,15 +418,23 @@ static int rebuild_op(struct rebuild *b, size_t i, struct veld_op_header *h,
 	veld_buf_reset(&b->hdr);
 	if ((rc = veld_op_header_encode(h, &b->hdr)) < 0)
 		return rc;
-	rc = veld_op_frame(b->hdr.data, b->hdr.len, sig, body, h->body_len,
-			   &b->r->env);
+	rc = veld_op_frame_at(b->hdr.data, b->hdr.len, sig, body, h->body_len,
+			      &b->r->env, &b->at[i]);
 	if (rc < 0)
 		return rc;
 	b->off[i][0] = start;
 	b->off[i][1] = b->r->env.len;
 	b->r->n++;
+	/* The op as veld_op_decode would give it (pointers set at the end,
+	 * once env has stopped moving). */
+	b->r->dec[i].h = *h;
+	b->r->dec[i].header_len = b->hdr.len;
+	b->r->dec[i].sig = sig;
+	b->r->dec[i].body = body;
+	b->r->dec[i].body_len = h->body_len;
+	veld_op_id(b->hdr.data, b->hdr.len, b->r->dec[i].id);
 	/* The next op of the run names this one. */
-	veld_op_id(b->hdr.data, b->hdr.len, h->prev);
+	memcpy(h->prev, b->r->dec[i].id, VELD_HASH_LEN);
 	h->has_prev = 1;
 	h->seq++;
 	return 0;
@@ -556,8 +565,11 @@ int veld_runs_decode(const uint8_t *z, size_t zlen, size_t max_ops,
 	/* Each op's envelope is at most its block bytes plus a header. */
 	veld_buf_init(&r->env, len + b->nops * (VELD_HEADER_MAX + 32) + 16);
 	b->off = malloc(b->nops * sizeof(*b->off) + 1);
+	b->at = malloc(b->nops * sizeof(*b->at) + 1);
 	r->ops = malloc(b->nops * sizeof(*r->ops) + 1);
-	if (!b->off || !r->ops || (rc = rec_init(&b->t, b->nops)) < 0) {
+	r->dec = malloc(b->nops * sizeof(*r->dec) + 1);
+	if (!b->off || !b->at || !r->ops || !r->dec ||
+	    (rc = rec_init(&b->t, b->nops)) < 0) {
 		rc = VELD_ENOMEM;
 		goto out;
 	}
@@ -566,18 +578,25 @@ int veld_runs_decode(const uint8_t *z, size_t zlen, size_t max_ops,
 		    0)
 			goto out;
 	for (size_t i = 0; i < r->n; i++) {
+		struct veld_op *d = &r->dec[i];
 		r->ops[i].p = r->env.data + b->off[i][0];
 		r->ops[i].len = b->off[i][1] - b->off[i][0];
+		d->header = r->env.data + b->at[i].header;
+		d->sig = d->sig ? r->env.data + b->at[i].sig : NULL;
+		d->body = d->body ? r->env.data + b->at[i].body : NULL;
 	}
 out:
 	r->bad = r->n;
 	if (rc < 0) {
 		free(r->ops);
+		free(r->dec);
 		r->ops = NULL;
+		r->dec = NULL;
 	}
 	if (b) {
 		rec_release(&b->t);
 		free(b->off);
+		free(b->at);
 		veld_buf_release(&b->hdr);
 		free(b);
 	}
@@ -605,6 +624,7 @@ void veld_runs_release(struct veld_runs *r)
 {
 	veld_buf_release(&r->env);
 	free(r->ops);
+	free(r->dec);
 	free(r->runs);
 	memset(r, 0, sizeof(*r));
 }

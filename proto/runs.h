@@ -46,6 +46,9 @@ struct veld_run {
 struct veld_runs {
 	struct veld_buf env;	/* owned: the rebuilt op envelopes */
 	struct veld_bytes *ops; /* owned array: n envelopes into env */
+	struct veld_op *dec;	/* owned array: ops[i] decoded (op.h), its
+				   pointers into env, as veld_op_decode would
+				   give it (sig NULL: none of its own) */
 	size_t n;
 	struct veld_run *runs; /* owned array */
 	size_t nruns;

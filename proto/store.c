@@ -173,6 +173,7 @@ enum stmt {
 	S_PENDING_MIN,
 	S_PENDING_COUNT,
 	S_ERASED,
+	S_ERASED_ANY,
 	S_ERASE_MARK,
 	S_REC_DEL,
 	S_REC_INSERT,
@@ -256,6 +257,7 @@ static const char *const sql[S_COUNT] = {
 	[S_PENDING_MIN] = "SELECT min(seq) FROM pending WHERE author = ?1",
 	[S_PENDING_COUNT] = "SELECT count(*) FROM pending",
 	[S_ERASED] = "SELECT 1 FROM erasures WHERE record = ?1",
+	[S_ERASED_ANY] = "SELECT 1 FROM erasures LIMIT 1",
 	[S_ERASE_MARK] = "INSERT OR IGNORE INTO erasures(record) VALUES(?1)",
 	[S_REC_DEL] = "DELETE FROM records WHERE id = ?1",
 	[S_REC_RID] = "SELECT rid FROM records WHERE id = ?1",
@@ -942,6 +944,15 @@ int veld_store_erased(struct veld_store *s,
 
 	bind_blob(st, 1, record, VELD_RECORD_LEN);
 	rc = sqlite3_step(st);
+	done(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : VELD_ESTORE;
+}
+
+int veld_store_erased_any(struct veld_store *s)
+{
+	sqlite3_stmt *st = s->st[S_ERASED_ANY];
+	int rc = sqlite3_step(st);
+
 	done(st);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : VELD_ESTORE;
 }

@@ -323,6 +323,9 @@ int veld_store_pending_count(struct veld_store *s, int64_t *count)
 int veld_store_erased(struct veld_store *s,
 		      const uint8_t record[VELD_RECORD_LEN])
 	__attribute__((warn_unused_result));
+/* 1 if any record was erased, 0 if none, or VELD_ESTORE. */
+int veld_store_erased_any(struct veld_store *s)
+	__attribute__((warn_unused_result));
 int veld_store_erase_mark(struct veld_store *s,
 			  const uint8_t record[VELD_RECORD_LEN])
 	__attribute__((warn_unused_result));

@@ -392,7 +392,7 @@ static void push_group(struct veld_server *srv, struct veld_session **ss,
 			continue;
 		}
 		job->err = veld_replica_group_apply_all(
-			rep, job->ops, job->nops, 1, &job->bad);
+			rep, job->ops, job->runs.dec, job->nops, 1, &job->bad);
 		if (job->err < 0 && job->bad >= job->nops) {
 			veld_replica_group_rollback(rep);
 			open = 0;

@@ -740,11 +740,11 @@ static void group_of_pushes(void)
 	ba2[0] = (struct veld_bytes){a2.data, a2.len};
 
 	CHECK_ERR(veld_replica_group_begin(S), 0);
-	CHECK_ERR(veld_replica_group_apply_all(S, ba, 1, 0, &bad), 0);
-	CHECK_ERR(veld_replica_group_apply_all(S, bb, 2, 0, &bad),
+	CHECK_ERR(veld_replica_group_apply_all(S, ba, NULL, 1, 0, &bad), 0);
+	CHECK_ERR(veld_replica_group_apply_all(S, bb, NULL, 2, 0, &bad),
 		  VELD_ECONTENT);
 	CHECK_EQ(bad, 1);
-	CHECK_ERR(veld_replica_group_apply_all(S, bc, 1, 0, &bad), 0);
+	CHECK_ERR(veld_replica_group_apply_all(S, bc, NULL, 1, 0, &bad), 0);
 	CHECK_ERR(veld_replica_group_commit(S), 0);
 	CHECK_EQ(veld_store_op_status(veld_replica_store(S), ida1, &status), 1);
 	CHECK_EQ(veld_store_op_status(veld_replica_store(S), idb1, &status), 0);
@@ -763,11 +763,11 @@ static void group_of_pushes(void)
 
 	/* A group rolled back keeps nothing; the next one goes on. */
 	CHECK_ERR(veld_replica_group_begin(S), 0);
-	CHECK_ERR(veld_replica_group_apply_all(S, ba2, 1, 0, &bad), 0);
+	CHECK_ERR(veld_replica_group_apply_all(S, ba2, NULL, 1, 0, &bad), 0);
 	veld_replica_group_rollback(S);
 	CHECK_EQ(veld_store_op_status(veld_replica_store(S), ida2, &status), 0);
 	CHECK_ERR(veld_replica_group_begin(S), 0);
-	CHECK_ERR(veld_replica_group_apply_all(S, ba2, 1, 0, &bad), 0);
+	CHECK_ERR(veld_replica_group_apply_all(S, ba2, NULL, 1, 0, &bad), 0);
 	CHECK_ERR(veld_replica_group_commit(S), 0);
 	{
 		struct snap sn = snapshot(S, ra);
