@@ -168,6 +168,26 @@ static void round_trip(void)
 			CHECK_MEM(got.body, want.body, want.body_len);
 		/* only the run's last op keeps its signature */
 		CHECK_EQ(got.sig != NULL, last);
+		/* dec[i] is exactly what decoding ops[i] gives */
+		{
+			const struct veld_op *d = &r.dec[i];
+			CHECK(d->header == got.header);
+			CHECK_EQ(d->header_len, got.header_len);
+			CHECK(d->sig == got.sig);
+			CHECK(d->body == got.body);
+			CHECK_EQ(d->body_len, got.body_len);
+			CHECK_MEM(d->id, got.id, VELD_HASH_LEN);
+			CHECK_MEM(d->h.author, got.h.author, VELD_PK_LEN);
+			CHECK_EQ(d->h.seq, got.h.seq);
+			CHECK_EQ(d->h.has_prev, got.h.has_prev);
+			CHECK_MEM(d->h.prev, got.h.prev, VELD_HASH_LEN);
+			CHECK_EQ(d->h.hlc, got.h.hlc);
+			CHECK_MEM(d->h.record, got.h.record, VELD_RECORD_LEN);
+			CHECK_EQ(d->h.kind, got.h.kind);
+			CHECK_EQ(d->h.body_len, got.h.body_len);
+			CHECK_MEM(d->h.body_hash, got.h.body_hash,
+				  VELD_HASH_LEN);
+		}
 		if (last) {
 			CHECK_EQ(r.ops[i].len, all[i].len);
 			CHECK_MEM(r.ops[i].p, all[i].p, all[i].len);
