@@ -29,6 +29,21 @@ void veld_buf_reset(struct veld_buf *b)
 	b->err = 0;
 }
 
+int veld_buf_reserve(struct veld_buf *b, size_t n)
+{
+	size_t cap = n > b->max - b->len ? b->max : b->len + n;
+	uint8_t *d;
+
+	if (cap <= b->cap)
+		return 0;
+	d = realloc(b->data, cap);
+	if (!d)
+		return VELD_ENOMEM;
+	b->data = d;
+	b->cap = cap;
+	return 0;
+}
+
 int veld_buf_append(struct veld_buf *b, const void *p, size_t n)
 {
 	if (n > b->max - b->len)

@@ -50,6 +50,15 @@ int veld_buf_append(struct veld_buf *b, const void *p, size_t n)
 	__attribute__((warn_unused_result));
 
 /*
+ * Make room for n more bytes at once (up to the maximum: less if n would
+ * pass it), so that a buffer whose size is known, or bounded, grows in one
+ * allocation instead of by doubling (each doubling copies everything so
+ * far).  Returns 0 or VELD_ENOMEM (the buffer unchanged).
+ */
+int veld_buf_reserve(struct veld_buf *b, size_t n)
+	__attribute__((warn_unused_result));
+
+/*
  * Make pk write into b.  Packer calls then fail (return -1) once b would
  * exceed its maximum or memory runs out; b->err says which (VELD_ETOOBIG or
  * VELD_ENOMEM).  The packer borrows b.

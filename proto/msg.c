@@ -330,6 +330,9 @@ static void pack_runs(struct enc *e, const struct veld_bytes *ops, size_t n)
 
 	veld_buf_init(&z, VELD_MSG_MAX);
 	rc = veld_runs_encode(ops, n, VELD_RUNS_LEVEL, &z);
+	/* The message grows by the block at once, not by doubling. */
+	if (rc == 0)
+		rc = veld_buf_reserve(e->out, z.len + 16);
 	if (rc == 0)
 		msgpack_pack_bin_with_body(&e->pk, z.data, z.len);
 	else if (!e->out->err)

@@ -201,7 +201,6 @@ static int deflate_to(const struct veld_buf *raw, int level,
 		      struct veld_buf *out)
 {
 	z_stream z;
-	uint8_t *tmp;
 	size_t cap;
 	int rc;
 
@@ -209,21 +208,22 @@ static int deflate_to(const struct veld_buf *raw, int level,
 	if (deflateInit2(&z, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) !=
 	    Z_OK)
 		return VELD_ENOMEM;
+	/* Straight into out: deflateBound is what the worst input takes. */
 	cap = deflateBound(&z, (uLong)raw->len);
-	tmp = malloc(cap);
-	if (!tmp) {
-		deflateEnd(&z);
-		return VELD_ENOMEM;
+	if (cap > out->max - out->len)
+		cap = out->max - out->len;
+	rc = veld_buf_reserve(out, cap);
+	if (rc == 0) {
+		z.next_in = raw->data;
+		z.avail_in = (uInt)raw->len;
+		z.next_out = out->data + out->len;
+		z.avail_out = (uInt)cap;
+		if (deflate(&z, Z_FINISH) != Z_STREAM_END)
+			rc = z.avail_out == 0 ? VELD_ETOOBIG : VELD_ENOMEM;
 	}
-	z.next_in = raw->data;
-	z.avail_in = (uInt)raw->len;
-	z.next_out = tmp;
-	z.avail_out = (uInt)cap;
-	rc = deflate(&z, Z_FINISH) == Z_STREAM_END ? 0 : VELD_ENOMEM;
 	if (rc == 0)
-		rc = veld_buf_append(out, tmp, cap - z.avail_out);
+		out->len += cap - z.avail_out;
 	deflateEnd(&z);
-	free(tmp);
 	return rc;
 }
 
@@ -232,6 +232,7 @@ int veld_runs_encode(const struct veld_bytes *ops, size_t n, int level,
 {
 	struct veld_op *d = malloc(n * sizeof(*d) + 1);
 	struct veld_buf raw;
+	size_t want = 0;
 	int rc = 0;
 
 	if (!d)
@@ -241,6 +242,11 @@ int veld_runs_encode(const struct veld_bytes *ops, size_t n, int level,
 	for (size_t i = 0; i < n && rc == 0; i++)
 		rc = veld_op_decode(ops[i].p, ops[i].len, &d[i]);
 	veld_buf_init(&raw, VELD_RUNS_MAX);
+	/* The block is smaller than the envelopes it carries. */
+	for (size_t i = 0; i < n && rc == 0; i++)
+		want += ops[i].len;
+	if (rc == 0)
+		rc = veld_buf_reserve(&raw, want + 64);
 	if (rc == 0)
 		rc = pack_block(d, n, &raw);
 	if (rc == 0)

@@ -60,9 +60,6 @@
 
 #define SERVE_HELP (-1) /* parse_serve: help was asked for and shown */
 
-/* Allocations from this size up are mmap(2)ed (see cmd_serve). */
-#define VELD_MMAP_THRESHOLD (32 * 1024)
-
 /* The only global mutable state: set by SIGINT/SIGTERM, and by SIGHUP. */
 static volatile sig_atomic_t interrupted;
 static volatile sig_atomic_t hangup;
@@ -393,6 +390,19 @@ static void on_tick(lws_sorted_usec_list_t *sul)
 	veld_server_check_revoked(t->srv);
 	veld_server_committed(t->srv);
 	veld_live_tick(t->context);
+	/*
+	 * Message-sized buffers (OPS and PUSH, 64 KiB to 1 MiB) come and go
+	 * with every catch-up.  Taken from the heap they cost nothing to
+	 * reuse (mmap'ed, each would be faulted in page by page and unmapped
+	 * again, flushing the TLB of every core: a third of veldd's CPU
+	 * while serving a pull); but freed, they leave the heap fragmented,
+	 * and a server that had 1,000 devices catch up at once would keep
+	 * that peak as its idle RSS (bench/idle_devices.sh).  So what is
+	 * free goes back to the system once a second.
+	 */
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
 	lws_sul_schedule(t->context, 0, &t->sul, on_tick, LWS_US_PER_SEC);
 }
 
@@ -481,17 +491,6 @@ static int cmd_serve(int argc, char **argv)
 	char err[PATH_MAX + 128];
 	int rc, n = 0;
 
-	/*
-	 * Message-sized buffers (OPS and PUSH, 64 KiB to 1 MiB) come and go
-	 * with every catch-up; from the heap they leave it fragmented, and a
-	 * server that had 1,000 devices catch up at once kept that peak as
-	 * its idle RSS (bench/idle_devices.sh).  Served by mmap, they go back
-	 * to the system when freed.  A fixed threshold also turns off glibc's
-	 * raising it after each such free.
-	 */
-#ifdef M_MMAP_THRESHOLD
-	mallopt(M_MMAP_THRESHOLD, VELD_MMAP_THRESHOLD);
-#endif
 	rc = parse_serve(argc, argv, &o);
 	if (rc == SERVE_HELP)
 		return 0;

@@ -444,6 +444,9 @@ void veld_session_push_many(struct veld_server *srv,
 	}
 }
 
+/* What the envelopes of one OPS are first given room for (bytes). */
+#define VELD_COLLECT_RESERVE (256 * 1024)
+
 /*
  * Collect framed ops after the cursor into one OPS message.  The message
  * travels as runs that each end with a signed op (runs.h), so it may only
@@ -541,8 +544,13 @@ void veld_session_pump(struct veld_session *s)
 		veld_session_fail(s, VELD_ENOMEM, "OPS");
 		return;
 	}
-	/* The runs block is smaller than the envelopes it carries. */
+	/* The runs block is smaller than the envelopes it carries.  A full
+	 * OPS of survey entries frames ~300 KB: one allocation, not ten. */
 	veld_buf_init(&c->frames, VELD_RUNS_MAX - 64);
+	if (veld_buf_reserve(&c->frames, VELD_COLLECT_RESERVE) < 0) {
+		veld_session_fail(s, VELD_ENOMEM, "OPS");
+		goto out;
+	}
 	c->device = s->device;
 	for (;;) {
 		c->last_pos = (int64_t)s->cursor;
