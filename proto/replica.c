@@ -670,8 +670,7 @@ static int settle_registry(struct veld_replica *r)
 		int rc;
 
 		r->registry_dirty = 0;
-		rc = veld_store_kind_ops(r->store, VELD_KIND_DEVICE, gather_one,
-					 &g);
+		rc = veld_store_device_ops(r->store, gather_one, &g);
 		if (rc == 0)
 			rc = veld_merge_registry(r->root, g.ops, g.n, &out);
 		if (rc == 0) {

@@ -20,6 +20,8 @@
  *     repeats the op's 32-byte id and author.  The views field_values and
  *     notes give the old shape (record id, op id, author, hlc) to every
  *     reader.
+ *   The log is indexed by op id, by (author, seq) and by (record, hlc);
+ *   device ops alone also by hlc, for the registry's fold (schema 5).
  *
  * Durability: WAL journal with synchronous=FULL, so a transaction that has
  * committed is on stable storage before veld_store_commit() returns; a
@@ -235,9 +237,8 @@ int veld_store_record_ops(struct veld_store *s,
 			  veld_store_op_fn fn, void *ctx)
 	__attribute__((warn_unused_result));
 
-/* Iterate every op of the given kind (all statuses), (hlc, author, id). */
-int veld_store_kind_ops(struct veld_store *s, uint64_t kind,
-			veld_store_op_fn fn, void *ctx)
+/* Iterate every device op (kind 6, all statuses), (hlc, author, id). */
+int veld_store_device_ops(struct veld_store *s, veld_store_op_fn fn, void *ctx)
 	__attribute__((warn_unused_result));
 
 /* Iterate ops with log position > after, in position order, at most limit

@@ -589,11 +589,34 @@ static void downgrade_to_v2(const char *path)
 			 "ALTER TABLE n2 RENAME TO notes;"
 			 "CREATE INDEX records_form ON records(form, updated);"
 			 "ALTER TABLE ops DROP COLUMN body;"
+			 "DROP INDEX ops_device;"
+			 "CREATE INDEX ops_kind ON ops(kind, hlc);"
 			 "PRAGMA user_version = 2;"
 			 "COMMIT;",
 			 NULL, NULL, NULL),
 		 SQLITE_OK);
 	sqlite3_close(db);
+}
+
+/* 1 if the file has an index of that name, else 0. */
+static int has_index(const char *path, const char *name)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int found = -1;
+
+	CHECK_EQ(sqlite3_open(path, &db), SQLITE_OK);
+	if (sqlite3_prepare_v2(db,
+			       "SELECT count(*) FROM sqlite_schema"
+			       " WHERE type = 'index' AND name = ?1",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			found = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	return found;
 }
 
 static int user_version(const char *path)
@@ -644,12 +667,16 @@ static void migrate_from_v2(void)
 	state_hash(r, h1);
 	CHECK_EQ(veld_store_counts(veld_replica_store(r), &c1), 0);
 	veld_replica_close(r);
-	CHECK_EQ(user_version(path), 4);
+	CHECK_EQ(user_version(path), 5);
 
 	downgrade_to_v2(path);
 	CHECK_EQ(user_version(path), 2);
+	CHECK_EQ(has_index(path, "ops_kind"), 1);
 	r = open_replica(&kS, path);
-	CHECK_EQ(user_version(path), 4);
+	CHECK_EQ(user_version(path), 5);
+	/* schema 5: device ops alone are indexed by clock */
+	CHECK_EQ(has_index(path, "ops_kind"), 0);
+	CHECK_EQ(has_index(path, "ops_device"), 1);
 	state_hash(r, h2);
 	CHECK_MEM(h1, h2, 32);
 	CHECK_EQ(veld_store_counts(veld_replica_store(r), &c2), 0);
