@@ -187,9 +187,12 @@ enum stmt {
 	S_ERASE_MARK,
 	S_REC_DEL,
 	S_REC_INSERT,
+	S_REC_NEW,
 	S_REC_RID,
 	S_VAL_DEL,
 	S_VAL_INSERT,
+	S_VAL_NEW,
+	S_VAL_NEW8,
 	S_VAL_KEYS,
 	S_VAL_DEL_ONE,
 	S_NOTE_DEL,
@@ -289,6 +292,17 @@ static const char *const sql[S_COUNT] = {
 		" excluded.followup, excluded.created, excluded.updated,"
 		" excluded.deleted, excluded.delete_conflict, excluded.erased,"
 		" excluded.conflicts)",
+	/* A record new to the store: nothing to compare with or replace. */
+	[S_REC_NEW] = "INSERT INTO records(" REC_COLS ")"
+		      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	[S_VAL_NEW] = "INSERT INTO vals(rid, field, pos, value, winner)"
+		      " VALUES(?, ?, ?, ?, ?)",
+	/* VAL_NEW_ROWS rows in one statement: one step instead of eight */
+	[S_VAL_NEW8] = "INSERT INTO vals(rid, field, pos, value, winner)"
+		       " VALUES(?, ?, ?, ?, ?), (?, ?, ?, ?, ?),"
+		       " (?, ?, ?, ?, ?), (?, ?, ?, ?, ?),"
+		       " (?, ?, ?, ?, ?), (?, ?, ?, ?, ?),"
+		       " (?, ?, ?, ?, ?), (?, ?, ?, ?, ?)",
 	[S_VAL_DEL] = "DELETE FROM vals WHERE rid ="
 		      " (SELECT rid FROM records WHERE id = ?1)",
 	[S_VAL_INSERT] = "INSERT INTO vals(rid, field, pos, value, winner)"
@@ -1112,6 +1126,43 @@ static int record_rid(struct veld_store *s, const uint8_t *id, int64_t *rid)
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : VELD_ESTORE;
 }
 
+/* Rows in S_VAL_NEW8. */
+#define VAL_NEW_ROWS 8
+
+/* Bind value row v as the row-th of a multi-row insert (5 columns). */
+static void bind_value_row(sqlite3_stmt *st, int row, int64_t rid,
+			   const struct veld_value_row *v)
+{
+	int at = row * 5;
+
+	sqlite3_bind_int64(st, at + 1, rid);
+	bind_text(st, at + 2, v->field);
+	sqlite3_bind_int64(st, at + 3, v->pos);
+	if (v->value)
+		bind_blob(st, at + 4, v->value, v->value_len);
+	sqlite3_bind_int(st, at + 5, v->winner);
+}
+
+/* The rows of a record new to the store: appended (its rid is new). */
+static int values_new(struct veld_store *s, int64_t rid,
+		      const struct veld_value_row *values, size_t n)
+{
+	size_t i = 0;
+	int rc = 0;
+
+	for (; rc == 0 && n - i >= VAL_NEW_ROWS; i += VAL_NEW_ROWS) {
+		for (int k = 0; k < VAL_NEW_ROWS; k++)
+			bind_value_row(s->st[S_VAL_NEW8], k, rid,
+				       &values[i + k]);
+		rc = exec_stmt(s->st[S_VAL_NEW8]);
+	}
+	for (; rc == 0 && i < n; i++) {
+		bind_value_row(s->st[S_VAL_NEW], 0, rid, &values[i]);
+		rc = exec_stmt(s->st[S_VAL_NEW]);
+	}
+	return rc;
+}
+
 /*
  * Rows are compared with what is stored rather than deleted and written
  * again: a refold after one edit changes one or two rows of a record, and
@@ -1154,7 +1205,7 @@ int veld_store_record_replace(struct veld_store *s,
 	if (rc < 0)
 		goto out;
 
-	st = s->st[S_REC_INSERT];
+	st = s->st[existed ? S_REC_INSERT : S_REC_NEW];
 	bind_blob(st, 1, rec->id, VELD_RECORD_LEN);
 	bind_text(st, 2, rec->form);
 	bind_text(st, 3, rec->area);
@@ -1174,6 +1225,8 @@ int veld_store_record_replace(struct veld_store *s,
 			goto out;
 		}
 		rid = sqlite3_last_insert_rowid(s->db);
+		rc = values_new(s, rid, values, nvalues);
+		nvalues = 0; /* all written */
 	}
 
 	st = s->st[S_VAL_INSERT];
