@@ -247,10 +247,94 @@ static void property_random_bytes(void)
 	CHECK_EQ(bad, 0);
 }
 
+/*
+ * The shortest form, at every boundary: what msgpack-c's packer writes is
+ * accepted; the same integer written in each wider form is ENONCANON.  And
+ * ENONCANON is reported only when nothing else is wrong.
+ */
+static void shortest_form_boundaries(void)
+{
+	static const int64_t ints[] = {
+		0,	   1,	   127,	   128,		 255,
+		256,	   65535,  65536,  4294967295LL, 4294967296LL,
+		INT64_MAX, -1,	   -32,	   -33,		 -128,
+		-129,	   -32768, -32769, INT32_MIN,	 -2147483649LL,
+		INT64_MIN};
+	uint8_t in[16];
+
+	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+		struct veld_buf b;
+		msgpack_packer pk;
+		int64_t v = ints[i];
+
+		veld_buf_init(&b, 16);
+		veld_buf_packer_init(&pk, &b);
+		if (v >= 0)
+			msgpack_pack_uint64(&pk, (uint64_t)v);
+		else
+			msgpack_pack_int64(&pk, v);
+		CHECK_ERR(veld_canon_check(b.data, b.len), 0);
+		/* every wider form of v: uint for v >= 0, int for v < 0 */
+		for (size_t w = 1; w <= 8; w *= 2) {
+			size_t bits = 8 * w;
+			int fits =
+				v >= 0 ? (bits == 64 ||
+					  (uint64_t)v < (1ULL << bits))
+				       : (bits == 64 ||
+					  v >= -(int64_t)(1ULL << (bits - 1)));
+			if (!fits || 1 + w <= b.len)
+				continue; /* not wider than the packer's */
+			in[0] = (uint8_t)((v >= 0 ? 0xcc : 0xd0) +
+					  (w == 1   ? 0
+					   : w == 2 ? 1
+					   : w == 4 ? 2
+						    : 3));
+			for (size_t k = 0; k < w; k++)
+				in[1 + k] = (uint8_t)((uint64_t)v >>
+						      (8 * (w - 1 - k)));
+			CHECK_ERR(veld_canon_check(in, 1 + w), VELD_ENONCANON);
+		}
+		veld_buf_release(&b);
+	}
+	/* A positive value in a signed form is never the shortest. */
+	CHECK_ERR(CANON(0xd3, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff),
+		  VELD_ENONCANON);
+	/* Lengths: str 8 from 32 bytes, array 16 / map 16 from 16 items. */
+	{
+		uint8_t s[2 + 32];
+		memset(s, 'x', sizeof(s));
+		s[0] = 0xd9;
+		s[1] = 32;
+		CHECK_ERR(veld_canon_check(s, 2 + 32), 0);
+		s[1] = 31;
+		CHECK_ERR(veld_canon_check(s, 2 + 31), VELD_ENONCANON);
+	}
+	{
+		uint8_t a[3 + 16];
+		memset(a, 0x01, sizeof(a));
+		a[0] = 0xdc;
+		a[1] = 0;
+		a[2] = 16;
+		CHECK_ERR(veld_canon_check(a, 3 + 16), 0);
+		a[2] = 15;
+		CHECK_ERR(veld_canon_check(a, 3 + 15), VELD_ENONCANON);
+	}
+	/* Order of the reports: bad UTF-8, a wrong key order, a NaN come
+	 * before a form that is merely too long. */
+	CHECK_ERR(CANON(0x92, 0xcc, 0x01, 0xa1, 0xff), VELD_EUTF8);
+	CHECK_ERR(CANON(0x82, 0xa1, 'b', 0xcc, 0x01, 0xa1, 'a', 0x02),
+		  VELD_EKEYORDER);
+	CHECK_ERR(CANON(0x92, 0xd9, 0x01, 'a', 0xcb, 0x7f, 0xf8, 0, 0, 0, 0, 0,
+			0),
+		  VELD_EFLOAT);
+	CHECK_ERR(CANON(0x92, 0xcc, 0x01, 0xc1), VELD_EMSGPACK);
+}
+
 int main(void)
 {
 	accepts_canonical_values();
 	refuses_each_broken_rule();
+	shortest_form_boundaries();
 	property_packer_output_is_canonical();
 	property_random_bytes();
 	return test_summary("test_canon");
