@@ -9,12 +9,17 @@
 
 #include "err.h"
 
-/* Sort order: author, then seq from high to low (successors first). */
-static int before(const struct veld_op *x, const struct veld_op *y)
+/* Sort order: author, then seq from high to low (successors first);
+ * qsort over pointers to the ops, so the comparison needs no context. */
+static int cmp_op(const void *a, const void *b)
 {
+	const struct veld_op *x = *(const struct veld_op *const *)a;
+	const struct veld_op *y = *(const struct veld_op *const *)b;
 	int c = memcmp(x->h.author, y->h.author, VELD_PK_LEN);
 
-	return c < 0 || (c == 0 && x->h.seq > y->h.seq);
+	if (c)
+		return c;
+	return (x->h.seq < y->h.seq) - (x->h.seq > y->h.seq);
 }
 
 /* Is ops[j] the authentic successor of ops[i] (same author: sorted)? */
@@ -27,28 +32,27 @@ static int vouches(const struct veld_op *ops, const uint8_t *ok, size_t i,
 
 int veld_chain_cover(const struct veld_op *ops, size_t n, uint8_t *ok)
 {
+	const struct veld_op **by;
 	size_t *idx;
 
 	memset(ok, 0, n);
 	if (n == 0)
 		return 0;
 	idx = malloc(n * sizeof(*idx));
-	if (!idx)
+	by = malloc(n * sizeof(*by));
+	if (!idx || !by) {
+		free(idx);
+		free(by);
 		return VELD_ENOMEM;
-	for (size_t i = 0; i < n; i++)
-		idx[i] = i;
-	/* A batch is a few hundred ops at most: an insertion sort, with no
-	 * global state (qsort has no context argument, and ingest calls
-	 * this from several threads). */
-	for (size_t a = 1; a < n; a++) {
-		size_t v = idx[a], b = a;
-
-		while (b > 0 && before(&ops[v], &ops[idx[b - 1]])) {
-			idx[b] = idx[b - 1];
-			b--;
-		}
-		idx[b] = v;
 	}
+	/* An insertion sort here was quadratic in a run's length: a pulled
+	 * batch of 1,024 ops holds runs of hundreds, in rising seq. */
+	for (size_t i = 0; i < n; i++)
+		by[i] = &ops[i];
+	qsort(by, n, sizeof(*by), cmp_op);
+	for (size_t i = 0; i < n; i++)
+		idx[i] = (size_t)(by[i] - ops);
+	free(by);
 
 	/* Successors come before their predecessors: when op i is judged,
 	 * every op that could vouch for it has been.  The candidates are
