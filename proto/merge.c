@@ -233,6 +233,24 @@ static int open_body(const uint8_t *body, size_t len, msgpack_unpacked *u,
 	return 0;
 }
 
+static int cmp_merge_op(const void *a, const void *b)
+{
+	const struct veld_merge_op *x = a, *y = b;
+	int c;
+
+	if (x->hlc != y->hlc)
+		return x->hlc < y->hlc ? -1 : 1;
+	if ((c = memcmp(x->author, y->author, VELD_PK_LEN)) != 0)
+		return c;
+	return memcmp(x->id, y->id, VELD_HASH_LEN);
+}
+
+void veld_merge_sort(struct veld_merge_op *ops, size_t n)
+{
+	if (n > 1)
+		qsort(ops, n, sizeof(*ops), cmp_merge_op);
+}
+
 int veld_content_check(uint64_t kind, const uint8_t *body, size_t len)
 {
 	msgpack_unpacked u;

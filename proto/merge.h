@@ -70,6 +70,9 @@ void veld_merge_out_release(struct veld_merge_out *out);
 int veld_content_check(uint64_t kind, const uint8_t *body, size_t len)
 	__attribute__((warn_unused_result));
 
+/* Put ops[0..n) in the merge's (hlc, author, id) order. */
+void veld_merge_sort(struct veld_merge_op *ops, size_t n);
+
 /*
  * veld_merge_record - fold the put/delete/note/erase ops of one record.
  * Ops of other kinds in the array are ignored.  Returns 0 or VELD_ENOMEM.

@@ -704,8 +704,10 @@ static int settle_record(struct veld_replica *r, const uint8_t *id)
 	struct veld_merge_out out = {0};
 	int rc = veld_store_record_ops(r->store, id, gather_one, &g);
 
-	if (rc == 0)
+	if (rc == 0) {
+		veld_merge_sort(g.ops, g.n);
 		rc = veld_merge_record(id, g.ops, g.n, &out);
+	}
 	if (rc == 0) {
 		if (out.empty)
 			rc = veld_store_record_delete(r->store, id);
@@ -725,8 +727,10 @@ static int settle_form(struct veld_replica *r, const uint8_t *id)
 	struct veld_merge_out out = {0};
 	int rc = veld_store_record_ops(r->store, id, gather_one, &g);
 
-	if (rc == 0)
+	if (rc == 0) {
+		veld_merge_sort(g.ops, g.n);
 		rc = veld_merge_form(id, g.ops, g.n, &out);
+	}
 	if (rc == 0)
 		rc = out.empty ? veld_store_form_delete(r->store, id)
 			       : veld_store_form_replace(r->store, &out.form);

@@ -237,8 +237,10 @@ static const char *const sql[S_COUNT] = {
 	[S_OP_INSERT] = "INSERT INTO ops(id, author, seq, hlc, record, kind,"
 			" header, sig, status, body)"
 			" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	/* In the index's order: "ORDER BY hlc, author, id" made SQLite
+	 * sort every record's few ops in a temporary b-tree. */
 	[S_RECORD_OPS] = "SELECT " OP_COLS " FROM ops o WHERE record = ?1"
-			 " ORDER BY hlc, author, id",
+			 " ORDER BY hlc, pos",
 	/* kind 6 (VELD_KIND_DEVICE) literally: the partial index ops_device */
 	[S_DEVICE_OPS] = "SELECT " OP_COLS " FROM ops o WHERE kind = 6"
 			 " ORDER BY hlc, author, id",

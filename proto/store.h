@@ -231,7 +231,9 @@ int veld_store_op_insert(struct veld_store *s, const struct veld_op *op,
 			 int with_body, int status)
 	__attribute__((warn_unused_result));
 
-/* Iterate the ops of one record in (hlc, author, id) order, all statuses. */
+/* Iterate the ops of one record, all statuses, in (hlc, pos) order: by
+ * clock, ops of equal clock in arrival order (the merge wants (hlc,
+ * author, id): veld_merge_sort). */
 int veld_store_record_ops(struct veld_store *s,
 			  const uint8_t record[VELD_RECORD_LEN],
 			  veld_store_op_fn fn, void *ctx)
