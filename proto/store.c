@@ -17,6 +17,7 @@
 #include <float.h>
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -482,6 +483,21 @@ static int migrate(struct veld_store *s)
 	return 0;
 }
 
+/*
+ * Before SQLite's first use: no memory statistics.  veldwerk never reads
+ * them (sqlite3_memory_used, heap limits), and keeping them takes a global
+ * mutex on every allocation SQLite makes: ~4 % of a device's CPU while it
+ * applies a pull.  Too late (SQLite already in use) is harmless.
+ */
+static pthread_once_t sqlite_once = PTHREAD_ONCE_INIT;
+
+static void sqlite_config(void)
+{
+	if (sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) != SQLITE_OK) {
+		/* already initialised: statistics stay on, nothing else */
+	}
+}
+
 int veld_store_open(const char *path, struct veld_store **out)
 {
 	struct veld_store *s = calloc(1, sizeof(*s));
@@ -489,6 +505,7 @@ int veld_store_open(const char *path, struct veld_store **out)
 
 	if (!s)
 		return VELD_ENOMEM;
+	pthread_once(&sqlite_once, sqlite_config);
 	if (sqlite3_open_v2(path, &s->db,
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 				    SQLITE_OPEN_NOMUTEX,
@@ -2791,6 +2808,7 @@ int veld_store_open_readonly(const char *path, struct veld_store **out)
 
 	if (!s)
 		return VELD_ENOMEM;
+	pthread_once(&sqlite_once, sqlite_config);
 	if (sqlite3_open_v2(path, &s->db,
 			    SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
 			    NULL) != SQLITE_OK)
@@ -2875,6 +2893,7 @@ static int copy_db(sqlite3 *src, const char *path, int pages_per_step,
 	if (fd < 0)
 		return VELD_EIO;
 	/* SQLite takes the empty file for an empty database. */
+	pthread_once(&sqlite_once, sqlite_config);
 	if (sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE, NULL) !=
 	    SQLITE_OK) {
 		copy_msg(errmsg, errmsg_len, sqlite3_errmsg(dst));
@@ -2971,6 +2990,7 @@ int veld_store_copy(const char *from, const char *path, char *errmsg,
 	sqlite3 *src = NULL;
 	int rc;
 
+	pthread_once(&sqlite_once, sqlite_config);
 	if (sqlite3_open_v2(from, &src, SQLITE_OPEN_READONLY, NULL) !=
 		    SQLITE_OK ||
 	    sqlite3_exec(src, "PRAGMA query_only = 1", NULL, NULL, NULL) !=
@@ -2994,6 +3014,7 @@ int veld_store_in_use(const char *path)
 
 	if (access(path, F_OK) < 0)
 		return errno == ENOENT ? 0 : VELD_EIO;
+	pthread_once(&sqlite_once, sqlite_config);
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) !=
 	    SQLITE_OK) {
 		sqlite3_close(db);
