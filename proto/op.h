@@ -113,6 +113,10 @@ struct veld_op {
 	const uint8_t *body; /* NULL if the body was erased */
 	size_t body_len;
 	uint8_t id[VELD_HASH_LEN];
+	/* Set by whoever ran veld_content_check on the body and saw it pass
+	 * (veldd's ingest threads), so the replica need not run it again;
+	 * 0 from veld_op_decode. */
+	int content_ok;
 };
 
 /*

@@ -462,7 +462,7 @@ static int apply_checked(struct veld_replica *r, const struct veld_op *op,
 		if (e->revoked && op->h.hlc >= e->revoked)
 			status = VELD_STATUS_VOID;
 	}
-	if (op->body &&
+	if (op->body && !op->content_ok &&
 	    (rc = veld_content_check(op->h.kind, op->body, op->body_len)) < 0) {
 		set_res(res, VELD_APPLY_REFUSED, rc);
 		return 0;

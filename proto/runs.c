@@ -438,6 +438,7 @@ static int rebuild_op(struct rebuild *b, size_t i, struct veld_op_header *h,
 	b->r->dec[i].sig = sig;
 	b->r->dec[i].body = body;
 	b->r->dec[i].body_len = body ? h->body_len : 0;
+	b->r->dec[i].content_ok = 0;
 	veld_op_id(b->hdr.data, b->hdr.len, b->r->dec[i].id);
 	/* The next op of the run names this one. */
 	memcpy(h->prev, b->r->dec[i].id, VELD_HASH_LEN);

@@ -530,6 +530,37 @@ static void field_device_privilege(void)
 	server_down();
 }
 
+/* Content that does not fit its kind (a note carrying a put's "set"), at
+ * the end of a PUSH whose first op is fine: the whole PUSH is refused
+ * (ECONTENT, checked on veldd's ingest threads) and nothing is stored. */
+static void content_for_another_kind(void)
+{
+	struct conn c;
+	struct veld_buf o[2];
+	uint8_t id1[32], id2[32], id3[32];
+	struct before_after before;
+
+	server_up();
+	field_with_one_op(id1);
+	put_op(&kField, 2, id1, &o[0], id2);
+	make_op(&kField, 3, id2, VELD_KIND_NOTE, veld_hlc_wall_ms(), 0xa0,
+		&o[1], id3);
+	take(&before);
+	login(&c, &kField);
+	push(&c, o, 2);
+	expect_error(&c, VELD_ECONTENT, 4400);
+	conn_close(&c);
+	same(&before, "a note with a put's content");
+	/* The good op alone is taken. */
+	login(&c, &kField);
+	push(&c, o, 1);
+	expect_type(&c, VELD_MSG_RECEIPT);
+	conn_close(&c);
+	veld_buf_release(&o[0]);
+	veld_buf_release(&o[1]);
+	server_down();
+}
+
 /* Equivocation: a device (or a clone of its key) tells two stories with
  * the same seq.  The second is refused; the first stands. */
 static void fork_equivocation(void)
@@ -719,6 +750,7 @@ int main(void)
 	forged_and_replayed_auth();
 	revoked_key();
 	field_device_privilege();
+	content_for_another_kind();
 	fork_equivocation();
 	code_brute_force();
 	oversize_and_smuggled();
