@@ -322,14 +322,17 @@ int veld_msg_welcome(struct veld_buf *out, const char *role, const char *name,
 	return enc_end(&e);
 }
 
-/* Pack ops as one bin: the compressed runs block. */
-static void pack_runs(struct enc *e, const struct veld_bytes *ops, size_t n)
+/* Pack ops (envelopes, or dec: decoded) as one bin: the compressed runs
+ * block. */
+static void pack_runs(struct enc *e, const struct veld_bytes *ops,
+		      const struct veld_op *dec, size_t n)
 {
 	struct veld_buf z;
 	int rc;
 
 	veld_buf_init(&z, VELD_MSG_MAX);
-	rc = veld_runs_encode(ops, n, VELD_RUNS_LEVEL, &z);
+	rc = dec ? veld_runs_encode_ops(dec, n, VELD_RUNS_LEVEL, &z)
+		 : veld_runs_encode(ops, n, VELD_RUNS_LEVEL, &z);
 	/* The message grows by the block at once, not by doubling. */
 	if (rc == 0)
 		rc = veld_buf_reserve(e->out, z.len + 16);
@@ -349,7 +352,7 @@ int veld_msg_push(struct veld_buf *out, uint64_t batch,
 		return VELD_EINVAL;
 	enc_begin(&e, out, VELD_MSG_PUSH, 3);
 	msgpack_pack_uint64(&e.pk, batch);
-	pack_runs(&e, ops, n);
+	pack_runs(&e, ops, NULL, n);
 	return enc_end(&e);
 }
 
@@ -409,21 +412,34 @@ int veld_msg_pull(struct veld_buf *out, uint64_t cursor)
 	return enc_end(&e);
 }
 
-int veld_msg_ops(struct veld_buf *out, const struct veld_bytes *ops, size_t n,
-		 uint64_t cursor, int more)
+static int msg_ops(struct veld_buf *out, const struct veld_bytes *ops,
+		   const struct veld_op *dec, size_t n, uint64_t cursor,
+		   int more)
 {
 	struct enc e;
 
 	if (n > VELD_OPS_MAX)
 		return VELD_EINVAL;
 	enc_begin(&e, out, VELD_MSG_OPS, 4);
-	pack_runs(&e, ops, n);
+	pack_runs(&e, ops, dec, n);
 	msgpack_pack_uint64(&e.pk, cursor);
 	if (more)
 		msgpack_pack_true(&e.pk);
 	else
 		msgpack_pack_false(&e.pk);
 	return enc_end(&e);
+}
+
+int veld_msg_ops(struct veld_buf *out, const struct veld_bytes *ops, size_t n,
+		 uint64_t cursor, int more)
+{
+	return msg_ops(out, ops, NULL, n, cursor, more);
+}
+
+int veld_msg_ops_decoded(struct veld_buf *out, const struct veld_op *ops,
+			 size_t n, uint64_t cursor, int more)
+{
+	return msg_ops(out, NULL, ops, n, cursor, more);
 }
 
 int veld_msg_ack(struct veld_buf *out, uint64_t cursor)

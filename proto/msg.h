@@ -145,6 +145,11 @@ int veld_msg_pull(struct veld_buf *out, uint64_t cursor)
 /* ops: n (0..VELD_OPS_MAX) envelopes, as for veld_msg_push. */
 int veld_msg_ops(struct veld_buf *out, const struct veld_bytes *ops, size_t n,
 		 uint64_t cursor, int more) __attribute__((warn_unused_result));
+/* The same from ops already decoded (veld_runs_encode_ops): veldd sends
+ * its stored ops without decoding them again. */
+int veld_msg_ops_decoded(struct veld_buf *out, const struct veld_op *ops,
+			 size_t n, uint64_t cursor, int more)
+	__attribute__((warn_unused_result));
 int veld_msg_ack(struct veld_buf *out, uint64_t cursor)
 	__attribute__((warn_unused_result));
 int veld_msg_error(struct veld_buf *out, int err, const char *text, int fatal)

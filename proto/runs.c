@@ -227,31 +227,40 @@ static int deflate_to(const struct veld_buf *raw, int level,
 	return rc;
 }
 
+int veld_runs_encode_ops(const struct veld_op *ops, size_t n, int level,
+			 struct veld_buf *out)
+{
+	struct veld_buf raw;
+	size_t want = 64;
+	int rc = 0;
+
+	if (level < 0 || level > 9)
+		return VELD_EINVAL;
+	/* The block is smaller than the envelopes it carries. */
+	for (size_t i = 0; i < n; i++)
+		want += ops[i].header_len + VELD_SIG_LEN + ops[i].body_len + 16;
+	veld_buf_init(&raw, VELD_RUNS_MAX);
+	rc = veld_buf_reserve(&raw, want);
+	if (rc == 0)
+		rc = pack_block(ops, n, &raw);
+	if (rc == 0)
+		rc = deflate_to(&raw, level, out);
+	veld_buf_release(&raw);
+	return rc;
+}
+
 int veld_runs_encode(const struct veld_bytes *ops, size_t n, int level,
 		     struct veld_buf *out)
 {
 	struct veld_op *d = malloc(n * sizeof(*d) + 1);
-	struct veld_buf raw;
-	size_t want = 0;
 	int rc = 0;
 
 	if (!d)
 		return VELD_ENOMEM;
-	if (level < 0 || level > 9)
-		rc = VELD_EINVAL;
 	for (size_t i = 0; i < n && rc == 0; i++)
 		rc = veld_op_decode(ops[i].p, ops[i].len, &d[i]);
-	veld_buf_init(&raw, VELD_RUNS_MAX);
-	/* The block is smaller than the envelopes it carries. */
-	for (size_t i = 0; i < n && rc == 0; i++)
-		want += ops[i].len;
 	if (rc == 0)
-		rc = veld_buf_reserve(&raw, want + 64);
-	if (rc == 0)
-		rc = pack_block(d, n, &raw);
-	if (rc == 0)
-		rc = deflate_to(&raw, level, out);
-	veld_buf_release(&raw);
+		rc = veld_runs_encode_ops(d, n, level, out);
 	free(d);
 	return rc;
 }

@@ -71,6 +71,16 @@ int veld_runs_encode(const struct veld_bytes *ops, size_t n, int level,
 		     struct veld_buf *out) __attribute__((warn_unused_result));
 
 /*
+ * veld_runs_encode_ops - veld_runs_encode for ops already decoded: by
+ * veld_op_decode, or read from a store, which checked them on the way in
+ * (their bodies must be canonical [salt, content]; nothing is checked
+ * again here).  Same results.
+ */
+int veld_runs_encode_ops(const struct veld_op *ops, size_t n, int level,
+			 struct veld_buf *out)
+	__attribute__((warn_unused_result));
+
+/*
  * veld_runs_decode - inflate and decode a runs block of at most max_ops
  * ops into *r (which it initialises; release it even on failure).
  *

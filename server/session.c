@@ -459,6 +459,10 @@ struct collect {
 	size_t seen;	       /* rows the query gave */
 	struct veld_buf frames;
 	size_t offs[VELD_OPS_MAX + 1];
+	/* Each op as read from the store (header decoded there) and where
+	 * its parts sit in frames: it is sent without decoding it again. */
+	struct veld_op dec[VELD_OPS_MAX];
+	struct veld_op_at at[VELD_OPS_MAX];
 	size_t n;
 	int64_t last_pos;
 	int full;
@@ -501,12 +505,19 @@ static int collect_one(void *ctx, const struct veld_stored_op *op)
 		return 0;
 	}
 	if (c->n == VELD_OPS_MAX ||
-	    veld_op_frame(op->header, op->header_len, op->sig, op->body,
-			  op->body_len, &c->frames) < 0) {
+	    veld_op_frame_at(op->header, op->header_len, op->sig, op->body,
+			     op->body_len, &c->frames, &c->at[c->n]) < 0) {
 		c->frames.len = before;
 		c->full = 1; /* the message is full: the rest next time */
 		return 1;
 	}
+	c->dec[c->n] =
+		(struct veld_op){.h = op->h,
+				 .header_len = op->header_len,
+				 .sig = op->sig,
+				 .body = op->body,
+				 .body_len = op->body ? op->body_len : 0};
+	memcpy(c->dec[c->n].id, op->id, VELD_HASH_LEN);
 	c->offs[c->n++] = before;
 	c->offs[c->n] = c->frames.len;
 	c->last_pos = op->pos;
@@ -520,7 +531,6 @@ static int collect_one(void *ctx, const struct veld_stored_op *op)
 
 void veld_session_pump(struct veld_session *s)
 {
-	struct veld_bytes *ops = NULL;
 	struct collect *c;
 	struct veld_buf *b;
 	int rc, sent = 0;
@@ -531,19 +541,16 @@ void veld_session_pump(struct veld_session *s)
 	     (!s->last_more || s->ops_unacked >= VELD_OPS_WINDOW)) ||
 	    s->out_n == VELD_SESSION_OUT_MAX)
 		return;
-	c = calloc(1, sizeof(*c));
-	if (c) {
+	c = malloc(sizeof(*c));
+	if (c)
 		c->open = malloc(VELD_OPS_MAX * sizeof(*c->open));
-		ops = malloc(VELD_OPS_MAX * sizeof(*ops));
-	}
-	if (!c || !c->open || !ops) {
-		if (c)
-			free(c->open);
+	if (!c || !c->open) {
 		free(c);
-		free(ops);
 		veld_session_fail(s, VELD_ENOMEM, "OPS");
 		return;
 	}
+	c->n = 0;
+	c->full = 0;
 	/* The runs block is smaller than the envelopes it carries.  A full
 	 * OPS of survey entries frames ~300 KB: one allocation, not ten. */
 	veld_buf_init(&c->frames, VELD_RUNS_MAX - 64);
@@ -592,12 +599,16 @@ void veld_session_pump(struct veld_session *s)
 			goto out;
 		c->full = 0;
 	}
+	/* frames has stopped moving: point the decoded ops into it */
 	for (size_t i = 0; i < c->n; i++) {
-		ops[i].p = c->frames.data + c->offs[i];
-		ops[i].len = c->offs[i + 1] - c->offs[i];
+		struct veld_op *d = &c->dec[i];
+		d->header = c->frames.data + c->at[i].header;
+		d->sig = d->sig ? c->frames.data + c->at[i].sig : NULL;
+		d->body = d->body ? c->frames.data + c->at[i].body : NULL;
 	}
 	b = out_slot(s);
-	if (veld_msg_ops(b, ops, c->n, (uint64_t)c->last_pos, c->full) < 0) {
+	if (veld_msg_ops_decoded(b, c->dec, c->n, (uint64_t)c->last_pos,
+				 c->full) < 0) {
 		veld_session_fail(s, VELD_ESERVER, "OPS");
 		goto out;
 	}
@@ -614,7 +625,6 @@ out:
 	veld_buf_release(&c->frames);
 	free(c->open);
 	free(c);
-	free(ops);
 	/* Catching up: the next OPS goes out while the device applies this
 	 * one (at most VELD_OPS_WINDOW deep, so this recursion is too). */
 	if (sent && s->state == VELD_SS_READY && s->last_more &&

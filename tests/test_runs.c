@@ -417,6 +417,21 @@ static void messages(void)
 	CHECK_EQ(m.nops, 5);
 	veld_msg_release(&m);
 
+	/* From ops already decoded: the very same message. */
+	{
+		struct veld_op d[5];
+		struct veld_buf again;
+
+		for (size_t i = 0; i < 5; i++)
+			CHECK_ERR(veld_op_decode(a.b[i].p, a.b[i].len, &d[i]),
+				  0);
+		veld_buf_init(&again, VELD_MSG_MAX);
+		CHECK_ERR(veld_msg_ops_decoded(&again, d, 5, 42, 1), 0);
+		CHECK_EQ(again.len, out.len);
+		CHECK_MEM(again.data, out.data, out.len);
+		veld_buf_release(&again);
+	}
+
 	/* A PUSH of no ops is refused. */
 	veld_buf_reset(&out);
 	CHECK_ERR(veld_msg_ops(&out, a.b, 0, 42, 0), 0);
