@@ -1070,6 +1070,95 @@ static void chain_run_one_signature(void)
 	teardown();
 }
 
+/*
+ * A batch from more authors than the replica keeps heads for at once
+ * (replica.c caches 64 per batch): 70 devices' ops, interleaved so that
+ * every author comes back after the cache has been flushed.  Every op
+ * lands, every head ends where it should, and the state is the one of
+ * applying each device's ops as a batch of its own.
+ */
+#define MANY 70
+
+static void many_authors_one_batch(void)
+{
+	struct veld_replica *dev[MANY], *T;
+	struct veld_key k[MANY];
+	struct oplist l[MANY];
+	struct veld_bytes *all, *one;
+	struct veld_apply_result *res;
+	uint8_t rec[16], h1[32], h2[32];
+	size_t n = 0, per = 3;
+
+	S = open_replica(&kS, ":memory:");
+	T = open_replica(&kS, ":memory:");
+	for (int i = 0; i < MANY; i++) {
+		char name[16];
+		util_key(&k[i], (uint8_t)(0x60 + i));
+		snprintf(name, sizeof(name), "d%02d", i);
+		CHECK_ERR(veld_replica_device(S, k[i].pk, "field", name,
+					      "noord", 0, NULL),
+			  0);
+	}
+	ship(S, T);
+	for (int i = 0; i < MANY; i++) {
+		dev[i] = open_replica(&k[i], ":memory:");
+		ship(S, dev[i]);
+		put1(dev[i], rec, 1, "wish", "bankjes");
+		put1(dev[i], rec, 0, "wish", "meer bankjes");
+		CHECK_ERR(veld_replica_note(dev[i], rec, "koffie", NULL), 0);
+		memset(&l[i], 0, sizeof(l[i]));
+		CHECK_EQ(veld_store_author_ops(veld_replica_store(dev[i]),
+					       k[i].pk, oplist_add, &l[i]),
+			 0);
+		CHECK_EQ(l[i].n, per);
+	}
+	/* round robin: op 1 of every device, then op 2, then op 3 */
+	all = calloc(MANY * per, sizeof(*all));
+	res = calloc(MANY * per, sizeof(*res));
+	for (size_t j = 0; j < per; j++)
+		for (int i = 0; i < MANY; i++)
+			all[n++] = (struct veld_bytes){l[i].ops[j].data,
+						       l[i].ops[j].len};
+	CHECK_ERR(veld_replica_apply(S, all, n, 0, res), 0);
+	for (size_t i = 0; i < n; i++)
+		CHECK_EQ(res[i].status, VELD_APPLY_APPLIED);
+	for (int i = 0; i < MANY; i++) {
+		struct veld_head head;
+		uint8_t last[32];
+		CHECK_EQ(veld_store_head(veld_replica_store(S), k[i].pk, &head),
+			 0);
+		CHECK_EQ(head.seq, per);
+		op_id_of(&l[i].ops[per - 1], last);
+		CHECK_MEM(head.id, last, 32);
+	}
+	/* again: every op a duplicate, nothing changes */
+	state_hash(S, h1);
+	CHECK_ERR(veld_replica_apply(S, all, n, 0, res), 0);
+	for (size_t i = 0; i < n; i++)
+		CHECK_EQ(res[i].status, VELD_APPLY_DUPLICATE);
+	state_hash(S, h2);
+	CHECK_MEM(h1, h2, 32);
+	/* device by device, a batch each */
+	one = calloc(per, sizeof(*one));
+	for (int i = 0; i < MANY; i++) {
+		for (size_t j = 0; j < per; j++)
+			one[j] = (struct veld_bytes){l[i].ops[j].data,
+						     l[i].ops[j].len};
+		CHECK_ERR(veld_replica_apply(T, one, per, 0, NULL), 0);
+	}
+	state_hash(T, h2);
+	CHECK_MEM(h1, h2, 32);
+	free(one);
+	free(all);
+	free(res);
+	for (int i = 0; i < MANY; i++) {
+		oplist_release(&l[i]);
+		veld_replica_close(dev[i]);
+	}
+	veld_replica_close(T);
+	veld_replica_close(S);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -1095,5 +1184,6 @@ int main(void)
 	group_of_pushes();
 	second_writer();
 	chain_run_one_signature();
+	many_authors_one_batch();
 	return test_summary("test_replica");
 }
