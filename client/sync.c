@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "err.h"
+#include "framed.h"
 #include "hlc.h"
 #include "i18n.h"
 #include "msg.h"
@@ -129,28 +130,18 @@ static int send_msg(struct sync *s)
 /* Own ops after seq from, framed, at most a batch's worth. */
 struct pick {
 	uint64_t after;
-	struct veld_buf frames;
-	size_t offs[VELD_BATCH_MAX + 1];
-	size_t n;
+	struct veld_framed f; /* the ops of the PUSH (framed.h) */
 	uint64_t last_seq;
 };
 
 static int pick_one(void *ctx, const struct veld_stored_op *op)
 {
 	struct pick *p = ctx;
-	size_t before = p->frames.len;
 
 	if (op->h.seq <= p->after || op->status == VELD_STATUS_FORK)
 		return 0;
-	if (p->n == VELD_BATCH_MAX)
-		return 1;
-	if (veld_op_frame(op->header, op->header_len, op->sig, op->body,
-			  op->body_len, &p->frames) < 0) {
-		p->frames.len = before;
+	if (veld_framed_add(&p->f, op) < 0)
 		return 1; /* the message is full */
-	}
-	p->offs[p->n++] = before;
-	p->offs[p->n] = p->frames.len;
 	p->last_seq = op->h.seq;
 	return 0;
 }
@@ -172,45 +163,45 @@ static void start_pull(struct sync *s)
 /* Push the next batch of our own ops, or go on to pulling. */
 static void push_next(struct sync *s)
 {
-	struct veld_bytes ops[VELD_BATCH_MAX];
 	struct pick *p = calloc(1, sizeof(*p));
 	int rc;
 
-	if (!p) {
+	/* The runs block is smaller than the envelopes it carries. */
+	if (!p || veld_framed_init(&p->f, VELD_BATCH_MAX, VELD_RUNS_MAX - 64,
+				   0) < 0) {
+		if (p)
+			veld_framed_release(&p->f);
+		free(p);
 		fail(s, VELD_ENOMEM, "out of memory", 0);
 		return;
 	}
 	p->after = s->server_seq;
-	/* The runs block is smaller than the envelopes it carries. */
-	veld_buf_init(&p->frames, VELD_RUNS_MAX - 64);
 	rc = veld_store_author_ops_after(veld_replica_store(s->dev.replica),
 					 s->dev.key.pk, s->server_seq,
 					 VELD_BATCH_MAX + 1, pick_one, p);
 	if (rc < 0) {
 		fail(s, rc, "cannot read the local log", 0);
-	} else if (p->n == 0) {
+	} else if (p->f.n == 0) {
 		if (s->opts->push_only)
 			s->phase = P_DONE; /* everything receipted */
 		else
 			start_pull(s);
 	} else {
-		for (size_t i = 0; i < p->n; i++) {
-			ops[i].p = p->frames.data + p->offs[i];
-			ops[i].len = p->offs[i + 1] - p->offs[i];
-		}
 		veld_buf_reset(&s->tx);
-		if (veld_msg_push(&s->tx, ++s->batch, ops, p->n) < 0) {
+		if (veld_msg_push_decoded(&s->tx, ++s->batch,
+					  veld_framed_views(&p->f),
+					  p->f.n) < 0) {
 			fail(s, VELD_ENOMEM, "cannot build PUSH", 0);
 		} else {
 			s->pushing_to = p->last_seq;
-			s->rep->pushed += p->n;
+			s->rep->pushed += p->f.n;
 			s->phase = P_PUSHING;
 			progress(s, N_("%spushing ops %llu..%llu"), "",
 				 s->server_seq + 1, p->last_seq);
 			send_msg(s);
 		}
 	}
-	veld_buf_release(&p->frames);
+	veld_framed_release(&p->f);
 	free(p);
 }
 

@@ -343,8 +343,9 @@ static void pack_runs(struct enc *e, const struct veld_bytes *ops,
 	veld_buf_release(&z);
 }
 
-int veld_msg_push(struct veld_buf *out, uint64_t batch,
-		  const struct veld_bytes *ops, size_t n)
+static int msg_push(struct veld_buf *out, uint64_t batch,
+		    const struct veld_bytes *ops, const struct veld_op *dec,
+		    size_t n)
 {
 	struct enc e;
 
@@ -352,8 +353,20 @@ int veld_msg_push(struct veld_buf *out, uint64_t batch,
 		return VELD_EINVAL;
 	enc_begin(&e, out, VELD_MSG_PUSH, 3);
 	msgpack_pack_uint64(&e.pk, batch);
-	pack_runs(&e, ops, NULL, n);
+	pack_runs(&e, ops, dec, n);
 	return enc_end(&e);
+}
+
+int veld_msg_push(struct veld_buf *out, uint64_t batch,
+		  const struct veld_bytes *ops, size_t n)
+{
+	return msg_push(out, batch, ops, NULL, n);
+}
+
+int veld_msg_push_decoded(struct veld_buf *out, uint64_t batch,
+			  const struct veld_op *ops, size_t n)
+{
+	return msg_push(out, batch, NULL, ops, n);
 }
 
 static void receipt_proof(struct proof *p, const uint8_t server_key[32],

@@ -136,6 +136,11 @@ int veld_msg_welcome(struct veld_buf *out, const char *role, const char *name,
 int veld_msg_push(struct veld_buf *out, uint64_t batch,
 		  const struct veld_bytes *ops, size_t n)
 	__attribute__((warn_unused_result));
+/* The same from ops already decoded (framed.h: veld sends its own stored
+ * ops without decoding them again). */
+int veld_msg_push_decoded(struct veld_buf *out, uint64_t batch,
+			  const struct veld_op *ops, size_t n)
+	__attribute__((warn_unused_result));
 int veld_msg_receipt(struct veld_buf *out, const struct veld_key *server,
 		     const uint8_t device_key[32], uint64_t batch, uint64_t seq,
 		     const uint8_t head[VELD_HASH_LEN])
@@ -145,8 +150,8 @@ int veld_msg_pull(struct veld_buf *out, uint64_t cursor)
 /* ops: n (0..VELD_OPS_MAX) envelopes, as for veld_msg_push. */
 int veld_msg_ops(struct veld_buf *out, const struct veld_bytes *ops, size_t n,
 		 uint64_t cursor, int more) __attribute__((warn_unused_result));
-/* The same from ops already decoded (veld_runs_encode_ops): veldd sends
- * its stored ops without decoding them again. */
+/* The same from ops already decoded (veld_runs_encode_ops, framed.h):
+ * veldd sends its stored ops without decoding them again. */
 int veld_msg_ops_decoded(struct veld_buf *out, const struct veld_op *ops,
 			 size_t n, uint64_t cursor, int more)
 	__attribute__((warn_unused_result));

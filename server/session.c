@@ -17,6 +17,7 @@
 
 #include "err.h"
 #include "event.h"
+#include "framed.h"
 #include "hlc.h"
 #include "store.h"
 
@@ -457,13 +458,7 @@ void veld_session_push_many(struct veld_server *srv,
 struct collect {
 	const uint8_t *device; /* the peer: its own ops are not sent back */
 	size_t seen;	       /* rows the query gave */
-	struct veld_buf frames;
-	size_t offs[VELD_OPS_MAX + 1];
-	/* Each op as read from the store (header decoded there) and where
-	 * its parts sit in frames: it is sent without decoding it again. */
-	struct veld_op dec[VELD_OPS_MAX];
-	struct veld_op_at at[VELD_OPS_MAX];
-	size_t n;
+	struct veld_framed f;  /* the ops of the message (framed.h) */
 	int64_t last_pos;
 	int full;
 	/* authors in the message whose last op so far has no signature */
@@ -492,38 +487,25 @@ static void collect_track(struct collect *c, const struct veld_stored_op *op)
 static int collect_one(void *ctx, const struct veld_stored_op *op)
 {
 	struct collect *c = ctx;
-	size_t before = c->frames.len;
 
 	c->seen++;
 	/* The device has its own ops: skip them, but move past them. */
 	if (memcmp(op->h.author, c->device, 32) == 0) {
-		if (c->n < VELD_OPS_MAX) {
+		if (c->f.n < VELD_OPS_MAX) {
 			c->last_pos = op->pos;
 			if (!c->nopen)
 				c->good_pos = op->pos;
 		}
 		return 0;
 	}
-	if (c->n == VELD_OPS_MAX ||
-	    veld_op_frame_at(op->header, op->header_len, op->sig, op->body,
-			     op->body_len, &c->frames, &c->at[c->n]) < 0) {
-		c->frames.len = before;
+	if (veld_framed_add(&c->f, op) < 0) {
 		c->full = 1; /* the message is full: the rest next time */
 		return 1;
 	}
-	c->dec[c->n] =
-		(struct veld_op){.h = op->h,
-				 .header_len = op->header_len,
-				 .sig = op->sig,
-				 .body = op->body,
-				 .body_len = op->body ? op->body_len : 0};
-	memcpy(c->dec[c->n].id, op->id, VELD_HASH_LEN);
-	c->offs[c->n++] = before;
-	c->offs[c->n] = c->frames.len;
 	c->last_pos = op->pos;
 	collect_track(c, op);
 	if (!c->nopen) {
-		c->good_n = c->n;
+		c->good_n = c->f.n;
 		c->good_pos = op->pos;
 	}
 	return 0;
@@ -541,20 +523,17 @@ void veld_session_pump(struct veld_session *s)
 	     (!s->last_more || s->ops_unacked >= VELD_OPS_WINDOW)) ||
 	    s->out_n == VELD_SESSION_OUT_MAX)
 		return;
-	c = malloc(sizeof(*c));
-	if (c)
-		c->open = malloc(VELD_OPS_MAX * sizeof(*c->open));
-	if (!c || !c->open) {
-		free(c);
+	c = calloc(1, sizeof(*c));
+	if (!c) {
 		veld_session_fail(s, VELD_ENOMEM, "OPS");
 		return;
 	}
-	c->n = 0;
-	c->full = 0;
 	/* The runs block is smaller than the envelopes it carries.  A full
 	 * OPS of survey entries frames ~300 KB: one allocation, not ten. */
-	veld_buf_init(&c->frames, VELD_RUNS_MAX - 64);
-	if (veld_buf_reserve(&c->frames, VELD_COLLECT_RESERVE) < 0) {
+	c->open = malloc(VELD_OPS_MAX * sizeof(*c->open));
+	if (!c->open ||
+	    veld_framed_init(&c->f, VELD_OPS_MAX, VELD_RUNS_MAX - 64,
+			     VELD_COLLECT_RESERVE) < 0) {
 		veld_session_fail(s, VELD_ENOMEM, "OPS");
 		goto out;
 	}
@@ -583,15 +562,14 @@ void veld_session_pump(struct veld_session *s)
 						  "that no signed op follows");
 				goto out;
 			}
-			c->n = c->good_n;
-			c->frames.len = c->offs[c->n];
+			veld_framed_cut(&c->f, c->good_n);
 			c->last_pos = c->good_pos;
 			c->nopen = 0;
 			c->full = 1;
 		}
 		/* A full page of rows, even if all were skipped: maybe more */
 		c->full = c->full || c->seen == VELD_OPS_MAX + 1;
-		if (c->n || !s->caught_up)
+		if (c->f.n || !s->caught_up)
 			break;
 		/* Live, and nothing new for this device (so far). */
 		s->cursor = (uint64_t)c->last_pos;
@@ -599,16 +577,9 @@ void veld_session_pump(struct veld_session *s)
 			goto out;
 		c->full = 0;
 	}
-	/* frames has stopped moving: point the decoded ops into it */
-	for (size_t i = 0; i < c->n; i++) {
-		struct veld_op *d = &c->dec[i];
-		d->header = c->frames.data + c->at[i].header;
-		d->sig = d->sig ? c->frames.data + c->at[i].sig : NULL;
-		d->body = d->body ? c->frames.data + c->at[i].body : NULL;
-	}
 	b = out_slot(s);
-	if (veld_msg_ops_decoded(b, c->dec, c->n, (uint64_t)c->last_pos,
-				 c->full) < 0) {
+	if (veld_msg_ops_decoded(b, veld_framed_views(&c->f), c->f.n,
+				 (uint64_t)c->last_pos, c->full) < 0) {
 		veld_session_fail(s, VELD_ESERVER, "OPS");
 		goto out;
 	}
@@ -619,10 +590,10 @@ void veld_session_pump(struct veld_session *s)
 		s->caught_up = 1;
 	out_commit(s);
 	report(s, (struct veld_event){
-			  .kind = VELD_EV_PULL, .n = c->n, .more = c->full});
+			  .kind = VELD_EV_PULL, .n = c->f.n, .more = c->full});
 	sent = 1;
 out:
-	veld_buf_release(&c->frames);
+	veld_framed_release(&c->f);
 	free(c->open);
 	free(c);
 	/* Catching up: the next OPS goes out while the device applies this

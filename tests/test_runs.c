@@ -10,6 +10,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "framed.h"
 #include "msg.h"
 #include "op.h"
 #include "runs.h"
@@ -443,6 +444,67 @@ static void messages(void)
 	chain_free(&a);
 }
 
+/*
+ * framed.h: stored ops copied out keep views equal to decoding their
+ * envelopes; a full buffer says ETOOBIG and stays as it was; a cut keeps
+ * the first ops; a PUSH from the views is the PUSH from the envelopes.
+ */
+static void framed_ops(void)
+{
+	struct chain a;
+	struct veld_framed f;
+	struct veld_buf m1, m2;
+	struct veld_bytes env[4];
+
+	chain_make(&a, &ka, 4, 1ULL << 40);
+	CHECK_ERR(veld_framed_init(&f, 3, VELD_RUNS_MAX, 0), 0);
+	for (size_t i = 0; i < 4; i++) {
+		struct veld_op d;
+		struct veld_stored_op so;
+		CHECK_ERR(veld_op_decode(a.b[i].p, a.b[i].len, &d), 0);
+		memset(&so, 0, sizeof(so));
+		memcpy(so.id, d.id, VELD_HASH_LEN);
+		so.h = d.h;
+		so.header = d.header;
+		so.header_len = d.header_len;
+		so.sig = d.sig;
+		so.body = d.body;
+		so.body_len = d.body_len;
+		CHECK_ERR(veld_framed_add(&f, &so), i < 3 ? 0 : VELD_ETOOBIG);
+	}
+	CHECK_EQ(f.n, 3);
+	{
+		const struct veld_op *v = veld_framed_views(&f);
+		for (size_t i = 0; i < f.n; i++) {
+			struct veld_op want;
+			struct veld_bytes e = veld_framed_envelope(&f, i);
+			CHECK_EQ(e.len, a.b[i].len);
+			CHECK_MEM(e.p, a.b[i].p, a.b[i].len);
+			CHECK_ERR(veld_op_decode(e.p, e.len, &want), 0);
+			CHECK(v[i].header == want.header);
+			CHECK(v[i].sig == want.sig);
+			CHECK(v[i].body == want.body);
+			CHECK_EQ(v[i].body_len, want.body_len);
+			CHECK_MEM(v[i].id, want.id, VELD_HASH_LEN);
+			env[i] = e;
+		}
+		veld_buf_init(&m1, VELD_MSG_MAX);
+		veld_buf_init(&m2, VELD_MSG_MAX);
+		CHECK_ERR(veld_msg_push_decoded(&m1, 9, v, f.n), 0);
+		CHECK_ERR(veld_msg_push(&m2, 9, env, f.n), 0);
+		CHECK_EQ(m1.len, m2.len);
+		CHECK_MEM(m1.data, m2.data, m2.len);
+	}
+	veld_framed_cut(&f, 1);
+	CHECK_EQ(f.n, 1);
+	CHECK_EQ(veld_framed_envelope(&f, 0).len, a.b[0].len);
+	CHECK_EQ(f.env.len, a.b[0].len);
+	veld_buf_release(&m1);
+	veld_buf_release(&m2);
+	veld_framed_release(&f);
+	chain_free(&a);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -452,5 +514,6 @@ int main(void)
 	round_trip();
 	refusals();
 	messages();
+	framed_ops();
 	return test_summary("test_runs");
 }
