@@ -18,7 +18,7 @@ struct veld_ingest {
 	struct veld_ingest_job *todo, *todo_tail;
 	struct veld_ingest_job *done, *done_tail;
 	int stop;
-	size_t decoded; /* jobs checked and not yet released */
+	size_t decoded; /* jobs taken by a worker and not yet released */
 	int nthreads;
 	pthread_t threads[8];
 	void (*wake)(void *);
@@ -101,10 +101,13 @@ static void *worker(void *arg)
 		if (in->stop)
 			break;
 		job = pop(&in->todo, &in->todo_tail);
+		/* Counted from now on, not once checked: with two workers,
+		 * both could otherwise take a job at MAX - 1, and MAX + 1
+		 * would wait (test_session ingest_bounded saw it). */
+		in->decoded++;
 		pthread_mutex_unlock(&in->lock);
 		check(job);
 		pthread_mutex_lock(&in->lock);
-		in->decoded++;
 		push(&in->done, &in->done_tail, job);
 		pthread_mutex_unlock(&in->lock);
 		in->wake(in->wake_ctx);
