@@ -8,11 +8,16 @@
  *   - the log holds a whole number of batches (each batch wholly there or
  *     wholly absent), the chain head matches, nothing is pending;
  *   - the materialised state is exactly what those ops fold into (a fresh
- *     replica fed the same ops has the same state hash).
+ *     replica fed the same ops has the same state hash);
+ *   - every batch the writer had reported committed is there.
+ * The writer reports each committed batch on a pipe; the kill comes at a
+ * random moment after its first report of that run, so that every run
+ * gets some work done however slow the build (ASan) or the machine.
  * Then the writer resumes on the same file, and again.
  *
  * Usage: test_crash [ITERATIONS]   (default 15; a long campaign: 500)
  */
+#include <poll.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -64,8 +69,9 @@ static void make_put(uint64_t seq, const uint8_t *prev, struct veld_buf *out,
 	veld_buf_release(&body);
 }
 
-/* The child: write batches until killed (bounded all the same). */
-static void writer(const char *path)
+/* The child: write batches until killed (bounded all the same); after
+ * each commit, write the log's op count to fd. */
+static void writer(const char *path, int fd)
 {
 	struct veld_replica *r;
 	struct veld_head head;
@@ -87,6 +93,11 @@ static void writer(const char *path)
 		}
 		if (veld_replica_apply(r, b, BATCH, 1, NULL) != 0)
 			_exit(5);
+		{
+			int64_t done = (int64_t)head.seq + BATCH;
+			if (write(fd, &done, sizeof(done)) != sizeof(done))
+				_exit(6);
+		}
 		for (int i = 0; i < BATCH; i++)
 			veld_buf_release(&ops[i]);
 	}
@@ -153,20 +164,37 @@ int main(int argc, char **argv)
 	veld_key_from_seed(&root, seed);
 	snprintf(path, sizeof(path), "%s/crash.db", dir);
 	for (int it = 0; it < iterations; it++) {
-		pid_t pid = fork();
-		int status;
+		int fds[2], status;
+		int64_t acked = 0, got;
+		struct pollfd pfd;
+		pid_t pid;
 
-		if (pid == 0)
-			writer(path);
+		if (pipe(fds) != 0)
+			return 2;
+		pid = fork();
+		if (pid == 0) {
+			close(fds[0]);
+			writer(path, fds[1]);
+		}
 		CHECK(pid > 0);
-		/* The first run also has to create the file. */
-		struct timespec ts = {
-			0, (long)(20000000 + test_rand(&rs) % 150000000)};
+		close(fds[1]);
+		/* Its first commit of this run (60 s at most), then a random
+		 * moment within the next batches. */
+		pfd = (struct pollfd){.fd = fds[0], .events = POLLIN};
+		if (poll(&pfd, 1, 60000) == 1 &&
+		    read(fds[0], &got, sizeof(got)) == sizeof(got))
+			acked = got;
+		struct timespec ts = {0, (long)(test_rand(&rs) % 150000000)};
 		nanosleep(&ts, NULL);
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
 		CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+		/* Reports written before the kill: committed, so kept. */
+		while (read(fds[0], &got, sizeof(got)) == sizeof(got))
+			acked = got;
+		close(fds[0]);
 		CHECK(verify(path, &ops));
+		CHECK(ops >= acked);
 		grew += ops > last;
 		last = ops;
 	}
