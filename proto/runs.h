@@ -1,5 +1,5 @@
 /*
- * runs.h - op batches on the wire as compressed runs (veld.2).
+ * runs.h - op batches on the wire as compressed runs (veld.3).
  *
  * A PUSH or OPS message carries its ops as one "runs block": the ops cut
  * into runs (consecutive ops of one author, seq rising by one, each prev
