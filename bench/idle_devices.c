@@ -9,7 +9,7 @@
  *                [--ready FILE] [--done FILE] [--timeout S] [--wait S]
  *
  * One process, one lws client context, N WebSocket connections to
- * ws://HOST:PORT/sync (subprotocol veld.2).  Each connection is its own
+ * ws://HOST:PORT/sync (subprotocol veld.3).  Each connection is its own
  * device: a fresh Ed25519 key, enrolled with its own one-time code (line i
  * of FILE, as `veldd code new` prints them).  Phases:
  *

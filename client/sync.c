@@ -1,5 +1,5 @@
 /*
- * sync.c - the veld.2 client; see sync.h and docs/protocol.md Part 2.
+ * sync.c - the veld.3 client; see sync.h and docs/protocol.md Part 2.
  *
  * The only file of veld that includes libwebsockets.h.  One lws client
  * context per run; struct sync is the connection's state; messages are

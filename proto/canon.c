@@ -37,6 +37,7 @@ struct scan {
 	size_t pos;
 	const struct veld_canon_limits *lim;
 	int longer; /* a length or integer was not in its shortest form */
+	int refs;   /* op references (fixext 2 of VELD_EXT_OPREF) allowed */
 };
 
 /* Note a form that msgpack-c would have written shorter. */
@@ -126,7 +127,7 @@ static int scan_value(struct scan *s, int depth)
 	case 0xc7: /* ext 8/16/32 */
 	case 0xc8:
 	case 0xc9:
-		return VELD_EEXT;
+		return s->refs ? VELD_EOPREF : VELD_EEXT;
 	case 0xca:
 		return VELD_EFLOAT32;
 	case 0xcb:
@@ -157,12 +158,19 @@ static int scan_value(struct scan *s, int depth)
 		shortest(s, v < ceil[b - 0xd0]);
 		return rc;
 	}
-	case 0xd4: /* fixext 1/2/4/8/16 */
-	case 0xd5:
+	case 0xd5: /* fixext 2: an op reference, where allowed */
+		if (s->refs) {
+			rc = take(s, 1, &n);
+			if (rc == 0 && n != VELD_EXT_OPREF)
+				return VELD_EOPREF;
+			return rc < 0 ? rc : take(s, 2, NULL);
+		}
+		return VELD_EEXT;
+	case 0xd4: /* fixext 1/4/8/16 */
 	case 0xd6:
 	case 0xd7:
 	case 0xd8:
-		return VELD_EEXT;
+		return s->refs ? VELD_EOPREF : VELD_EEXT;
 	case 0xd9: /* str 8/16/32 (fixstr below 32 bytes) */
 	case 0xda:
 	case 0xdb: {
@@ -232,7 +240,7 @@ static int key_cmp(const msgpack_object_str *a, const msgpack_object_str *b)
 	return (a->size > b->size) - (a->size < b->size);
 }
 
-static int check_obj(const msgpack_object *o)
+static int check_obj(const msgpack_object *o, int refs)
 {
 	int rc;
 
@@ -248,11 +256,11 @@ static int check_obj(const msgpack_object *o)
 		return 0;
 	case MSGPACK_OBJECT_FLOAT32: /* the scan refuses these already */
 		return VELD_EFLOAT32;
-	case MSGPACK_OBJECT_EXT:
-		return VELD_EEXT;
+	case MSGPACK_OBJECT_EXT: /* the scan let only op references by */
+		return refs ? 0 : VELD_EEXT;
 	case MSGPACK_OBJECT_ARRAY:
 		for (uint32_t i = 0; i < o->via.array.size; i++) {
-			rc = check_obj(&o->via.array.ptr[i]);
+			rc = check_obj(&o->via.array.ptr[i], refs);
 			if (rc < 0)
 				return rc;
 		}
@@ -262,7 +270,7 @@ static int check_obj(const msgpack_object *o)
 			const msgpack_object_kv *kv = &o->via.map.ptr[i];
 			if (kv->key.type != MSGPACK_OBJECT_STR)
 				return VELD_EKEYTYPE;
-			rc = check_obj(&kv->key);
+			rc = check_obj(&kv->key, refs);
 			if (rc < 0)
 				return rc;
 			if (i > 0) {
@@ -273,7 +281,7 @@ static int check_obj(const msgpack_object *o)
 				if (c > 0)
 					return VELD_EKEYORDER;
 			}
-			rc = check_obj(&kv->val);
+			rc = check_obj(&kv->val, refs);
 			if (rc < 0)
 				return rc;
 		}
@@ -288,11 +296,11 @@ int veld_canon_decode(const uint8_t *buf, size_t len, msgpack_unpacked *out)
 	return veld_canon_decode_limits(buf, len, &default_limits, out);
 }
 
-int veld_canon_decode_limits(const uint8_t *buf, size_t len,
-			     const struct veld_canon_limits *lim,
-			     msgpack_unpacked *out)
+static int decode(const uint8_t *buf, size_t len,
+		  const struct veld_canon_limits *lim, int refs,
+		  msgpack_unpacked *out)
 {
-	struct scan s = {buf, len, 0, lim, 0};
+	struct scan s = {buf, len, 0, lim, 0, refs};
 	size_t off = 0;
 	int rc;
 
@@ -315,10 +323,24 @@ int veld_canon_decode_limits(const uint8_t *buf, size_t len,
 	}
 	if (off != len)
 		return VELD_ETRAILING;
-	rc = check_obj(&out->data);
+	rc = check_obj(&out->data, refs);
 	if (rc < 0)
 		return rc;
 	return s.longer ? VELD_ENONCANON : 0;
+}
+
+int veld_canon_decode_limits(const uint8_t *buf, size_t len,
+			     const struct veld_canon_limits *lim,
+			     msgpack_unpacked *out)
+{
+	return decode(buf, len, lim, 0, out);
+}
+
+int veld_canon_decode_refs(const uint8_t *buf, size_t len,
+			   const struct veld_canon_limits *lim,
+			   msgpack_unpacked *out)
+{
+	return decode(buf, len, lim, 1, out);
 }
 
 int veld_canon_check(const uint8_t *buf, size_t len)

@@ -80,6 +80,24 @@ int veld_canon_decode_limits(const uint8_t *buf, size_t len,
 			     msgpack_unpacked *out)
 	__attribute__((warn_unused_result));
 
+/* The one ext type veldwerk knows: an op reference in a runs block's
+ * contents (docs/protocol.md §P2.1), always fixext 2 (0xd5), the type
+ * byte, then the index of an op of the block as 2 bytes big-endian. */
+#define VELD_EXT_OPREF 1
+#define VELD_OPREF_LEN 4 /* d5 01 hi lo */
+
+/*
+ * veld_canon_decode_refs - veld_canon_decode_limits for content that may
+ * hold op references: the fixext 2 of VELD_EXT_OPREF is accepted anywhere
+ * (it becomes a MSGPACK_OBJECT_EXT of 2 bytes); any other ext is
+ * VELD_EOPREF.  Where a reference may sit, and what it names, is the
+ * caller's check (runs.c).
+ */
+int veld_canon_decode_refs(const uint8_t *buf, size_t len,
+			   const struct veld_canon_limits *lim,
+			   msgpack_unpacked *out)
+	__attribute__((warn_unused_result));
+
 /*
  * veld_canon_check - as veld_canon_decode, for when only the verdict is
  * needed.

@@ -83,7 +83,9 @@
 	X(EZIP, "compressed data is corrupt, truncated or followed by junk")   \
 	X(EZIPSIZE, "compressed data inflates beyond its limit")               \
 	X(ERECORDREF, "record reference names no earlier record of the "       \
-		      "message")
+		      "message")                                               \
+	X(EOPREF, "op reference names no earlier op of the message, or "       \
+		  "sits where no op id may")
 
 /* Position of each error in the list; only used to derive the values. */
 enum veld_err_index {

@@ -1,5 +1,5 @@
 /*
- * msg.c - encode and decode the veld.2 sync messages; see msg.h and
+ * msg.c - encode and decode the veld.3 sync messages; see msg.h and
  * docs/protocol.md Part 2.
  */
 #include "msg.h"

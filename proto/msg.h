@@ -1,5 +1,5 @@
 /*
- * msg.h - the sync messages of the WebSocket subprotocol "veld.2".
+ * msg.h - the sync messages of the WebSocket subprotocol "veld.3".
  *
  * Each WebSocket binary message is one canonical msgpack array whose first
  * element is the message type; docs/protocol.md Part 2 is the normative
@@ -28,11 +28,14 @@
 #include "replica.h"
 #include "runs.h"
 
-/* Version 2: ops travel as compressed runs (docs/protocol.md §P2.1). */
-#define VELD_PROTO_VERSION 2
-#define VELD_SUBPROTOCOL "veld.2"
-/* The previous subprotocol: veldd answers it with a clear ERROR only. */
-#define VELD_SUBPROTOCOL_OLD "veld.1"
+/* Version 3: ops travel as compressed runs (docs/protocol.md §P2.1) that
+ * name derived records and earlier ops of the block in short forms
+ * (version 2 sent the same runs without them). */
+#define VELD_PROTO_VERSION 3
+#define VELD_SUBPROTOCOL "veld.3"
+/* Earlier subprotocols: veldd answers them with a clear ERROR only. */
+#define VELD_SUBPROTOCOL_V2 "veld.2"
+#define VELD_SUBPROTOCOL_V1 "veld.1"
 
 /* Limits (docs/protocol.md §P6). */
 #define VELD_MSG_MAX (1024 * 1024) /* bytes in one message */

@@ -57,6 +57,19 @@ void veld_body_hash(const uint8_t *body, size_t len, uint8_t out[VELD_HASH_LEN])
 	hash2(VELD_DS_BODY, VELD_DS_LEN(VELD_DS_BODY), body, len, out);
 }
 
+void veld_record_derive(const uint8_t author[VELD_PK_LEN], uint64_t seq,
+			uint8_t record[VELD_RECORD_LEN])
+{
+	uint8_t msg[VELD_PK_LEN + 8], out[VELD_HASH_LEN];
+
+	memcpy(msg, author, VELD_PK_LEN);
+	for (int i = 0; i < 8; i++)
+		msg[VELD_PK_LEN + i] = (uint8_t)(seq >> (56 - 8 * i));
+	hash2(VELD_DS_RECORD, VELD_DS_LEN(VELD_DS_RECORD), msg, sizeof(msg),
+	      out);
+	memcpy(record, out, VELD_RECORD_LEN);
+}
+
 void veld_salt_random(uint8_t salt[VELD_SALT_LEN])
 {
 	randombytes_buf(salt, VELD_SALT_LEN);

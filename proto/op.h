@@ -48,6 +48,7 @@
 #define VELD_DS_SIG "veld-op-sig-1"
 #define VELD_DS_ID "veld-op-id-1"
 #define VELD_DS_BODY "veld-body-1"
+#define VELD_DS_RECORD "veld-record-id-1"
 #define VELD_DS_LEN(ds) sizeof(ds) /* includes the NUL */
 
 /* Limits (docs/protocol.md §4).  Sequence numbers stay below 2^53 so that
@@ -162,6 +163,16 @@ void veld_op_id(const uint8_t *header, size_t len, uint8_t id[VELD_HASH_LEN]);
 /* Body hash: BLAKE2b-256(VELD_DS_BODY || body). */
 void veld_body_hash(const uint8_t *body, size_t len,
 		    uint8_t out[VELD_HASH_LEN]);
+
+/*
+ * veld_record_derive - the id a replica gives a record it creates: the
+ * first 16 bytes of BLAKE2b-256(VELD_DS_RECORD || author || seq as 8-byte
+ * big-endian), seq being that of the op that creates it.  The id is still
+ * opaque everywhere (random ids of older records stay valid); a runs block
+ * names a derived record in one byte (docs/protocol.md §P2.1).
+ */
+void veld_record_derive(const uint8_t author[VELD_PK_LEN], uint64_t seq,
+			uint8_t record[VELD_RECORD_LEN]);
 
 /*
  * veld_body_begin - start a body on pk: packs the array header and the salt.

@@ -1008,10 +1008,15 @@ void veld_replica_group_rollback(struct veld_replica *r)
 
 /* --- local writes --- */
 
-/* Sign a new op of ours with body and apply it as a batch of one. */
-static int write_op(struct veld_replica *r, uint64_t kind,
-		    const uint8_t record[VELD_RECORD_LEN],
-		    const struct veld_buf *body, uint8_t id[VELD_HASH_LEN])
+/*
+ * Sign a new op of ours with body and apply it as a batch of one.  With
+ * derived != NULL the op creates a record: its id, derived from our key
+ * and the op's seq (veld_record_derive), goes to derived and record is
+ * unused.
+ */
+static int write_op_rec(struct veld_replica *r, uint64_t kind,
+			const uint8_t *record, uint8_t *derived,
+			const struct veld_buf *body, uint8_t id[VELD_HASH_LEN])
 {
 	struct veld_op_header h;
 	struct veld_head head;
@@ -1038,6 +1043,10 @@ static int write_op(struct veld_replica *r, uint64_t kind,
 		memcpy(h.prev, head.id, VELD_HASH_LEN);
 		if ((rc = veld_hlc_now(&r->clock, wall_now(r), &h.hlc)) < 0)
 			return rc;
+		if (derived) {
+			veld_record_derive(r->key.pk, h.seq, derived);
+			record = derived;
+		}
 		memcpy(h.record, record, VELD_RECORD_LEN);
 		h.kind = kind;
 
@@ -1053,6 +1062,13 @@ static int write_op(struct veld_replica *r, uint64_t kind,
 		if (rc != VELD_EFORK || attempt == 8)
 			return rc;
 	}
+}
+
+static int write_op(struct veld_replica *r, uint64_t kind,
+		    const uint8_t record[VELD_RECORD_LEN],
+		    const struct veld_buf *body, uint8_t id[VELD_HASH_LEN])
+{
+	return write_op_rec(r, kind, record, NULL, body, id);
 }
 
 static int pack_str(msgpack_packer *pk, const char *s)
@@ -1167,9 +1183,7 @@ int veld_replica_put(struct veld_replica *r, uint8_t record[VELD_RECORD_LEN],
 
 	if (n == 0 || n > VELD_ITEMS_MAX || (create && !form))
 		return VELD_EINVAL;
-	if (create) {
-		randombytes_buf(record, VELD_RECORD_LEN);
-	} else {
+	if (!create) {
 		rc = veld_store_record(r->store, record, found_record, NULL);
 		if (rc <= 0)
 			return rc < 0 ? rc : VELD_ENOTFOUND;
@@ -1233,8 +1247,10 @@ int veld_replica_put(struct veld_replica *r, uint8_t record[VELD_RECORD_LEN],
 		}
 	}
 	rc = body_error(&body);
+	/* A new record's id is derived from the op that creates it. */
 	if (rc == 0)
-		rc = write_op(r, VELD_KIND_PUT, record, &body, id);
+		rc = write_op_rec(r, VELD_KIND_PUT, record,
+				  create ? record : NULL, &body, id);
 	veld_buf_release(&body);
 out:
 	for (size_t i = 0; preds && i < n; i++)

@@ -180,8 +180,9 @@ struct veld_field {
 
 /*
  * veld_replica_put - set fields of a record.  create: make a new record
- * (random id written to record; form is then required), else record must
- * exist (VELD_ENOTFOUND).  Each field's pred is every value currently
+ * (its id, veld_record_derive of our key and the new op's seq, is written
+ * to record; form is then required), else record must exist
+ * (VELD_ENOTFOUND).  Each field's pred is every value currently
  * shown for it, so a put also resolves that field's conflict.  Fields in
  * any order; duplicates give VELD_EKEYDUP.  id (may be NULL) gets the op
  * id.
@@ -211,7 +212,7 @@ int veld_replica_erase(struct veld_replica *r,
 	__attribute__((warn_unused_result));
 
 /* Define or change a form: def is a canonical msgpack map.  form_id is
- * in/out like put's record (create). */
+ * in/out like put's record (create: 16 random bytes, not derived). */
 int veld_replica_form(struct veld_replica *r, uint8_t form_id[VELD_RECORD_LEN],
 		      int create, const char *name, const uint8_t *def,
 		      size_t def_len, uint8_t id[VELD_HASH_LEN])

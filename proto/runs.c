@@ -7,18 +7,24 @@
  *
  *	[ runs     [[author bin(32), seq, prev bin(32)|nil, count, sig], ...],
  *	  clocks   [hlc, ...],
- *	  records  [bin(16) | uint, ...],
+ *	  records  [bin(16) | uint | nil, ...],
  *	  kinds    [uint, ...],
  *	  salts    bin(16 x the ops with a body),
- *	  contents [bin | [body_len, body_hash bin(32)], ...] ]
+ *	  contents [bin | [bin] | [body_len, body_hash bin(32)], ...] ]
  *
  * Every column but runs and salts has one entry per op, in order; the
  * runs' counts add up to that number.  An hlc is a uint for a run's first
  * op, then the signed difference from the op before.  A record is bin(16)
- * the first time the block names it, afterwards a uint: its position among
- * the block's bin(16) records so far.  A body is [bin(16) salt, content]:
- * the salt travels in the salts column, the content bytes in contents; an
- * erased op has its length and hash there instead.  Like values sit
+ * the first time the block names it, or nil if it is the id derived from
+ * the op's author and seq (veld_record_derive: a record this op creates),
+ * afterwards a uint: its position among the block's records so far (bin or
+ * nil).  A body is [bin(16) salt, content]: the salt travels in the salts
+ * column, the content bytes in contents; an erased op has its length and
+ * hash there instead.  In a put's pred arrays and a delete's seen array,
+ * an op id of an earlier op of the block may travel as a 4-byte reference
+ * (fixext 2, canon.h VELD_EXT_OPREF) to that op's index; such a content is
+ * wrapped as [bin], so a plain bin is never parsed.  Random record ids and
+ * op ids are what deflate cannot shrink.  Like values sit
  * together, so deflate finds them: random salts and records do not break
  * up the text of the contents (6 % fewer bytes than op by op, docs/bench.md).
  */
@@ -32,23 +38,30 @@
 #include "canon.h"
 #include "err.h"
 
-/* --- the record table: records in order of first mention --- */
+/* --- tables of records (in order of first mention) and of op ids --- */
 
 struct rec_table {
-	const uint8_t **rec; /* borrowed 16-byte records */
+	const uint8_t **rec; /* borrowed keys of klen bytes */
 	uint32_t *slot;	     /* open addressing: index + 1, 0 = empty */
 	size_t n, nslots;
+	size_t klen; /* VELD_RECORD_LEN or VELD_HASH_LEN */
 };
 
-static int rec_init(struct rec_table *t, size_t max)
+static int tab_init(struct rec_table *t, size_t max, size_t klen)
 {
 	t->n = 0;
+	t->klen = klen;
 	t->nslots = 16;
 	while (t->nslots < 2 * max)
 		t->nslots *= 2;
 	t->rec = malloc(max * sizeof(*t->rec) + 1);
 	t->slot = calloc(t->nslots, sizeof(*t->slot));
 	return t->rec && t->slot ? 0 : VELD_ENOMEM;
+}
+
+static int rec_init(struct rec_table *t, size_t max)
+{
+	return tab_init(t, max, VELD_RECORD_LEN);
 }
 
 static void rec_release(struct rec_table *t)
@@ -61,24 +74,169 @@ static size_t rec_hash(const uint8_t *rec, size_t nslots)
 {
 	uint64_t h;
 
-	memcpy(&h, rec, sizeof(h)); /* record ids are random */
+	/* record ids (random or derived) and op ids are hashes */
+	memcpy(&h, rec, sizeof(h));
 	return (size_t)(h ^ (h >> 29)) & (nslots - 1);
+}
+
+/* Index of key if known, else -1 with *at the free slot it would take. */
+static long tab_find(const struct rec_table *t, const uint8_t *key, size_t *at)
+{
+	size_t s = rec_hash(key, t->nslots);
+
+	while (t->slot[s]) {
+		uint32_t i = t->slot[s] - 1;
+		if (memcmp(t->rec[i], key, t->klen) == 0)
+			return (long)i;
+		s = (s + 1) & (t->nslots - 1);
+	}
+	*at = s;
+	return -1;
 }
 
 /* Index of rec if known, else add it (room is guaranteed) and return -1. */
 static long rec_find_add(struct rec_table *t, const uint8_t *rec)
 {
-	size_t s = rec_hash(rec, t->nslots);
+	size_t s;
+	long i = tab_find(t, rec, &s);
 
-	while (t->slot[s]) {
-		uint32_t i = t->slot[s] - 1;
-		if (memcmp(t->rec[i], rec, VELD_RECORD_LEN) == 0)
-			return (long)i;
-		s = (s + 1) & (t->nslots - 1);
-	}
+	if (i >= 0)
+		return i;
 	t->rec[t->n] = rec;
 	t->slot[s] = (uint32_t)++t->n;
 	return -1;
+}
+
+/* --- op references in contents --- */
+
+/* Op ids become references at these positions of a content only. */
+static int key_is(const msgpack_object *k, const char *name)
+{
+	size_t n = strlen(name);
+
+	return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
+	       memcmp(k->via.str.ptr, name, n) == 0;
+}
+
+/* 1 if o holds an ext anywhere (depth is bounded by the decoder). */
+static int has_ext(const msgpack_object *o)
+{
+	if (o->type == MSGPACK_OBJECT_EXT)
+		return 1;
+	if (o->type == MSGPACK_OBJECT_ARRAY) {
+		for (uint32_t i = 0; i < o->via.array.size; i++)
+			if (has_ext(&o->via.array.ptr[i]))
+				return 1;
+	} else if (o->type == MSGPACK_OBJECT_MAP) {
+		for (uint32_t i = 0; i < o->via.map.size; i++)
+			if (has_ext(&o->via.map.ptr[i].key) ||
+			    has_ext(&o->via.map.ptr[i].val))
+				return 1;
+	}
+	return 0;
+}
+
+/* Re-packing one content: ids to references (encode) or back (decode). */
+struct refs {
+	int decode;
+	const struct rec_table *ids; /* encode: ids of the ops before it */
+	const struct veld_op *dec;   /* decode: the ops rebuilt so far */
+	size_t before;		     /* decode: their number */
+	size_t n;		     /* references made or resolved */
+	int err;		     /* decode: VELD_EOPREF once one is bad */
+};
+
+/* Pack o unchanged; on decoding, a reference inside is misplaced. */
+static void pack_plain(msgpack_packer *pk, const msgpack_object *o,
+		       struct refs *x)
+{
+	if (x->decode && has_ext(o))
+		x->err = VELD_EOPREF;
+	msgpack_pack_object(pk, *o);
+}
+
+/* Pack one element of a pred or seen array. */
+static void pack_id(msgpack_packer *pk, const msgpack_object *o, struct refs *x)
+{
+	if (!x->decode) {
+		size_t at;
+		long j =
+			o->type == MSGPACK_OBJECT_BIN &&
+					o->via.bin.size == VELD_HASH_LEN
+				? tab_find(x->ids,
+					   (const uint8_t *)o->via.bin.ptr, &at)
+				: -1;
+		uint8_t be[2] = {(uint8_t)(j >> 8), (uint8_t)j};
+
+		if (j < 0 || j > 0xffff) {
+			msgpack_pack_object(pk, *o);
+			return;
+		}
+		msgpack_pack_ext(pk, sizeof(be), VELD_EXT_OPREF);
+		msgpack_pack_ext_body(pk, be, sizeof(be));
+		x->n++;
+		return;
+	}
+	if (o->type == MSGPACK_OBJECT_EXT) {
+		/* canon.c let only fixext 2 of VELD_EXT_OPREF through */
+		const uint8_t *p = (const uint8_t *)o->via.ext.ptr;
+		size_t j = (size_t)p[0] << 8 | p[1];
+
+		if (o->via.ext.type != VELD_EXT_OPREF || o->via.ext.size != 2 ||
+		    j >= x->before) {
+			x->err = VELD_EOPREF;
+			return;
+		}
+		msgpack_pack_bin_with_body(pk, x->dec[j].id, VELD_HASH_LEN);
+		x->n++;
+		return;
+	}
+	pack_plain(pk, o, x);
+}
+
+static void pack_ids(msgpack_packer *pk, const msgpack_object *o,
+		     struct refs *x)
+{
+	if (o->type != MSGPACK_OBJECT_ARRAY) {
+		pack_plain(pk, o, x);
+		return;
+	}
+	msgpack_pack_array(pk, o->via.array.size);
+	for (uint32_t i = 0; i < o->via.array.size; i++)
+		pack_id(pk, &o->via.array.ptr[i], x);
+}
+
+/*
+ * Pack the content c of an op of kind with its op ids, at the positions
+ * that may hold references (a put's pred map -> arrays, a delete's seen
+ * array), turned into references or back; everything else as it is.
+ */
+static void pack_content(msgpack_packer *pk, const msgpack_object *c,
+			 uint64_t kind, struct refs *x)
+{
+	if (c->type != MSGPACK_OBJECT_MAP) {
+		pack_plain(pk, c, x);
+		return;
+	}
+	msgpack_pack_map(pk, c->via.map.size);
+	for (uint32_t i = 0; i < c->via.map.size; i++) {
+		const msgpack_object *k = &c->via.map.ptr[i].key;
+		const msgpack_object *v = &c->via.map.ptr[i].val;
+
+		pack_plain(pk, k, x);
+		if (kind == VELD_KIND_PUT && key_is(k, "pred") &&
+		    v->type == MSGPACK_OBJECT_MAP) {
+			msgpack_pack_map(pk, v->via.map.size);
+			for (uint32_t f = 0; f < v->via.map.size; f++) {
+				pack_plain(pk, &v->via.map.ptr[f].key, x);
+				pack_ids(pk, &v->via.map.ptr[f].val, x);
+			}
+		} else if (kind == VELD_KIND_DELETE && key_is(k, "seen")) {
+			pack_ids(pk, v, x);
+		} else {
+			pack_plain(pk, v, x);
+		}
+	}
 }
 
 /* --- encoding --- */
@@ -110,10 +268,60 @@ static void pack_clock(msgpack_packer *pk, const struct veld_op *op,
 		msgpack_pack_uint64(pk, op->h.hlc);
 }
 
+/* 1 if the n bytes at p contain the 5 bytes of key (a fixstr of 4). */
+static int has_key(const uint8_t *p, size_t n, const char key[6])
+{
+	for (size_t i = 0; i + 5 <= n; i++)
+		if (p[i] == (uint8_t)key[0] && memcmp(p + i, key, 5) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Pack op i's content (the body after its salt) into the contents column:
+ * as [bin] with references where its pred or seen arrays name ops before
+ * it in the block (ids: theirs), else as the plain bin.  tmp is scratch.
+ */
+static void pack_contents_entry(msgpack_packer *pk, const struct veld_op *op,
+				const struct rec_table *ids,
+				struct veld_buf *tmp)
+{
+	const uint8_t *c = op->body + BODY_HEAD;
+	size_t clen = op->body_len - BODY_HEAD;
+	struct refs x = {0, ids, NULL, 0, 0, 0};
+	msgpack_unpacked u;
+	msgpack_packer tpk;
+
+	/* Parse only what can hold an id of this block (bodies are
+	 * canonical: the key is the fixstr a4 "pred" or a4 "seen"). */
+	int may = ids->n > 0 && ((op->h.kind == VELD_KIND_PUT &&
+				  has_key(c, clen, "\xa4pred")) ||
+				 (op->h.kind == VELD_KIND_DELETE &&
+				  has_key(c, clen, "\xa4seen")));
+
+	if (!may) {
+		msgpack_pack_bin_with_body(pk, c, clen);
+		return;
+	}
+	msgpack_unpacked_init(&u);
+	veld_buf_reset(tmp);
+	veld_buf_packer_init(&tpk, tmp);
+	if (veld_canon_decode(c, clen, &u) == 0)
+		pack_content(&tpk, &u.data, op->h.kind, &x);
+	msgpack_unpacked_destroy(&u);
+	if (x.n == 0 || tmp->err) { /* nothing to gain, or no memory */
+		msgpack_pack_bin_with_body(pk, c, clen);
+		return;
+	}
+	msgpack_pack_array(pk, 1);
+	msgpack_pack_bin_with_body(pk, tmp->data, tmp->len);
+}
+
 /* Pack the block of the decoded ops d[0..n) into raw, column by column. */
 static int pack_block(const struct veld_op *d, size_t n, struct veld_buf *raw)
 {
-	struct rec_table t;
+	struct rec_table t, ids;
+	struct veld_buf tmp;
 	msgpack_packer pk;
 	size_t nruns = 0, nbodies = 0;
 	uint8_t *last = malloc(n + 1);
@@ -130,8 +338,13 @@ static int pack_block(const struct veld_op *d, size_t n, struct veld_buf *raw)
 		nruns += last[i];
 		nbodies += d[i].body != NULL;
 	}
-	if ((rc = rec_init(&t, n)) < 0) {
+	veld_buf_init(&tmp, VELD_BODY_MAX);
+	rc = rec_init(&t, n);
+	if (tab_init(&ids, n, VELD_HASH_LEN) < 0)
+		rc = VELD_ENOMEM;
+	if (rc < 0) {
 		rec_release(&t);
+		rec_release(&ids);
 		free(last);
 		return rc;
 	}
@@ -162,8 +375,15 @@ static int pack_block(const struct veld_op *d, size_t n, struct veld_buf *raw)
 	msgpack_pack_array(&pk, n);
 	for (size_t i = 0; i < n; i++) {
 		long idx = rec_find_add(&t, d[i].h.record);
-		if (idx >= 0)
+		uint8_t derived[VELD_RECORD_LEN];
+
+		if (idx >= 0) {
 			msgpack_pack_uint32(&pk, (uint32_t)idx);
+			continue;
+		}
+		veld_record_derive(d[i].h.author, d[i].h.seq, derived);
+		if (memcmp(derived, d[i].h.record, VELD_RECORD_LEN) == 0)
+			msgpack_pack_nil(&pk);
 		else
 			msgpack_pack_bin_with_body(&pk, d[i].h.record,
 						   VELD_RECORD_LEN);
@@ -182,9 +402,15 @@ static int pack_block(const struct veld_op *d, size_t n, struct veld_buf *raw)
 	 * hash (veld_op_decode checked that a body starts [bin(16), ...) */
 	msgpack_pack_array(&pk, n);
 	for (size_t i = 0; i < n; i++) {
+		size_t at;
+		if (i && tab_find(&ids, d[i - 1].id, &at) < 0) {
+			ids.rec[ids.n] = d[i - 1].id;
+			ids.slot[at] = (uint32_t)++ids.n;
+		} else if (i) { /* the same op twice: keep the indexes */
+			ids.rec[ids.n++] = d[i - 1].id;
+		}
 		if (d[i].body) {
-			msgpack_pack_bin_with_body(&pk, d[i].body + BODY_HEAD,
-						   d[i].body_len - BODY_HEAD);
+			pack_contents_entry(&pk, &d[i], &ids, &tmp);
 		} else {
 			msgpack_pack_array(&pk, 2);
 			msgpack_pack_uint64(&pk, d[i].h.body_len);
@@ -193,6 +419,8 @@ static int pack_block(const struct veld_op *d, size_t n, struct veld_buf *raw)
 		}
 	}
 	rec_release(&t);
+	rec_release(&ids);
+	veld_buf_release(&tmp);
 	free(last);
 	return raw->err;
 }
@@ -344,6 +572,10 @@ static int is_uint(const msgpack_object *o)
 	return o->type == MSGPACK_OBJECT_POSITIVE_INTEGER;
 }
 
+/* A content inside a body: one level below the body's array. */
+static const struct veld_canon_limits content_limits = {
+	VELD_DEPTH_MAX - 1, VELD_ITEMS_MAX, VELD_STR_MAX};
+
 /* State while rebuilding one block's ops. */
 struct rebuild {
 	struct veld_runs *r;
@@ -358,6 +590,56 @@ struct rebuild {
 	const uint8_t *salts;
 	size_t nsalts, salt_at;
 };
+
+/* 1 if a contents entry carries a body: bin, or [bin] with references. */
+static int is_content(const msgpack_object *c)
+{
+	return c->type == MSGPACK_OBJECT_BIN ||
+	       (c->type == MSGPACK_OBJECT_ARRAY && c->via.array.size == 1 &&
+		c->via.array.ptr[0].type == MSGPACK_OBJECT_BIN);
+}
+
+/*
+ * The content of op i (of kind) from the [bin] form: the bin decoded
+ * (canonical but for its references), every reference replaced by the id
+ * of the op it names, packed again at b->body + BODY_HEAD (*clen bytes).
+ * Refuses a reference that names no op before i, that sits anywhere but a
+ * put's pred arrays or a delete's seen array, an ext of another type or
+ * size, and a [bin] with no reference at all: VELD_EOPREF.
+ */
+static int resolve_refs(struct rebuild *b, size_t i, uint64_t kind,
+			const msgpack_object *bin, size_t *clen)
+{
+	struct refs x = {1, NULL, b->r->dec, i, 0, 0};
+	struct veld_buf out;
+	msgpack_unpacked u;
+	msgpack_packer pk;
+	int rc;
+
+	if (kind != VELD_KIND_PUT && kind != VELD_KIND_DELETE)
+		return VELD_EOPREF;
+	msgpack_unpacked_init(&u);
+	veld_buf_init(&out, sizeof(b->body) - BODY_HEAD);
+	rc = veld_canon_decode_refs((const uint8_t *)bin->via.bin.ptr,
+				    bin->via.bin.size, &content_limits, &u);
+	if (rc == 0) {
+		veld_buf_packer_init(&pk, &out);
+		pack_content(&pk, &u.data, kind, &x);
+		if (x.err)
+			rc = x.err;
+		else if (out.err)
+			rc = out.err == VELD_ETOOBIG ? VELD_EBODYSIZE : out.err;
+		else if (x.n == 0)
+			rc = VELD_EOPREF;
+	}
+	if (rc == 0) {
+		memcpy(b->body + BODY_HEAD, out.data, out.len);
+		*clen = out.len;
+	}
+	veld_buf_release(&out);
+	msgpack_unpacked_destroy(&u);
+	return rc;
+}
 
 /* Apply an hlc field (absolute for a run's first op, else a delta). */
 static int hlc_field(const msgpack_object *o, int first, uint64_t *hlc)
@@ -401,24 +683,37 @@ static int rebuild_op(struct rebuild *b, size_t i, struct veld_op_header *h,
 		if (rec->via.u64 >= b->t.n)
 			return VELD_ERECORDREF;
 		memcpy(h->record, b->t.rec[rec->via.u64], VELD_RECORD_LEN);
+	} else if (rec->type == MSGPACK_OBJECT_NIL) {
+		/* a record this op creates: its id is derived, and the
+		 * table keeps it where the op will be (dec does not move) */
+		veld_record_derive(h->author, h->seq, h->record);
+		memcpy(b->r->dec[i].h.record, h->record, VELD_RECORD_LEN);
+		b->t.rec[b->t.n++] = b->r->dec[i].h.record;
 	} else {
 		return VELD_EMSGSHAPE;
 	}
 	if (!is_uint(&b->kinds[i]))
 		return VELD_EMSGSHAPE;
 	h->kind = b->kinds[i].via.u64;
-	if (c->type == MSGPACK_OBJECT_BIN) {
+	if (is_content(c)) {
 		/* [salt, content]: the salt from its column */
+		size_t clen = 0;
 		if (b->salt_at == b->nsalts)
 			return VELD_EMSGSHAPE;
-		if (c->via.bin.size > sizeof(b->body) - BODY_HEAD)
-			return VELD_EBODYSIZE;
+		if (c->type == MSGPACK_OBJECT_BIN) {
+			clen = c->via.bin.size;
+			if (clen > sizeof(b->body) - BODY_HEAD)
+				return VELD_EBODYSIZE;
+			memcpy(b->body + BODY_HEAD, c->via.bin.ptr, clen);
+		} else if ((rc = resolve_refs(b, i, h->kind, c->via.array.ptr,
+					      &clen)) < 0) {
+			return rc;
+		}
 		memcpy(b->body, body_prefix, sizeof(body_prefix));
 		memcpy(b->body + sizeof(body_prefix),
 		       b->salts + VELD_SALT_LEN * b->salt_at++, VELD_SALT_LEN);
-		memcpy(b->body + BODY_HEAD, c->via.bin.ptr, c->via.bin.size);
 		body = b->body;
-		h->body_len = BODY_HEAD + c->via.bin.size;
+		h->body_len = BODY_HEAD + clen;
 		if ((rc = veld_body_check(body, h->body_len)) < 0)
 			return rc;
 		veld_body_hash(body, h->body_len, h->body_hash);
@@ -534,7 +829,7 @@ static int columns(struct rebuild *b, const msgpack_object *a)
 	b->kinds = a[3].via.array.ptr;
 	b->contents = a[5].via.array.ptr;
 	for (size_t i = 0; i < n; i++)
-		nbodies += b->contents[i].type == MSGPACK_OBJECT_BIN;
+		nbodies += is_content(&b->contents[i]);
 	if (a[4].via.bin.size != nbodies * VELD_SALT_LEN)
 		return VELD_EMSGSHAPE;
 	b->salts = (const uint8_t *)a[4].via.bin.ptr;

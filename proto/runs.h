@@ -1,11 +1,13 @@
 /*
- * runs.h - op batches on the wire as compressed runs (veld.2).
+ * runs.h - op batches on the wire as compressed runs (veld.3).
  *
  * A PUSH or OPS message carries its ops as one "runs block": the ops cut
  * into runs (consecutive ops of one author, seq rising by one, each prev
  * the id of the op before), and per op only what a receiver cannot
  * recompute: clock, record, kind and body (salt and content apart), each
- * in its column.  Per run travel the author, the
+ * in its column; a record id derived from the op (veld_record_derive) and
+ * the ids of earlier ops of the block named in a content travel in short
+ * forms.  Per run travel the author, the
  * first seq, the first prev, and ONE signature: the last op's.  The
  * receiver rebuilds every canonical header (veld_op_header_encode), so the
  * op ids, the stored op bytes and the signatures over them are exactly
@@ -90,7 +92,10 @@ int veld_runs_encode_ops(const struct veld_op *ops, size_t n, int level,
  * is not canonical msgpack (canon.h codes) or not shaped as runs
  * (VELD_EMSGSHAPE); more than max_ops ops (VELD_ECOUNT, a column longer
  * than that, or VELD_EMSGSHAPE, run counts adding up to more); a record
- * reference to no earlier record of the block (VELD_ERECORDREF); fields
+ * reference to no earlier record of the block (VELD_ERECORDREF); an op
+ * reference in a content that names no earlier op of the block, sits
+ * anywhere but a put's pred arrays or a delete's seen array, or is an ext
+ * of another type or size (VELD_EOPREF); fields
  * a header may not hold (the header codes of op.h); a body that does not
  * check (veld_body_check codes).  r->bad then says which op.
  *

@@ -476,8 +476,8 @@ static int cmd_serve(int argc, char **argv)
 		.value = "",
 	};
 	const struct lws_protocols *protocols[] = {
-		&veld_http_protocol, &veld_ws_protocol, &veld_ws_old_protocol,
-		&veld_live_protocol, NULL};
+		&veld_http_protocol,  &veld_ws_protocol,   &veld_ws_v2_protocol,
+		&veld_ws_v1_protocol, &veld_live_protocol, NULL};
 	struct veld_server srv;
 	struct veld_web web;
 	struct tick tick;

@@ -1,5 +1,5 @@
 /*
- * ws.c - lws callbacks of the veld.2 sync endpoint; see ws.h.
+ * ws.c - lws callbacks of the veld.3 sync endpoint; see ws.h.
  */
 #include "ws.h"
 
@@ -214,9 +214,10 @@ const struct lws_protocols veld_ws_protocol = {
 };
 
 /*
- * The previous subprotocol, veld.1 (ops as envelopes, every op signed):
- * a device that still speaks it gets one ERROR saying what to do, then
- * the connection is closed (4400).  Nothing else is read.
+ * The earlier subprotocols, veld.2 (runs without derived records and op
+ * references) and veld.1 (ops as envelopes, every op signed): a device
+ * that still speaks one gets one ERROR saying what to do, then the
+ * connection is closed (4400).  Nothing else is read.
  */
 static int callback_old(struct lws *wsi, enum lws_callback_reasons reason,
 			void *user, void *in, size_t len)
@@ -240,7 +241,7 @@ static int callback_old(struct lws *wsi, enum lws_callback_reasons reason,
 				VELD_HANDSHAKE_SECONDS);
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
-		return 0; /* nothing a veld.1 device says matters now */
+		return 0; /* nothing an old device says matters now */
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		if (*sent) { /* the ERROR is out: close */
 			lws_close_reason(wsi, (enum lws_close_status)4400,
@@ -268,8 +269,15 @@ static int callback_old(struct lws *wsi, enum lws_callback_reasons reason,
 	return 0;
 }
 
-const struct lws_protocols veld_ws_old_protocol = {
-	.name = VELD_SUBPROTOCOL_OLD,
+const struct lws_protocols veld_ws_v2_protocol = {
+	.name = VELD_SUBPROTOCOL_V2,
+	.callback = callback_old,
+	.per_session_data_size = sizeof(int),
+	.rx_buffer_size = 4096,
+};
+
+const struct lws_protocols veld_ws_v1_protocol = {
+	.name = VELD_SUBPROTOCOL_V1,
 	.callback = callback_old,
 	.per_session_data_size = sizeof(int),
 	.rx_buffer_size = 4096,

@@ -330,11 +330,52 @@ static void shortest_form_boundaries(void)
 	CHECK_ERR(CANON(0x92, 0xcc, 0x01, 0xc1), VELD_EMSGPACK);
 }
 
+static int refs(const uint8_t *p, size_t n)
+{
+	static const struct veld_canon_limits lim = {
+		VELD_DEPTH_MAX, VELD_ITEMS_MAX, VELD_STR_MAX};
+	msgpack_unpacked u;
+	int rc;
+
+	msgpack_unpacked_init(&u);
+	rc = veld_canon_decode_refs(p, n, &lim, &u);
+	if (rc == 0) { /* the reference as msgpack-c gives it */
+		const msgpack_object *e = &u.data.via.array.ptr[1];
+		CHECK_EQ(e->type, MSGPACK_OBJECT_EXT);
+		CHECK_EQ(e->via.ext.type, VELD_EXT_OPREF);
+		CHECK_EQ(e->via.ext.size, 2);
+	}
+	msgpack_unpacked_destroy(&u);
+	return rc;
+}
+#define REFS(...) refs(B(__VA_ARGS__), sizeof(B(__VA_ARGS__)))
+
+/* Op references (runs blocks only): exactly fixext 2 of type 1. */
+static void op_references(void)
+{
+	CHECK_ERR(REFS(0x92, 0x01, 0xd5, 0x01, 0x00, 0x07), 0);
+	CHECK_ERR(REFS(0x92, 0x01, 0xd5, 0x01, 0x03, 0xff), 0);
+	/* everywhere else an ext is still refused */
+	CHECK_ERR(CANON(0x92, 0x01, 0xd5, 0x01, 0x00, 0x07), VELD_EEXT);
+	/* another type, another size, ext 8 of the same bytes */
+	CHECK_ERR(REFS(0x92, 0x01, 0xd5, 0x02, 0x00, 0x07), VELD_EOPREF);
+	CHECK_ERR(REFS(0x92, 0x01, 0xd4, 0x01, 0x07), VELD_EOPREF);
+	CHECK_ERR(REFS(0x92, 0x01, 0xd6, 0x01, 0, 0, 0, 7), VELD_EOPREF);
+	CHECK_ERR(REFS(0x92, 0x01, 0xc7, 0x02, 0x01, 0x00, 0x07), VELD_EOPREF);
+	/* cut short; the other rules still hold around it */
+	CHECK_ERR(REFS(0x92, 0x01, 0xd5, 0x01, 0x00), VELD_ETRUNCATED);
+	CHECK_ERR(REFS(0x92, 0x01, 0xd5), VELD_ETRUNCATED);
+	CHECK_ERR(REFS(0x92, 0xcc, 0x01, 0xd5, 0x01, 0x00, 0x07),
+		  VELD_ENONCANON);
+	CHECK_ERR(REFS(0x81, 0xd5, 0x01, 0x00, 0x07, 0x01), VELD_EKEYTYPE);
+}
+
 int main(void)
 {
 	accepts_canonical_values();
 	refuses_each_broken_rule();
 	shortest_form_boundaries();
+	op_references();
 	property_packer_output_is_canonical();
 	property_random_bytes();
 	return test_summary("test_canon");

@@ -113,12 +113,22 @@ static void basic_put_and_sync(void)
 	struct veld_field f[] = {{"street", "Kerkstraat", NULL, 0},
 				 {"house", "12", NULL, 0},
 				 {"wish", "meer bankjes", NULL, 0}};
+	uint8_t opid[VELD_HASH_LEN], want[VELD_RECORD_LEN];
+	struct veld_head head;
 	struct snap s;
 
 	setup();
 	CHECK_ERR(
-		veld_replica_put(A, rec, 1, "huisbezoek", "noord", f, 3, NULL),
+		veld_replica_put(A, rec, 1, "huisbezoek", "noord", f, 3, opid),
 		0);
+	/* A new record's id is derived from its creating op: our key and
+	 * that op's seq (what lets a runs block name it in one byte). */
+	CHECK_EQ(veld_store_head(veld_replica_store(A), kA.pk, &head), 0);
+	CHECK_MEM(head.id, opid, VELD_HASH_LEN);
+	veld_record_derive(kA.pk, head.seq, want);
+	CHECK_MEM(rec, want, VELD_RECORD_LEN);
+	veld_record_derive(kA.pk, head.seq + 1, want);
+	CHECK(memcmp(rec, want, VELD_RECORD_LEN) != 0);
 	s = snapshot(A, rec);
 	CHECK(s.found);
 	CHECK(strcmp(s.form, "huisbezoek") == 0);

@@ -391,6 +391,438 @@ static void refusals(void)
 	veld_buf_release(&raw);
 }
 
+/* --- derived record ids and op references --- */
+
+/* One author's chain built op by op, contents given as msgpack bytes. */
+struct chain2 {
+	const struct veld_key *k;
+	struct veld_buf op[16];
+	struct veld_bytes b[16];
+	uint8_t id[16][VELD_HASH_LEN];
+	size_t n;
+};
+
+static void chain2_add(struct chain2 *c, uint64_t kind,
+		       const uint8_t rec[VELD_RECORD_LEN],
+		       const struct veld_buf *content)
+{
+	struct veld_op_header h;
+	struct veld_buf body;
+	uint8_t salt[VELD_SALT_LEN];
+	msgpack_packer pk;
+	size_t i = c->n++;
+
+	veld_buf_init(&body, VELD_BODY_MAX);
+	veld_salt_random(salt);
+	veld_buf_packer_init(&pk, &body);
+	veld_body_begin(&pk, salt);
+	CHECK_ERR(veld_buf_append(&body, content->data, content->len), 0);
+	memset(&h, 0, sizeof(h));
+	h.seq = i + 1;
+	h.has_prev = i > 0;
+	if (i)
+		memcpy(h.prev, c->id[i - 1], VELD_HASH_LEN);
+	h.hlc = (1ULL << 40) + 65536 * i;
+	memcpy(h.record, rec, VELD_RECORD_LEN);
+	h.kind = kind;
+	veld_buf_init(&c->op[i], VELD_OP_MAX);
+	CHECK_ERR(veld_op_create(c->k, &h, body.data, body.len, &c->op[i],
+				 c->id[i]),
+		  0);
+	c->b[i] = (struct veld_bytes){c->op[i].data, c->op[i].len};
+	veld_buf_release(&body);
+}
+
+static void chain2_free(struct chain2 *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		veld_buf_release(&c->op[i]);
+}
+
+static void pack_s(msgpack_packer *pk, const char *s)
+{
+	msgpack_pack_str_with_body(pk, s, strlen(s));
+}
+
+/* Content {"form": "f", "set": {"house": v}} into out (reset first). */
+static void content_new(struct veld_buf *out, const char *v)
+{
+	msgpack_packer pk;
+
+	veld_buf_reset(out);
+	veld_buf_packer_init(&pk, out);
+	msgpack_pack_map(&pk, 2);
+	pack_s(&pk, "form");
+	pack_s(&pk, "f");
+	pack_s(&pk, "set");
+	msgpack_pack_map(&pk, 1);
+	pack_s(&pk, "house");
+	pack_s(&pk, v);
+}
+
+/* Content {"pred": {"house": [ids...]}, "set": {"house": v}}. */
+static void content_pred(struct veld_buf *out, const uint8_t (*ids)[32],
+			 size_t n, const char *v)
+{
+	msgpack_packer pk;
+
+	veld_buf_reset(out);
+	veld_buf_packer_init(&pk, out);
+	msgpack_pack_map(&pk, 2);
+	pack_s(&pk, "pred");
+	msgpack_pack_map(&pk, 1);
+	pack_s(&pk, "house");
+	msgpack_pack_array(&pk, n);
+	for (size_t i = 0; i < n; i++)
+		msgpack_pack_bin_with_body(&pk, ids[i], VELD_HASH_LEN);
+	pack_s(&pk, "set");
+	msgpack_pack_map(&pk, 1);
+	pack_s(&pk, "house");
+	pack_s(&pk, v);
+}
+
+/* Content {"seen": [ids...]}. */
+static void content_seen(struct veld_buf *out, const uint8_t (*ids)[32],
+			 size_t n)
+{
+	msgpack_packer pk;
+
+	veld_buf_reset(out);
+	veld_buf_packer_init(&pk, out);
+	msgpack_pack_map(&pk, 1);
+	pack_s(&pk, "seen");
+	msgpack_pack_array(&pk, n);
+	for (size_t i = 0; i < n; i++)
+		msgpack_pack_bin_with_body(&pk, ids[i], VELD_HASH_LEN);
+}
+
+/* Inflate a block and decode its msgpack (the test's own look inside). */
+static void unzip_block(const struct veld_buf *z, struct veld_buf *raw,
+			msgpack_unpacked *u)
+{
+	z_stream s;
+	size_t off = 0;
+
+	memset(&s, 0, sizeof(s));
+	veld_buf_init(raw, VELD_RUNS_MAX);
+	CHECK_ERR(veld_buf_reserve(raw, VELD_RUNS_MAX), 0);
+	CHECK(inflateInit2(&s, -15) == Z_OK);
+	s.next_in = z->data;
+	s.avail_in = (uInt)z->len;
+	s.next_out = raw->data;
+	s.avail_out = VELD_RUNS_MAX;
+	CHECK(inflate(&s, Z_FINISH) == Z_STREAM_END);
+	raw->len = VELD_RUNS_MAX - s.avail_out;
+	inflateEnd(&s);
+	msgpack_unpacked_init(u);
+	CHECK(msgpack_unpack_next(u, (const char *)raw->data, raw->len, &off) ==
+	      MSGPACK_UNPACK_SUCCESS);
+}
+
+/* The derivation, computed here from its definition (§4). */
+static void derive_here(const uint8_t pk[32], uint64_t seq, uint8_t out[16])
+{
+	crypto_generichash_state st;
+	uint8_t be[8], h[32];
+
+	for (int i = 0; i < 8; i++)
+		be[i] = (uint8_t)(seq >> (56 - 8 * i));
+	crypto_generichash_init(&st, NULL, 0, 32);
+	crypto_generichash_update(&st, (const uint8_t *)"veld-record-id-1", 17);
+	crypto_generichash_update(&st, pk, 32);
+	crypto_generichash_update(&st, be, 8);
+	crypto_generichash_final(&st, h, 32);
+	memcpy(out, h, 16);
+}
+
+/*
+ * A block of two authors where records are derived and pred/seen name ops
+ * of the block: every op comes back byte-identical, and the block holds
+ * the short forms (nil records, [bin] contents with references) exactly
+ * where they apply.
+ */
+static void derived_and_refs(void)
+{
+	struct chain2 a = {&ka, {{0}}, {{0}}, {{0}}, 0};
+	struct chain2 b = {&kb, {{0}}, {{0}}, {{0}}, 0};
+	uint8_t r1[16], r3[16], rb[16], other[32], ids[3][32];
+	struct veld_bytes all[8];
+	struct veld_buf c, z, raw;
+	struct veld_runs r;
+	msgpack_unpacked u;
+	size_t bad = 99, n = 0;
+
+	/* the derivation is what §4 says, and differs by author and seq */
+	veld_record_derive(ka.pk, 1, r1);
+	derive_here(ka.pk, 1, r3);
+	CHECK_MEM(r1, r3, 16);
+	veld_record_derive(ka.pk, 3, r3);
+	CHECK(memcmp(r1, r3, 16) != 0);
+	veld_record_derive(kb.pk, 1, rb);
+	CHECK(memcmp(r1, rb, 16) != 0);
+
+	veld_buf_init(&c, VELD_BODY_MAX);
+	/* a1 creates r1 (derived); a2 edits it, pred a1 */
+	content_new(&c, "1");
+	chain2_add(&a, VELD_KIND_PUT, r1, &c);
+	content_pred(&c, (const uint8_t(*)[32])a.id[0], 1, "2");
+	chain2_add(&a, VELD_KIND_PUT, r1, &c);
+	/* a3 creates a record whose id is NOT its derivation (a random id,
+	 * as older replicas chose): it travels as bin(16) */
+	memset(r3, 0x5a, sizeof(r3));
+	content_new(&c, "3");
+	chain2_add(&a, VELD_KIND_PUT, r3, &c);
+	/* b1 creates rb (derived), b2 edits r1: pred a2 and an id from
+	 * outside the block (stays a literal) */
+	content_new(&c, "b");
+	chain2_add(&b, VELD_KIND_PUT, rb, &c);
+	memset(other, 0x33, sizeof(other));
+	memcpy(ids[0], a.id[1], 32);
+	memcpy(ids[1], other, 32);
+	content_pred(&c, (const uint8_t(*)[32])ids, 2, "4");
+	chain2_add(&b, VELD_KIND_PUT, r1, &c);
+	/* a4 deletes r1 having seen a1, b2 and other */
+	memcpy(ids[0], a.id[0], 32);
+	memcpy(ids[1], b.id[1], 32);
+	memcpy(ids[2], other, 32);
+	content_seen(&c, (const uint8_t(*)[32])ids, 3);
+	chain2_add(&a, VELD_KIND_DELETE, r1, &c);
+
+	/* block order: a1 a2 a3 b1 b2 a4 */
+	for (size_t i = 0; i < 3; i++)
+		all[n++] = a.b[i];
+	all[n++] = b.b[0];
+	all[n++] = b.b[1];
+	all[n++] = a.b[3];
+	veld_buf_init(&z, VELD_MSG_MAX);
+	CHECK_ERR(veld_runs_encode(all, n, VELD_RUNS_LEVEL, &z), 0);
+
+	/* What travels. */
+	unzip_block(&z, &raw, &u);
+	{
+		const msgpack_object *col = u.data.via.array.ptr;
+		const msgpack_object *rec = col[2].via.array.ptr;
+		const msgpack_object *con = col[5].via.array.ptr;
+		CHECK_EQ(rec[0].type, MSGPACK_OBJECT_NIL); /* a1: derived */
+		CHECK_EQ(rec[1].type, MSGPACK_OBJECT_POSITIVE_INTEGER);
+		CHECK_EQ(rec[1].via.u64, 0);
+		CHECK_EQ(rec[2].type, MSGPACK_OBJECT_BIN); /* a3: random */
+		CHECK_MEM(rec[2].via.bin.ptr, r3, 16);
+		CHECK_EQ(rec[3].type, MSGPACK_OBJECT_NIL); /* b1: derived */
+		CHECK_EQ(rec[4].via.u64, 0);		   /* b2: r1 again */
+		CHECK_EQ(rec[5].via.u64, 0);
+		/* plain bins where no op of the block is named */
+		CHECK_EQ(con[0].type, MSGPACK_OBJECT_BIN);
+		CHECK_EQ(con[2].type, MSGPACK_OBJECT_BIN);
+		CHECK_EQ(con[3].type, MSGPACK_OBJECT_BIN);
+		/* [bin] with references: a2 -> 0; b2 -> 1 and a literal;
+		 * a4 -> 0, 4 and a literal */
+		for (size_t i = 1; i < 6; i += i == 1 ? 3 : 1) {
+			CHECK_EQ(con[i].type, MSGPACK_OBJECT_ARRAY);
+			CHECK_EQ(con[i].via.array.size, 1);
+		}
+		{
+			const msgpack_object *e = &con[5].via.array.ptr[0];
+			const uint8_t *p = (const uint8_t *)e->via.bin.ptr;
+			/* {"seen": [ref 0, ref 4, bin(32)]}: 81 a4 seen 93 */
+			CHECK_EQ(e->via.bin.size, 1 + 5 + 1 + 4 + 4 + 34);
+			CHECK_MEM(p + 7, "\xd5\x01\x00\x00\xd5\x01\x00\x04", 8);
+			CHECK_MEM(p + 17, other, 32);
+		}
+	}
+	msgpack_unpacked_destroy(&u);
+	veld_buf_release(&raw);
+
+	/* What arrives: the same ops, ids and signatures. */
+	CHECK_ERR(veld_runs_decode(z.data, z.len, VELD_OPS_MAX, &r), 0);
+	CHECK_EQ(r.n, n);
+	CHECK_EQ(r.nruns, 3);
+	CHECK_ERR(veld_runs_verify(&r, &bad), 0);
+	for (size_t i = 0; i < n; i++) {
+		struct veld_op got, want;
+		CHECK_ERR(veld_op_decode(r.ops[i].p, r.ops[i].len, &got), 0);
+		CHECK_ERR(veld_op_decode(all[i].p, all[i].len, &want), 0);
+		CHECK_EQ(got.header_len, want.header_len);
+		CHECK_MEM(got.header, want.header, want.header_len);
+		CHECK_MEM(got.id, want.id, VELD_HASH_LEN);
+		CHECK_EQ(got.body_len, want.body_len);
+		CHECK_MEM(got.body, want.body, want.body_len);
+		CHECK_MEM(r.dec[i].h.record, want.h.record, 16);
+		if (got.sig) { /* the runs' last ops: whole envelopes */
+			CHECK_EQ(r.ops[i].len, all[i].len);
+			CHECK_MEM(r.ops[i].p, all[i].p, all[i].len);
+			CHECK_ERR(veld_op_verify(&got), 0);
+		}
+	}
+	veld_runs_release(&r);
+
+	/* Alone, a2 names nothing of its block: a plain bin again, and r1
+	 * (a2's record, not derived from a2's seq) travels as bin(16). */
+	veld_buf_reset(&z);
+	CHECK_ERR(veld_runs_encode(&a.b[1], 1, VELD_RUNS_LEVEL, &z), 0);
+	unzip_block(&z, &raw, &u);
+	CHECK_EQ(u.data.via.array.ptr[2].via.array.ptr[0].type,
+		 MSGPACK_OBJECT_BIN);
+	CHECK_EQ(u.data.via.array.ptr[5].via.array.ptr[0].type,
+		 MSGPACK_OBJECT_BIN);
+	msgpack_unpacked_destroy(&u);
+	veld_buf_release(&raw);
+	CHECK_ERR(veld_runs_decode(z.data, z.len, VELD_OPS_MAX, &r), 0);
+	CHECK_EQ(r.ops[0].len, a.b[1].len);
+	CHECK_MEM(r.ops[0].p, a.b[1].p, a.b[1].len);
+	veld_runs_release(&r);
+
+	veld_buf_release(&z);
+	veld_buf_release(&c);
+	chain2_free(&a);
+	chain2_free(&b);
+}
+
+/* Block of a1 (creates r1) and a2 (pred a1) with a2's content as given. */
+enum refcase {
+	RF_OK,	    /* [bin] with ref 0 where a2 names a1 */
+	RF_SELF,    /* ref 1: a2 itself, not an earlier op */
+	RF_RANGE,   /* ref 9: no such op */
+	RF_TYPE,    /* fixext 2 of type 2 */
+	RF_SIZE,    /* fixext 1 of type 1 */
+	RF_EXT8,    /* ext 8 of type 1, 2 bytes */
+	RF_PLACE,   /* a reference as a value in set */
+	RF_NONE,    /* [bin] without any reference */
+	RF_KIND,    /* a2 travels as a note: no references there */
+	RF_TOPEXT,  /* an ext in the block itself, as a2's content entry */
+	RF_RECNIL,  /* a2's record as nil: derive(ka, 2), not what it signed */
+	RF_NONCANON /* the reference's map written non-canonically */
+};
+
+static int ref_block(enum refcase f)
+{
+	struct chain2 a = {&ka, {{0}}, {{0}}, {{0}}, 0};
+	struct veld_op d[2];
+	struct veld_buf c, raw, inner;
+	uint8_t r1[16], salts[32];
+	msgpack_packer pk, ip;
+	int rc;
+
+	veld_record_derive(ka.pk, 1, r1);
+	veld_buf_init(&c, VELD_BODY_MAX);
+	content_new(&c, "1");
+	chain2_add(&a, VELD_KIND_PUT, r1, &c);
+	content_pred(&c, (const uint8_t(*)[32])a.id[0], 1, "2");
+	chain2_add(&a, VELD_KIND_PUT, r1, &c);
+	for (size_t i = 0; i < 2; i++)
+		CHECK_ERR(veld_op_decode(a.b[i].p, a.b[i].len, &d[i]), 0);
+
+	/* a2's content with its reference(s), by hand */
+	veld_buf_init(&inner, VELD_BODY_MAX);
+	veld_buf_packer_init(&ip, &inner);
+	if (f == RF_NONCANON)
+		CHECK_ERR(veld_buf_append(&inner, "\xde\x00\x02", 3), 0);
+	else
+		msgpack_pack_map(&ip, 2);
+	pack_s(&ip, "pred");
+	msgpack_pack_map(&ip, 1);
+	pack_s(&ip, "house");
+	msgpack_pack_array(&ip, 1);
+	if (f == RF_NONE || f == RF_PLACE) {
+		msgpack_pack_bin_with_body(&ip, a.id[0], 32);
+	} else if (f == RF_SIZE) {
+		msgpack_pack_ext(&ip, 1, 1);
+		msgpack_pack_ext_body(&ip, "\x00", 1);
+	} else if (f == RF_EXT8) {
+		CHECK_ERR(veld_buf_append(&inner, "\xc7\x02\x01\x00\x00", 5),
+			  0);
+	} else {
+		uint8_t idx = f == RF_SELF ? 1 : f == RF_RANGE ? 9 : 0;
+		uint8_t be[2] = {0, idx};
+		msgpack_pack_ext(&ip, 2, f == RF_TYPE ? 2 : 1);
+		msgpack_pack_ext_body(&ip, be, 2);
+	}
+	pack_s(&ip, "set");
+	msgpack_pack_map(&ip, 1);
+	pack_s(&ip, "house");
+	if (f == RF_PLACE) {
+		msgpack_pack_ext(&ip, 2, 1);
+		msgpack_pack_ext_body(&ip, "\x00\x00", 2);
+	} else {
+		pack_s(&ip, "2");
+	}
+	CHECK_EQ(inner.err, 0);
+
+	veld_buf_init(&raw, VELD_RUNS_MAX);
+	veld_buf_packer_init(&pk, &raw);
+	msgpack_pack_array(&pk, 6);
+	msgpack_pack_array(&pk, 1);
+	msgpack_pack_array(&pk, 5);
+	msgpack_pack_bin_with_body(&pk, ka.pk, 32);
+	msgpack_pack_uint64(&pk, 1);
+	msgpack_pack_nil(&pk);
+	msgpack_pack_uint64(&pk, 2);
+	msgpack_pack_bin_with_body(&pk, d[1].sig, VELD_SIG_LEN);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_uint64(&pk, d[0].h.hlc);
+	msgpack_pack_uint64(&pk, d[1].h.hlc - d[0].h.hlc);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_nil(&pk); /* a1's record: derived */
+	if (f == RF_RECNIL)
+		msgpack_pack_nil(&pk);
+	else
+		msgpack_pack_uint8(&pk, 0);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_uint8(&pk, VELD_KIND_PUT);
+	msgpack_pack_uint8(&pk, f == RF_KIND ? VELD_KIND_NOTE : VELD_KIND_PUT);
+	memcpy(salts, d[0].body + 3, 16);
+	memcpy(salts + 16, d[1].body + 3, 16);
+	msgpack_pack_bin_with_body(&pk, salts, 32);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_bin_with_body(&pk, d[0].body + 19, d[0].body_len - 19);
+	if (f == RF_TOPEXT) {
+		msgpack_pack_ext(&pk, 2, 1);
+		msgpack_pack_ext_body(&pk, "\x00\x00", 2);
+	} else if (f == RF_RECNIL) {
+		msgpack_pack_bin_with_body(&pk, d[1].body + 19,
+					   d[1].body_len - 19);
+	} else {
+		msgpack_pack_array(&pk, 1);
+		msgpack_pack_bin_with_body(&pk, inner.data, inner.len);
+	}
+	CHECK_EQ(raw.err, 0);
+	rc = decode_raw(&raw, VELD_OPS_MAX);
+	if (f == RF_RECNIL) { /* nil decodes to the derivation */
+		struct veld_runs r;
+		struct veld_buf z;
+		uint8_t want[16];
+		zip(&raw, &z);
+		CHECK_ERR(veld_runs_decode(z.data, z.len, VELD_OPS_MAX, &r), 0);
+		veld_record_derive(ka.pk, 2, want);
+		CHECK_MEM(r.dec[1].h.record, want, 16);
+		CHECK_MEM(r.dec[0].h.record, r1, 16);
+		veld_runs_release(&r);
+		veld_buf_release(&z);
+	}
+	veld_buf_release(&raw);
+	veld_buf_release(&inner);
+	veld_buf_release(&c);
+	chain2_free(&a);
+	return rc;
+}
+
+static void ref_refusals(void)
+{
+	CHECK_ERR(ref_block(RF_OK), 0);
+	CHECK_ERR(ref_block(RF_SELF), VELD_EOPREF);
+	CHECK_ERR(ref_block(RF_RANGE), VELD_EOPREF);
+	CHECK_ERR(ref_block(RF_TYPE), VELD_EOPREF);
+	CHECK_ERR(ref_block(RF_SIZE), VELD_EOPREF);
+	CHECK_ERR(ref_block(RF_EXT8), VELD_EOPREF);
+	CHECK_ERR(ref_block(RF_PLACE), VELD_EOPREF);
+	CHECK_ERR(ref_block(RF_NONE), VELD_EOPREF);
+	CHECK_ERR(ref_block(RF_KIND), VELD_EOPREF);
+	CHECK_ERR(ref_block(RF_TOPEXT), VELD_EEXT);
+	CHECK_ERR(ref_block(RF_NONCANON), VELD_ENONCANON);
+	/* decodes (to derive(ka, 2)), but that is not the signed op */
+	CHECK_ERR(ref_block(RF_RECNIL), VELD_ESIG);
+}
+
 /* The messages: PUSH and OPS carry the block, open_runs unpacks it. */
 static void messages(void)
 {
@@ -513,6 +945,8 @@ int main(void)
 	seed_key(&kb, 2);
 	round_trip();
 	refusals();
+	derived_and_refs();
+	ref_refusals();
 	messages();
 	framed_ops();
 	return test_summary("test_runs");

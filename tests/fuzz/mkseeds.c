@@ -130,6 +130,64 @@ static void make_chain(const struct veld_key *k, size_t n, size_t erase,
 	}
 }
 
+/*
+ * Three ops by k that the runs block carries in its short forms: a put
+ * creating a record with the derived id (records: nil), a put on it whose
+ * pred names the first op, a delete whose seen names both (contents:
+ * [bin] with op references).
+ */
+static void make_refchain(const struct veld_key *k, struct veld_buf *out)
+{
+	uint8_t salt[VELD_SALT_LEN] = {0}, id[3][VELD_HASH_LEN];
+	struct veld_op_header h;
+
+	memset(&h, 0, sizeof(h));
+	veld_record_derive(k->pk, 1, h.record);
+	for (size_t i = 0; i < 3; i++) {
+		struct veld_buf body;
+		msgpack_packer pk;
+
+		h.seq = i + 1;
+		h.has_prev = i > 0;
+		if (i)
+			memcpy(h.prev, id[i - 1], VELD_HASH_LEN);
+		h.hlc = VELD_HLC_MAKE(UINT64_C(1767225600000) + 1000 * i, 0);
+		h.kind = i == 2 ? VELD_KIND_DELETE : VELD_KIND_PUT;
+		salt[0] = (uint8_t)(0x40 + i);
+		veld_buf_init(&body, VELD_BODY_MAX);
+		veld_buf_packer_init(&pk, &body);
+		veld_body_begin(&pk, salt);
+		if (i == 2) {
+			msgpack_pack_map(&pk, 1);
+			str(&pk, "seen");
+			msgpack_pack_array(&pk, 2);
+			msgpack_pack_bin_with_body(&pk, id[0], VELD_HASH_LEN);
+			msgpack_pack_bin_with_body(&pk, id[1], VELD_HASH_LEN);
+		} else {
+			msgpack_pack_map(&pk, 2);
+			if (i) {
+				str(&pk, "pred");
+				msgpack_pack_map(&pk, 1);
+				str(&pk, "wish");
+				msgpack_pack_array(&pk, 1);
+				msgpack_pack_bin_with_body(&pk, id[0],
+							   VELD_HASH_LEN);
+			} else {
+				str(&pk, "form");
+				str(&pk, "huisbezoek");
+			}
+			str(&pk, "set");
+			msgpack_pack_map(&pk, 1);
+			str(&pk, "wish");
+			str(&pk, i ? "bankjes" : "bomen");
+		}
+		veld_buf_init(&out[i], VELD_OP_MAX);
+		if (veld_op_create(k, &h, body.data, body.len, &out[i], id[i]))
+			die("cannot make a chain with references");
+		veld_buf_release(&body);
+	}
+}
+
 /* A PUSH or OPS whose runs block is deflate "stored" (not compressed). */
 static int stored(struct veld_buf *b, int type, const struct veld_bytes *ops,
 		  size_t n)
@@ -205,6 +263,20 @@ static void msg_seeds(void)
 			veld_buf_release(&a[i]);
 		for (size_t i = 0; i < 2; i++)
 			veld_buf_release(&x[i]);
+	}
+	/* Derived records and op references (runs.h): as sent, and stored
+	 * so that the fuzzer mutates the references themselves. */
+	{
+		struct veld_buf a[3];
+		struct veld_bytes all[3];
+
+		make_refchain(&dev, a);
+		for (size_t i = 0; i < 3; i++)
+			all[i] = (struct veld_bytes){a[i].data, a[i].len};
+		SEED("push_refs", veld_msg_push(&b, 4, all, 3));
+		SEED("push_refs_stored", stored(&b, VELD_MSG_PUSH, all, 3));
+		for (size_t i = 0; i < 3; i++)
+			veld_buf_release(&a[i]);
 	}
 	SEED("receipt", veld_msg_receipt(&b, &srv, dev.pk, 1, 7, head));
 	SEED("pull", veld_msg_pull(&b, 12345));
