@@ -15,6 +15,10 @@ const state = {
 	liveRetry: 0,
 	renderSeq: 0,
 	refreshTimer: null,
+	// The user changed a control in the view (a status chosen, an owner
+	// typed) and has not saved or left it: live refreshes wait, or they
+	// would put the control back to what the server has.
+	edited: false,
 };
 
 // --- small helpers ---
@@ -239,11 +243,14 @@ async function render(live) {
 		charts: viewCharts,
 	};
 	const fn = views[view] || viewRecords;
-	// A live refresh must not throw away what the user is typing.
-	if (live && document.activeElement &&
+	// A live refresh must not throw away what the user is typing or has
+	// chosen: it waits until they save or leave (a render that is not live).
+	if (live && (state.edited || (document.activeElement &&
 	    ['INPUT', 'SELECT', 'TEXTAREA'].includes(document.activeElement.tagName) &&
-	    $('view').contains(document.activeElement))
+	    $('view').contains(document.activeElement))))
 		return;
+	if (!live)
+		state.edited = false;
 	// Renders overlap (a live refresh still loading when a filter
 	// changes): only the latest one may replace the view, or an older,
 	// slower answer would show stale rows.
@@ -251,6 +258,9 @@ async function render(live) {
 	try {
 		const content = await fn(arg);
 		if (seq !== state.renderSeq) return;
+		// The user may have started changing something while this
+		// live refresh was loading.
+		if (live && state.edited) return;
 		const v = $('view');
 		// Keep what is being typed: the field with the focus comes back
 		// with its text and the focus.
@@ -569,6 +579,13 @@ document.addEventListener('DOMContentLoaded', async () => {
 	$('login-form').addEventListener('submit', login);
 	$('logout').addEventListener('click', logout);
 	window.addEventListener('hashchange', () => render());
+	// Any change to a control in the view marks it edited (see state).
+	for (const type of ['input', 'change'])
+		document.addEventListener(type, (e) => {
+			if ($('view').contains(e.target) &&
+			    !e.target.closest('.filters'))
+				state.edited = true;
+		}, true);
 	const s = await (await fetch('/api/session', {credentials: 'same-origin'})).json();
 	if (s.name) await start(s);
 	else showLogin('');

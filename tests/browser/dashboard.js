@@ -200,6 +200,18 @@ async function main() {
 	const row = page.locator(`#followups tr[data-id="${id}"]`);
 	await check('the record asks for a follow-up (open)', () =>
 		row.locator('td.status', {hasText: 'open'}).waitFor());
+	await check('a live update does not undo a status being chosen', async () => {
+		await row.locator('select[name="status"]').selectOption('in progress');
+		await row.locator('input[name="owner"]').fill('Wijkteam Noord');
+		// The user looks elsewhere before saving (the focus leaves the
+		// controls), and a device adds a note: the page is told live.
+		await page.locator('#view h2').first().click();
+		veld('A', 'note', id.slice(0, 8), 'Buurman weet ervan');
+		veld('A', 'sync');
+		await page.waitForTimeout(1500);
+		return await row.locator('select[name="status"]').inputValue() === 'in progress' &&
+			await row.locator('input[name="owner"]').inputValue() === 'Wijkteam Noord';
+	});
 	await check('changing it to "in progress" with an owner', async () => {
 		await row.locator('select[name="status"]').selectOption('in progress');
 		await row.locator('input[name="owner"]').fill('Wijkteam Noord');
