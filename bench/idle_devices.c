@@ -127,7 +127,7 @@ static void lose(struct dev *d, int err, const char *why)
 		return;
 	if (d->phase != D_CLOSING && !d->err) {
 		d->err = err ? err : VELD_ECONNECT;
-		snprintf(d->why, sizeof(d->why), "%s", why);
+		snprintf(d->why, sizeof(d->why), "%.*s", (int)sizeof(d->why) - 1, why);
 	}
 	if (d->phase == D_CONNECTING)
 		handshaking--;
