@@ -9,7 +9,7 @@
  *                [--ready FILE] [--done FILE] [--timeout S] [--wait S]
  *
  * One process, one lws client context, N WebSocket connections to
- * ws://HOST:PORT/sync (subprotocol veld.3).  Each connection is its own
+ * ws://HOST:PORT/sync (subprotocol veld.4).  Each connection is its own
  * device: a fresh Ed25519 key, enrolled with its own one-time code (line i
  * of FILE, as `veldd code new` prints them).  Phases:
  *
@@ -127,7 +127,8 @@ static void lose(struct dev *d, int err, const char *why)
 		return;
 	if (d->phase != D_CLOSING && !d->err) {
 		d->err = err ? err : VELD_ECONNECT;
-		snprintf(d->why, sizeof(d->why), "%.*s", (int)sizeof(d->why) - 1, why);
+		snprintf(d->why, sizeof(d->why), "%.*s",
+			 (int)sizeof(d->why) - 1, why);
 	}
 	if (d->phase == D_CONNECTING)
 		handshaking--;

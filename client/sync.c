@@ -1,5 +1,5 @@
 /*
- * sync.c - the veld.3 client; see sync.h and docs/protocol.md Part 2.
+ * sync.c - the veld.4 client; see sync.h and docs/protocol.md Part 2.
  *
  * The only file of veld that includes libwebsockets.h.  One lws client
  * context per run; struct sync is the connection's state; messages are
@@ -187,10 +187,15 @@ static void push_next(struct sync *s)
 		else
 			start_pull(s);
 	} else {
+		/* our salts travel as nodes of our salt tree (§5.1) */
+		struct veld_salt_source src = {
+			veld_store_salt_source,
+			veld_replica_store(s->dev.replica)};
+
 		veld_buf_reset(&s->tx);
 		if (veld_msg_push_decoded(&s->tx, ++s->batch,
-					  veld_framed_views(&p->f),
-					  p->f.n) < 0) {
+					  veld_framed_views(&p->f), p->f.n,
+					  &src) < 0) {
 			fail(s, VELD_ENOMEM, "cannot build PUSH", 0);
 		} else {
 			s->pushing_to = p->last_seq;

@@ -1,5 +1,5 @@
 /*
- * sync.h - the client side of veld.3: the sync driver used by `veld`.
+ * sync.h - the client side of veld.4: the sync driver used by `veld`.
  *
  * One run connects to the server, authenticates (or enrols with a one-time
  * code), pushes this device's own ops that the server does not have yet,

@@ -85,7 +85,9 @@
 	X(ERECORDREF, "record reference names no earlier record of the "       \
 		      "message")                                               \
 	X(EOPREF, "op reference names no earlier op of the message, or "       \
-		  "sits where no op id may")
+		  "sits where no op id may")                                   \
+	X(ESALTNODE, "salt node outside its run, out of order, or over an "    \
+		     "op without a body")
 
 /* Position of each error in the list; only used to derive the values. */
 enum veld_err_index {

@@ -1,5 +1,5 @@
 /*
- * msg.c - encode and decode the veld.3 sync messages; see msg.h and
+ * msg.c - encode and decode the veld.4 sync messages; see msg.h and
  * docs/protocol.md Part 2.
  */
 #include "msg.h"
@@ -325,13 +325,14 @@ int veld_msg_welcome(struct veld_buf *out, const char *role, const char *name,
 /* Pack ops (envelopes, or dec: decoded) as one bin: the compressed runs
  * block. */
 static void pack_runs(struct enc *e, const struct veld_bytes *ops,
-		      const struct veld_op *dec, size_t n)
+		      const struct veld_op *dec, size_t n,
+		      const struct veld_salt_source *src)
 {
 	struct veld_buf z;
 	int rc;
 
 	veld_buf_init(&z, VELD_MSG_MAX);
-	rc = dec ? veld_runs_encode_ops(dec, n, VELD_RUNS_LEVEL, &z)
+	rc = dec ? veld_runs_encode_ops(dec, n, VELD_RUNS_LEVEL, src, &z)
 		 : veld_runs_encode(ops, n, VELD_RUNS_LEVEL, &z);
 	/* The message grows by the block at once, not by doubling. */
 	if (rc == 0)
@@ -345,7 +346,7 @@ static void pack_runs(struct enc *e, const struct veld_bytes *ops,
 
 static int msg_push(struct veld_buf *out, uint64_t batch,
 		    const struct veld_bytes *ops, const struct veld_op *dec,
-		    size_t n)
+		    size_t n, const struct veld_salt_source *src)
 {
 	struct enc e;
 
@@ -353,20 +354,21 @@ static int msg_push(struct veld_buf *out, uint64_t batch,
 		return VELD_EINVAL;
 	enc_begin(&e, out, VELD_MSG_PUSH, 3);
 	msgpack_pack_uint64(&e.pk, batch);
-	pack_runs(&e, ops, dec, n);
+	pack_runs(&e, ops, dec, n, src);
 	return enc_end(&e);
 }
 
 int veld_msg_push(struct veld_buf *out, uint64_t batch,
 		  const struct veld_bytes *ops, size_t n)
 {
-	return msg_push(out, batch, ops, NULL, n);
+	return msg_push(out, batch, ops, NULL, n, NULL);
 }
 
 int veld_msg_push_decoded(struct veld_buf *out, uint64_t batch,
-			  const struct veld_op *ops, size_t n)
+			  const struct veld_op *ops, size_t n,
+			  const struct veld_salt_source *src)
 {
-	return msg_push(out, batch, NULL, ops, n);
+	return msg_push(out, batch, NULL, ops, n, src);
 }
 
 static void receipt_proof(struct proof *p, const uint8_t server_key[32],
@@ -427,14 +429,14 @@ int veld_msg_pull(struct veld_buf *out, uint64_t cursor)
 
 static int msg_ops(struct veld_buf *out, const struct veld_bytes *ops,
 		   const struct veld_op *dec, size_t n, uint64_t cursor,
-		   int more)
+		   int more, const struct veld_salt_source *src)
 {
 	struct enc e;
 
 	if (n > VELD_OPS_MAX)
 		return VELD_EINVAL;
 	enc_begin(&e, out, VELD_MSG_OPS, 4);
-	pack_runs(&e, ops, dec, n);
+	pack_runs(&e, ops, dec, n, src);
 	msgpack_pack_uint64(&e.pk, cursor);
 	if (more)
 		msgpack_pack_true(&e.pk);
@@ -446,13 +448,14 @@ static int msg_ops(struct veld_buf *out, const struct veld_bytes *ops,
 int veld_msg_ops(struct veld_buf *out, const struct veld_bytes *ops, size_t n,
 		 uint64_t cursor, int more)
 {
-	return msg_ops(out, ops, NULL, n, cursor, more);
+	return msg_ops(out, ops, NULL, n, cursor, more, NULL);
 }
 
 int veld_msg_ops_decoded(struct veld_buf *out, const struct veld_op *ops,
-			 size_t n, uint64_t cursor, int more)
+			 size_t n, uint64_t cursor, int more,
+			 const struct veld_salt_source *src)
 {
-	return msg_ops(out, NULL, ops, n, cursor, more);
+	return msg_ops(out, NULL, ops, n, cursor, more, src);
 }
 
 int veld_msg_ack(struct veld_buf *out, uint64_t cursor)

@@ -1,5 +1,5 @@
 /*
- * msg.h - the sync messages of the WebSocket subprotocol "veld.3".
+ * msg.h - the sync messages of the WebSocket subprotocol "veld.4".
  *
  * Each WebSocket binary message is one canonical msgpack array whose first
  * element is the message type; docs/protocol.md Part 2 is the normative
@@ -28,12 +28,14 @@
 #include "replica.h"
 #include "runs.h"
 
-/* Version 3: ops travel as compressed runs (docs/protocol.md §P2.1) that
- * name derived records and earlier ops of the block in short forms
- * (version 2 sent the same runs without them). */
-#define VELD_PROTO_VERSION 3
-#define VELD_SUBPROTOCOL "veld.3"
+/* Version 4: ops travel as compressed runs (docs/protocol.md §P2.1) that
+ * name derived records and earlier ops of the block in short forms and
+ * hand over salts as nodes of the salt tree (§5.1); version 3 sent the
+ * same runs with every salt, version 2 without the short forms. */
+#define VELD_PROTO_VERSION 4
+#define VELD_SUBPROTOCOL "veld.4"
 /* Earlier subprotocols: veldd answers them with a clear ERROR only. */
+#define VELD_SUBPROTOCOL_V3 "veld.3"
 #define VELD_SUBPROTOCOL_V2 "veld.2"
 #define VELD_SUBPROTOCOL_V1 "veld.1"
 
@@ -140,9 +142,11 @@ int veld_msg_push(struct veld_buf *out, uint64_t batch,
 		  const struct veld_bytes *ops, size_t n)
 	__attribute__((warn_unused_result));
 /* The same from ops already decoded (framed.h: veld sends its own stored
- * ops without decoding them again). */
+ * ops without decoding them again), their salts as the salt nodes src
+ * gives where it can (veld_runs_encode_ops; src may be NULL). */
 int veld_msg_push_decoded(struct veld_buf *out, uint64_t batch,
-			  const struct veld_op *ops, size_t n)
+			  const struct veld_op *ops, size_t n,
+			  const struct veld_salt_source *src)
 	__attribute__((warn_unused_result));
 int veld_msg_receipt(struct veld_buf *out, const struct veld_key *server,
 		     const uint8_t device_key[32], uint64_t batch, uint64_t seq,
@@ -154,9 +158,11 @@ int veld_msg_pull(struct veld_buf *out, uint64_t cursor)
 int veld_msg_ops(struct veld_buf *out, const struct veld_bytes *ops, size_t n,
 		 uint64_t cursor, int more) __attribute__((warn_unused_result));
 /* The same from ops already decoded (veld_runs_encode_ops, framed.h):
- * veldd sends its stored ops without decoding them again. */
+ * veldd sends its stored ops without decoding them again, their salts as
+ * the salt nodes src gives where it can (src may be NULL). */
 int veld_msg_ops_decoded(struct veld_buf *out, const struct veld_op *ops,
-			 size_t n, uint64_t cursor, int more)
+			 size_t n, uint64_t cursor, int more,
+			 const struct veld_salt_source *src)
 	__attribute__((warn_unused_result));
 int veld_msg_ack(struct veld_buf *out, uint64_t cursor)
 	__attribute__((warn_unused_result));

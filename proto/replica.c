@@ -476,6 +476,11 @@ static int apply_checked(struct veld_replica *r, const struct veld_op *op,
 	}
 	if ((rc = veld_store_op_insert(r->store, op, with_body, status)) < 0)
 		return rc;
+	/* a body dropped on arrival takes its salt along (salts.h) */
+	if (!with_body && op->body &&
+	    (rc = veld_store_salt_puncture(r->store, op->h.author, op->h.seq)) <
+		    0)
+		return rc;
 	head.seq = op->h.seq;
 	memcpy(head.id, op->id, VELD_HASH_LEN);
 	if ((rc = head_put(r, op->h.author, &head)) < 0)
@@ -1009,6 +1014,34 @@ void veld_replica_group_rollback(struct veld_replica *r)
 /* --- local writes --- */
 
 /*
+ * The salt of our op with seq (salts.h): derived from our kept salt nodes;
+ * the first op with none draws a new tree for the seqs from seq on.  A
+ * seq past the tree keeps the random salt body_start drew.
+ */
+static int own_salt(struct veld_replica *r, uint64_t seq,
+		    uint8_t salt[VELD_SALT_LEN])
+{
+	struct veld_salt_set set = {0};
+	int rc;
+
+	if (seq > VELD_SALT_SEQ_MAX)
+		return 0;
+	rc = veld_store_salt_nodes(r->store, r->key.pk, seq, seq, &set);
+	if (rc == 0 && set.n == 0) {
+		/* none yet (or none left above seq: a new tree from here) */
+		rc = veld_salt_fresh(seq, &set);
+		for (size_t i = 0; rc == 0 && i < set.n; i++)
+			rc = veld_store_salt_keep_own(r->store, r->key.pk,
+						      &set.v[i]);
+	}
+	if (rc == 0 && set.n > 0)
+		veld_salt_derive(&set.v[0], seq, salt);
+	sodium_memzero(set.v, set.n * sizeof(*set.v));
+	veld_salt_set_release(&set);
+	return rc;
+}
+
+/*
  * Sign a new op of ours with body and apply it as a batch of one.  With
  * derived != NULL the op creates a record: its id, derived from our key
  * and the op's seq (veld_record_derive), goes to derived and record is
@@ -1047,6 +1080,11 @@ static int write_op_rec(struct veld_replica *r, uint64_t kind,
 			veld_record_derive(r->key.pk, h.seq, derived);
 			record = derived;
 		}
+		/* the body's salt: leaf seq of our salt tree (§5.1) */
+		if (body->len >= 3 + VELD_SALT_LEN &&
+		    memcmp(body->data, "\x92\xc4\x10", 3) == 0 &&
+		    (rc = own_salt(r, h.seq, body->data + 3)) < 0)
+			return rc;
 		memcpy(h.record, record, VELD_RECORD_LEN);
 		h.kind = kind;
 

@@ -317,39 +317,120 @@ static void pack_contents_entry(msgpack_packer *pk, const struct veld_op *op,
 	msgpack_pack_bin_with_body(pk, tmp->data, tmp->len);
 }
 
+/*
+ * The salt nodes of the run d[0..n) (one author, seqs rising by one),
+ * appended to out: those src keeps that meet the run, cut to the run, then
+ * punctured at every op whose salt they do not derive (an erased op, or
+ * one whose body has another salt: a node that does not match costs
+ * bytes, never an op).  covered[k] says if op k's salt is left to them.
+ */
+static int run_nodes(const struct veld_salt_source *src,
+		     const struct veld_op *d, size_t n,
+		     struct veld_salt_set *out, uint8_t *covered)
+{
+	struct veld_salt_set kept = {0}, mine = {0};
+	struct veld_salt_walk w;
+	uint64_t lo = d[0].h.seq, hi = d[n - 1].h.seq;
+	int rc = 0;
+
+	memset(covered, 0, n);
+	if (!src || lo > VELD_SALT_SEQ_MAX)
+		return 0;
+	if (hi > VELD_SALT_SEQ_MAX)
+		hi = VELD_SALT_SEQ_MAX;
+	rc = src->fn(src->ctx, d[0].h.author, lo, hi, &kept);
+	for (size_t i = 0; rc == 0 && i < kept.n; i++) {
+		size_t from = mine.n;
+		rc = veld_salt_cover(&kept.v[i], lo, hi, &mine);
+		/* sorted and disjoint, whatever src gave */
+		if (rc == 0 && from > 0 && from < mine.n &&
+		    mine.v[from].lo <= veld_salt_hi(&mine.v[from - 1]))
+			mine.n = from;
+	}
+	veld_salt_walk_reset(&w);
+	for (size_t k = 0; rc == 0 && k < n; k++) {
+		long at = veld_salt_find(&mine, d[k].h.seq);
+		uint8_t salt[VELD_SALT_LEN];
+
+		if (at < 0)
+			continue;
+		if (d[k].body) {
+			veld_salt_walk(&w, &mine.v[at], d[k].h.seq, salt);
+			if (memcmp(salt, d[k].body + 3, VELD_SALT_LEN) == 0) {
+				covered[k] = 1;
+				continue;
+			}
+		}
+		/* nodes before k stay where they are: covered[] holds */
+		rc = veld_salt_puncture(&mine, d[k].h.seq);
+		rc = rc < 0 ? rc : 0;
+		veld_salt_walk_reset(&w);
+	}
+	/* A run's trees entry stays far below the decoder's array limit
+	 * (2 uints a node); so many pieces are worth little anyway. */
+	if (mine.n > VELD_RUN_NODES_MAX) {
+		mine.n = 0;
+		memset(covered, 0, n);
+	}
+	for (size_t i = 0; rc == 0 && i < mine.n; i++)
+		rc = veld_salt_set_add(out, &mine.v[i]);
+	veld_salt_set_release(&kept);
+	veld_salt_set_release(&mine);
+	return rc;
+}
+
 /* Pack the block of the decoded ops d[0..n) into raw, column by column. */
-static int pack_block(const struct veld_op *d, size_t n, struct veld_buf *raw)
+static int pack_block(const struct veld_op *d, size_t n,
+		      const struct veld_salt_source *src, struct veld_buf *raw)
 {
 	struct rec_table t, ids;
 	struct veld_buf tmp;
+	struct veld_salt_set nodes = {0};
 	msgpack_packer pk;
-	size_t nruns = 0, nbodies = 0;
-	uint8_t *last = malloc(n + 1);
-	int rc;
+	size_t nruns = 0, nsalts = 0, *run_nodes_n = NULL;
+	uint8_t *last = malloc(n + 1), *covered = malloc(n + 1);
+	int rc = 0;
 
-	if (!last)
+	if (!last || !covered) {
+		free(last);
+		free(covered);
 		return VELD_ENOMEM;
+	}
 	for (size_t i = 0; i < n; i++) {
 		last[i] = i + 1 == n || !linked(&d[i], &d[i + 1]);
 		if (last[i] && !d[i].sig) {
 			free(last);
+			free(covered);
 			return VELD_ERUNSIG;
 		}
 		nruns += last[i];
-		nbodies += d[i].body != NULL;
 	}
+	/* Each run's salt nodes, and which salts they leave out. */
+	run_nodes_n = malloc((nruns + 1) * sizeof(*run_nodes_n));
+	if (!run_nodes_n)
+		rc = VELD_ENOMEM;
+	for (size_t i = 0, first = 0, r = 0; rc == 0 && i < n; i++) {
+		size_t before = nodes.n;
+		if (!last[i])
+			continue;
+		rc = run_nodes(src, &d[first], i + 1 - first, &nodes,
+			       &covered[first]);
+		run_nodes_n[r++] = nodes.n - before;
+		first = i + 1;
+	}
+	for (size_t i = 0; i < n; i++)
+		nsalts += d[i].body != NULL && !covered[i];
 	veld_buf_init(&tmp, VELD_BODY_MAX);
-	rc = rec_init(&t, n);
+	if (rc == 0)
+		rc = rec_init(&t, n);
+	else
+		memset(&t, 0, sizeof(t));
 	if (tab_init(&ids, n, VELD_HASH_LEN) < 0)
 		rc = VELD_ENOMEM;
-	if (rc < 0) {
-		rec_release(&t);
-		rec_release(&ids);
-		free(last);
-		return rc;
-	}
+	if (rc < 0)
+		goto out;
 	veld_buf_packer_init(&pk, raw);
-	msgpack_pack_array(&pk, 6);
+	msgpack_pack_array(&pk, 8);
 	/* runs */
 	msgpack_pack_array(&pk, nruns);
 	for (size_t i = 0, first = 0; i < n; i++) {
@@ -392,10 +473,10 @@ static int pack_block(const struct veld_op *d, size_t n, struct veld_buf *raw)
 	msgpack_pack_array(&pk, n);
 	for (size_t i = 0; i < n; i++)
 		msgpack_pack_uint64(&pk, d[i].h.kind);
-	/* salts, of the ops with a body, back to back */
-	msgpack_pack_bin(&pk, nbodies * VELD_SALT_LEN);
+	/* salts of the ops with a body that no node derives, back to back */
+	msgpack_pack_bin(&pk, nsalts * VELD_SALT_LEN);
 	for (size_t i = 0; i < n; i++)
-		if (d[i].body)
+		if (d[i].body && !covered[i])
 			msgpack_pack_bin_body(&pk, d[i].body + 3,
 					      VELD_SALT_LEN);
 	/* contents: the body after its salt, or an erased op's length and
@@ -418,11 +499,28 @@ static int pack_block(const struct veld_op *d, size_t n, struct veld_buf *raw)
 						   VELD_HASH_LEN);
 		}
 	}
+	/* trees: per run its nodes as depth, index pairs; then their seeds */
+	msgpack_pack_array(&pk, nruns);
+	for (size_t r = 0, k = 0; r < nruns; r++) {
+		msgpack_pack_array(&pk, 2 * run_nodes_n[r]);
+		for (size_t j = 0; j < run_nodes_n[r]; j++, k++) {
+			msgpack_pack_uint8(&pk, nodes.v[k].depth);
+			msgpack_pack_uint64(&pk, veld_salt_index(&nodes.v[k]));
+		}
+	}
+	msgpack_pack_bin(&pk, nodes.n * VELD_SALT_LEN);
+	for (size_t k = 0; k < nodes.n; k++)
+		msgpack_pack_bin_body(&pk, nodes.v[k].seed, VELD_SALT_LEN);
+	rc = raw->err;
+out:
 	rec_release(&t);
 	rec_release(&ids);
 	veld_buf_release(&tmp);
+	veld_salt_set_release(&nodes);
+	free(run_nodes_n);
 	free(last);
-	return raw->err;
+	free(covered);
+	return rc;
 }
 
 static int deflate_to(const struct veld_buf *raw, int level,
@@ -456,6 +554,7 @@ static int deflate_to(const struct veld_buf *raw, int level,
 }
 
 int veld_runs_encode_ops(const struct veld_op *ops, size_t n, int level,
+			 const struct veld_salt_source *src,
 			 struct veld_buf *out)
 {
 	struct veld_buf raw;
@@ -470,7 +569,7 @@ int veld_runs_encode_ops(const struct veld_op *ops, size_t n, int level,
 	veld_buf_init(&raw, VELD_RUNS_MAX);
 	rc = veld_buf_reserve(&raw, want);
 	if (rc == 0)
-		rc = pack_block(ops, n, &raw);
+		rc = pack_block(ops, n, src, &raw);
 	if (rc == 0)
 		rc = deflate_to(&raw, level, out);
 	veld_buf_release(&raw);
@@ -488,7 +587,7 @@ int veld_runs_encode(const struct veld_bytes *ops, size_t n, int level,
 	for (size_t i = 0; i < n && rc == 0; i++)
 		rc = veld_op_decode(ops[i].p, ops[i].len, &d[i]);
 	if (rc == 0)
-		rc = veld_runs_encode_ops(d, n, level, out);
+		rc = veld_runs_encode_ops(d, n, level, NULL, out);
 	free(d);
 	return rc;
 }
@@ -589,6 +688,10 @@ struct rebuild {
 	const msgpack_object *clocks, *records, *kinds, *contents;
 	const uint8_t *salts;
 	size_t nsalts, salt_at;
+	/* per op: 1 + the index of the salt node that derives its salt
+	   (r->nodes), or 0: its salt is in the salts column */
+	uint32_t *node_of;
+	struct veld_salt_walk walk;
 };
 
 /* 1 if a contents entry carries a body: bin, or [bin] with references. */
@@ -698,7 +801,7 @@ static int rebuild_op(struct rebuild *b, size_t i, struct veld_op_header *h,
 	if (is_content(c)) {
 		/* [salt, content]: the salt from its column */
 		size_t clen = 0;
-		if (b->salt_at == b->nsalts)
+		if (!b->node_of[i] && b->salt_at == b->nsalts)
 			return VELD_EMSGSHAPE;
 		if (c->type == MSGPACK_OBJECT_BIN) {
 			clen = c->via.bin.size;
@@ -710,8 +813,14 @@ static int rebuild_op(struct rebuild *b, size_t i, struct veld_op_header *h,
 			return rc;
 		}
 		memcpy(b->body, body_prefix, sizeof(body_prefix));
-		memcpy(b->body + sizeof(body_prefix),
-		       b->salts + VELD_SALT_LEN * b->salt_at++, VELD_SALT_LEN);
+		if (b->node_of[i])
+			veld_salt_walk(&b->walk,
+				       &b->r->nodes[b->node_of[i] - 1], h->seq,
+				       b->body + sizeof(body_prefix));
+		else
+			memcpy(b->body + sizeof(body_prefix),
+			       b->salts + VELD_SALT_LEN * b->salt_at++,
+			       VELD_SALT_LEN);
 		body = b->body;
 		h->body_len = BODY_HEAD + clen;
 		if ((rc = veld_body_check(body, h->body_len)) < 0)
@@ -767,6 +876,7 @@ static int run_fields(struct rebuild *b, const msgpack_object *run,
 		return VELD_EMSGSHAPE;
 	ri->first = first;
 	ri->n = f[3].via.u64;
+	ri->seq = f[1].via.u64;
 	memcpy(ri->author, f[0].via.bin.ptr, VELD_PK_LEN);
 	b->r->nruns++;
 	return 0;
@@ -803,11 +913,57 @@ static int is_column(const msgpack_object *o, size_t n)
 	return o->type == MSGPACK_OBJECT_ARRAY && o->via.array.size == n;
 }
 
+/*
+ * Run ri's salt nodes from its trees entry t ([depth, index, ...]) and the
+ * seeds from *seed on: each under the run's seqs, rising, disjoint; every
+ * op under one has a body.  Notes each op's node in b->node_of.
+ */
+static int run_tree(struct rebuild *b, struct veld_run *ri,
+		    const msgpack_object *t, const uint8_t **seed)
+{
+	const msgpack_object *e = t->via.array.ptr;
+	/* (wraps only for a seq near 2^64, where no node can lie) */
+	uint64_t end = ri->seq + ri->n - 1;
+
+	if (t->type != MSGPACK_OBJECT_ARRAY || t->via.array.size % 2)
+		return VELD_EMSGSHAPE;
+	ri->node_first = b->r->nnodes;
+	ri->node_n = t->via.array.size / 2;
+	if (ri->node_n > ri->n)
+		return VELD_ESALTNODE; /* more than one per op: not disjoint */
+	for (size_t j = 0; j < ri->node_n; j++) {
+		struct veld_salt_node *nd = &b->r->nodes[b->r->nnodes];
+		uint64_t lo, hi;
+		if (!is_uint(&e[2 * j]) || !is_uint(&e[2 * j + 1]))
+			return VELD_EMSGSHAPE;
+		if (!veld_salt_node_at(e[2 * j].via.u64, e[2 * j + 1].via.u64,
+				       &lo))
+			return VELD_ESALTNODE;
+		nd->lo = lo;
+		nd->depth = (uint8_t)e[2 * j].via.u64;
+		hi = veld_salt_hi(nd);
+		if (lo < ri->seq || hi > end ||
+		    (j > 0 && lo <= veld_salt_hi(nd - 1)))
+			return VELD_ESALTNODE;
+		memcpy(nd->seed, *seed, VELD_SALT_LEN);
+		*seed += VELD_SALT_LEN;
+		for (uint64_t q = lo; q <= hi; q++) {
+			size_t i = ri->first + (size_t)(q - ri->seq);
+			if (!is_content(&b->contents[i]))
+				return VELD_ESALTNODE;
+			b->node_of[i] = (uint32_t)b->r->nnodes + 1;
+		}
+		b->r->nnodes++;
+	}
+	return 0;
+}
+
 /* Find the columns of the block a and check their lengths. */
 static int columns(struct rebuild *b, const msgpack_object *a)
 {
-	const msgpack_object *runs = &a[0];
-	size_t n = 0, nbodies = 0;
+	const msgpack_object *runs = &a[0], *trees = &a[6];
+	const uint8_t *seed;
+	size_t n = 0, nbodies = 0, nseeds = 0;
 	int rc;
 
 	if (runs->type != MSGPACK_OBJECT_ARRAY)
@@ -822,19 +978,38 @@ static int columns(struct rebuild *b, const msgpack_object *a)
 	}
 	if (!is_column(&a[1], n) || !is_column(&a[2], n) ||
 	    !is_column(&a[3], n) || a[4].type != MSGPACK_OBJECT_BIN ||
-	    !is_column(&a[5], n))
+	    !is_column(&a[5], n) || !is_column(trees, b->r->nruns) ||
+	    a[7].type != MSGPACK_OBJECT_BIN)
 		return VELD_EMSGSHAPE;
 	b->clocks = a[1].via.array.ptr;
 	b->records = a[2].via.array.ptr;
 	b->kinds = a[3].via.array.ptr;
 	b->contents = a[5].via.array.ptr;
+	b->nops = n;
+	/* the salt nodes, run by run, and the ops they derive salts for */
+	for (size_t r = 0; r < b->r->nruns; r++) {
+		const msgpack_object *t = &trees->via.array.ptr[r];
+		if (t->type != MSGPACK_OBJECT_ARRAY)
+			return VELD_EMSGSHAPE;
+		nseeds += t->via.array.size / 2;
+	}
+	if (a[7].via.bin.size != nseeds * VELD_SALT_LEN)
+		return VELD_EMSGSHAPE;
+	b->node_of = calloc(n + 1, sizeof(*b->node_of));
+	b->r->nodes = malloc(nseeds * sizeof(*b->r->nodes) + 1);
+	if (!b->node_of || !b->r->nodes)
+		return VELD_ENOMEM;
+	seed = (const uint8_t *)a[7].via.bin.ptr;
+	for (size_t r = 0; r < b->r->nruns; r++)
+		if ((rc = run_tree(b, &b->r->runs[r], &trees->via.array.ptr[r],
+				   &seed)) < 0)
+			return rc;
 	for (size_t i = 0; i < n; i++)
-		nbodies += is_content(&b->contents[i]);
+		nbodies += is_content(&b->contents[i]) && !b->node_of[i];
 	if (a[4].via.bin.size != nbodies * VELD_SALT_LEN)
 		return VELD_EMSGSHAPE;
 	b->salts = (const uint8_t *)a[4].via.bin.ptr;
 	b->nsalts = nbodies;
-	b->nops = n;
 	return 0;
 }
 
@@ -866,7 +1041,7 @@ int veld_runs_decode(const uint8_t *z, size_t zlen, size_t max_ops,
 		goto out;
 	if ((rc = veld_canon_decode_limits(raw, len, &lim, &u)) < 0)
 		goto out;
-	if (!is_column(&u.data, 6)) {
+	if (!is_column(&u.data, 8)) {
 		rc = VELD_EMSGSHAPE;
 		goto out;
 	}
@@ -906,6 +1081,7 @@ out:
 	}
 	if (b) {
 		rec_release(&b->t);
+		free(b->node_of);
 		free(b->off);
 		free(b->at);
 		veld_buf_release(&b->hdr);
@@ -937,5 +1113,6 @@ void veld_runs_release(struct veld_runs *r)
 	free(r->ops);
 	free(r->dec);
 	free(r->runs);
+	free(r->nodes);
 	memset(r, 0, sizeof(*r));
 }

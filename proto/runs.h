@@ -1,5 +1,5 @@
 /*
- * runs.h - op batches on the wire as compressed runs (veld.3).
+ * runs.h - op batches on the wire as compressed runs (veld.4).
  *
  * A PUSH or OPS message carries its ops as one "runs block": the ops cut
  * into runs (consecutive ops of one author, seq rising by one, each prev
@@ -7,8 +7,10 @@
  * recompute: clock, record, kind and body (salt and content apart), each
  * in its column; a record id derived from the op (veld_record_derive) and
  * the ids of earlier ops of the block named in a content travel in short
- * forms.  Per run travel the author, the
- * first seq, the first prev, and ONE signature: the last op's.  The
+ * forms; the salts of a run's bodies as the few seeds of the salt tree
+ * (salts.h) that derive them, where the sender has them.  Per run travel
+ * the author, the first seq, the first prev, and ONE signature: the last
+ * op's.  The
  * receiver rebuilds every canonical header (veld_op_header_encode), so the
  * op ids, the stored op bytes and the signatures over them are exactly
  * those of the ops that were sent; the last op's signature authenticates
@@ -30,10 +32,14 @@
 #include "buf.h"
 #include "op.h"
 #include "replica.h" /* struct veld_bytes */
+#include "salts.h"
 
 /* Bytes of an inflated runs block: a message stays within VELD_MSG_MAX
  * (1 MiB) even when deflate cannot shrink the block at all. */
 #define VELD_RUNS_MAX (1024 * 1024 - 4096)
+/* At most this many salt nodes per run are sent (a run broken into more
+ * pieces by erasures sends its salts as they are). */
+#define VELD_RUN_NODES_MAX 256
 /* Compression level of the blocks we send (zlib 1..9); see docs/bench.md. */
 #define VELD_RUNS_LEVEL 6
 
@@ -41,7 +47,23 @@
 struct veld_run {
 	size_t first; /* index of its first op */
 	size_t n;     /* ops in the run, >= 1; op first + n - 1 is signed */
+	uint64_t seq; /* its first op's seq */
 	uint8_t author[VELD_PK_LEN];
+	/* its salt nodes (salts.h): nodes[node_first .. + node_n) */
+	size_t node_first, node_n;
+};
+
+/*
+ * Where a sender finds the salt nodes it may hand over (salts.h): fn puts
+ * into out (empty, owned by the caller) the kept nodes of author that
+ * meet seqs lo .. hi, rising; returns 0 or a negative code.  The encoder
+ * sends a node only over ops whose salts it derives, so a node that does
+ * not match costs bytes, never an op.
+ */
+struct veld_salt_source {
+	int (*fn)(void *ctx, const uint8_t author[VELD_PK_LEN], uint64_t lo,
+		  uint64_t hi, struct veld_salt_set *out);
+	void *ctx;
 };
 
 /* A decoded runs block. */
@@ -54,6 +76,10 @@ struct veld_runs {
 	size_t n;
 	struct veld_run *runs; /* owned array */
 	size_t nruns;
+	/* owned array: the salt nodes the block handed over, run by run
+	   (struct veld_run says which), each under ops of its run only */
+	struct veld_salt_node *nodes;
+	size_t nnodes;
 	size_t bad; /* after a failed decode: the op it failed at, or n */
 };
 
@@ -76,9 +102,12 @@ int veld_runs_encode(const struct veld_bytes *ops, size_t n, int level,
  * veld_runs_encode_ops - veld_runs_encode for ops already decoded: by
  * veld_op_decode, or read from a store, which checked them on the way in
  * (their bodies must be canonical [salt, content]; nothing is checked
- * again here).  Same results.
+ * again here).  With src, a run's salts travel as the nodes src gives
+ * that derive them (docs/protocol.md §5.1), the others as they are; src
+ * NULL: every salt as it is.  Same results, and src's codes.
  */
 int veld_runs_encode_ops(const struct veld_op *ops, size_t n, int level,
+			 const struct veld_salt_source *src,
 			 struct veld_buf *out)
 	__attribute__((warn_unused_result));
 
@@ -92,7 +121,9 @@ int veld_runs_encode_ops(const struct veld_op *ops, size_t n, int level,
  * is not canonical msgpack (canon.h codes) or not shaped as runs
  * (VELD_EMSGSHAPE); more than max_ops ops (VELD_ECOUNT, a column longer
  * than that, or VELD_EMSGSHAPE, run counts adding up to more); a record
- * reference to no earlier record of the block (VELD_ERECORDREF); an op
+ * reference to no earlier record of the block (VELD_ERECORDREF); a salt
+ * node outside its run, out of order, or over an op without a body
+ * (VELD_ESALTNODE); an op
  * reference in a content that names no earlier op of the block, sits
  * anywhere but a put's pred arrays or a delete's seen array, or is an ext
  * of another type or size (VELD_EOPREF); fields
@@ -100,7 +131,9 @@ int veld_runs_encode_ops(const struct veld_op *ops, size_t n, int level,
  * check (veld_body_check codes).  r->bad then says which op.
  *
  * Linkage holds by construction: each op's prev is the id of the op before
- * it.  Signatures are NOT checked: see veld_runs_verify.
+ * it.  Salts a node derives are put in the bodies (and so are covered by
+ * the run's signature like the rest).  Signatures are NOT checked: see
+ * veld_runs_verify.
  */
 int veld_runs_decode(const uint8_t *z, size_t zlen, size_t max_ops,
 		     struct veld_runs *r) __attribute__((warn_unused_result));

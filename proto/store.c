@@ -23,12 +23,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sodium.h>
 #include <sqlite3.h>
 
 #include "canon.h"
 #include "err.h"
 
-#define SCHEMA_VERSION 5
+#define SCHEMA_VERSION 6
 
 static const char schema_v1[] =
 	"CREATE TABLE ops("
@@ -150,9 +151,19 @@ static const char schema_v5[] =
 	"CREATE INDEX ops_device ON ops(hlc) WHERE kind = 6;";
 _Static_assert(VELD_KIND_DEVICE == 6, "ops_device and S_DEVICE_OPS say 6");
 
+/*
+ * Version 6: salt nodes (salts.h).  Per author the kept nodes of its salt
+ * tree, disjoint, by their first seq: the nodes of our own tree, and on
+ * veldd those devices handed over, to hand them over again.
+ */
+static const char schema_v6[] =
+	"CREATE TABLE salt_nodes(author BLOB NOT NULL, lo INTEGER NOT NULL,"
+	" depth INTEGER NOT NULL, seed BLOB NOT NULL,"
+	" PRIMARY KEY(author, lo)) WITHOUT ROWID;";
+
 /* Forward migrations: migrations[v] takes the schema from v to v + 1. */
 static const char *const migrations[SCHEMA_VERSION] = {
-	schema_v1, schema_v2, schema_v3, schema_v4, schema_v5};
+	schema_v1, schema_v2, schema_v3, schema_v4, schema_v5, schema_v6};
 
 #define OP_COLS "id, header, sig, status, pos, body"
 
@@ -218,6 +229,13 @@ enum stmt {
 	S_CODE_GET,
 	S_CODE_USE,
 	S_CODE_PRUNE,
+	S_SALT_NODES,
+	S_SALT_AT,
+	S_SALT_PUT,
+	S_SALT_DEL,
+	S_SALT_DEL_IN,
+	S_SALT_ANY,
+	S_SALT_BODIES,
 	S_COUNT
 };
 
@@ -253,7 +271,8 @@ static const char *const sql[S_COUNT] = {
 			       " AND seq > ?2 ORDER BY seq, pos LIMIT ?3",
 	[S_OP_SET_STATUS] = "UPDATE ops SET status = ?2 WHERE id = ?1",
 	[S_DROP_BODIES] = "UPDATE ops SET body = NULL WHERE record = ?1"
-			  " AND kind != ?2 AND body IS NOT NULL",
+			  " AND kind != ?2 AND body IS NOT NULL"
+			  " RETURNING author, seq",
 	[S_OP_COUNT] = "SELECT count(*), max(hlc) FROM ops",
 	[S_HEAD] = "SELECT seq, id, frozen, fork_seq FROM heads"
 		   " WHERE author = ?1",
@@ -364,6 +383,24 @@ static const char *const sql[S_COUNT] = {
 		       " WHERE hash = ?1",
 	[S_CODE_USE] = "UPDATE codes SET used = 1 WHERE hash = ?1 AND used = 0",
 	[S_CODE_PRUNE] = "DELETE FROM codes WHERE expires < ?1",
+	/* from the node at or before lo (the one that may hold it) on */
+	[S_SALT_NODES] =
+		"SELECT lo, depth, seed FROM salt_nodes"
+		" WHERE author = ?1 AND lo >= (SELECT coalesce(max(lo),"
+		" 0) FROM salt_nodes WHERE author = ?1 AND lo <= ?2)"
+		" AND lo <= ?3 ORDER BY lo",
+	[S_SALT_AT] =
+		"SELECT lo, depth, seed FROM salt_nodes"
+		" WHERE author = ?1 AND lo <= ?2 ORDER BY lo DESC LIMIT 1",
+	[S_SALT_PUT] = "INSERT OR REPLACE INTO salt_nodes(author, lo, depth,"
+		       " seed) VALUES(?1, ?2, ?3, ?4)",
+	[S_SALT_DEL] = "DELETE FROM salt_nodes WHERE author = ?1 AND lo = ?2",
+	[S_SALT_DEL_IN] = "DELETE FROM salt_nodes WHERE author = ?1"
+			  " AND lo BETWEEN ?2 AND ?3",
+	[S_SALT_ANY] = "SELECT 1 FROM salt_nodes WHERE author = ?1 LIMIT 1",
+	[S_SALT_BODIES] = "SELECT seq FROM ops WHERE author = ?1"
+			  " AND seq BETWEEN ?2 AND ?3 AND body IS NOT NULL"
+			  " ORDER BY seq",
 };
 
 struct veld_store {
@@ -799,15 +836,242 @@ int veld_store_op_set_status(struct veld_store *s,
 	return exec_stmt(st);
 }
 
+/* An op named by author and seq (whose salt node to puncture). */
+struct op_key {
+	uint8_t author[VELD_PK_LEN];
+	uint64_t seq;
+};
+
 int veld_store_drop_bodies(struct veld_store *s,
 			   const uint8_t record[VELD_RECORD_LEN],
 			   uint64_t keep_kind)
 {
 	sqlite3_stmt *st = s->st[S_DROP_BODIES];
+	struct op_key *dropped = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
 
 	bind_blob(st, 1, record, VELD_RECORD_LEN);
 	bind_u64(st, 2, keep_kind);
+	/* The ops whose bodies went: their salts go too (salts.h). */
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			size_t ncap = cap ? 2 * cap : 16;
+			void *p = realloc(dropped, ncap * sizeof(*dropped));
+			if (!p)
+				break;
+			dropped = p;
+			cap = ncap;
+		}
+		if (col_fixed(st, 0, dropped[n].author, VELD_PK_LEN)) {
+			dropped[n].seq = col_u64(st, 1);
+			n++;
+		}
+	}
+	done(st);
+	rc = rc == SQLITE_DONE	? 0
+	     : rc == SQLITE_ROW ? VELD_ENOMEM
+				: VELD_ESTORE;
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = veld_store_salt_puncture(s, dropped[i].author,
+					      dropped[i].seq);
+	free(dropped);
+	return rc;
+}
+
+/* --- salt nodes --- */
+
+/* A node row (lo, depth, seed); 0 if the row is not a node (damage). */
+static int row_node(sqlite3_stmt *st, struct veld_salt_node *n)
+{
+	uint64_t depth = col_u64(st, 1), lo;
+
+	n->lo = col_u64(st, 0);
+	if (depth > VELD_SALT_DEPTH ||
+	    !veld_salt_node_at(depth, n->lo >> (VELD_SALT_DEPTH - depth),
+			       &lo) ||
+	    lo != n->lo || !col_fixed(st, 2, n->seed, VELD_SALT_LEN))
+		return 0;
+	n->depth = (uint8_t)depth;
+	return 1;
+}
+
+int veld_store_salt_nodes(struct veld_store *s,
+			  const uint8_t author[VELD_PK_LEN], uint64_t lo,
+			  uint64_t hi, struct veld_salt_set *out)
+{
+	sqlite3_stmt *st = s->st[S_SALT_NODES];
+	struct veld_salt_node n;
+	int rc;
+
+	bind_blob(st, 1, author, VELD_PK_LEN);
+	bind_u64(st, 2, lo);
+	bind_u64(st, 3, hi);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (!row_node(st, &n) || veld_salt_hi(&n) < lo)
+			continue;
+		if (veld_salt_set_add(out, &n) < 0)
+			break;
+	}
+	done(st);
+	return rc == SQLITE_DONE  ? 0
+	       : rc == SQLITE_ROW ? VELD_ENOMEM
+				  : VELD_ESTORE;
+}
+
+int veld_store_salt_source(void *store, const uint8_t author[VELD_PK_LEN],
+			   uint64_t lo, uint64_t hi, struct veld_salt_set *out)
+{
+	return veld_store_salt_nodes(store, author, lo, hi, out);
+}
+
+/* The kept node of author with the greatest lo <= seq: 1, 0 if none. */
+static int salt_at(struct veld_store *s, const uint8_t author[VELD_PK_LEN],
+		   uint64_t seq, struct veld_salt_node *n)
+{
+	sqlite3_stmt *st = s->st[S_SALT_AT];
+	int rc, found = 0;
+
+	bind_blob(st, 1, author, VELD_PK_LEN);
+	bind_u64(st, 2, seq);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		found = row_node(st, n);
+	done(st);
+	return rc == SQLITE_ROW ? found : rc == SQLITE_DONE ? 0 : VELD_ESTORE;
+}
+
+static int salt_put(struct veld_store *s, const uint8_t author[VELD_PK_LEN],
+		    const struct veld_salt_node *n)
+{
+	sqlite3_stmt *st = s->st[S_SALT_PUT];
+
+	bind_blob(st, 1, author, VELD_PK_LEN);
+	bind_u64(st, 2, n->lo);
+	sqlite3_bind_int(st, 3, n->depth);
+	bind_blob(st, 4, n->seed, VELD_SALT_LEN);
 	return exec_stmt(st);
+}
+
+static int salt_del(struct veld_store *s, enum stmt which,
+		    const uint8_t author[VELD_PK_LEN], uint64_t lo, uint64_t hi)
+{
+	sqlite3_stmt *st = s->st[which];
+
+	bind_blob(st, 1, author, VELD_PK_LEN);
+	bind_u64(st, 2, lo);
+	if (which == S_SALT_DEL_IN)
+		bind_u64(st, 3, hi);
+	return exec_stmt(st);
+}
+
+int veld_store_salt_puncture(struct veld_store *s,
+			     const uint8_t author[VELD_PK_LEN], uint64_t seq)
+{
+	struct veld_salt_set set = {0};
+	struct veld_salt_node n;
+	int rc = salt_at(s, author, seq, &n);
+
+	if (rc <= 0 || veld_salt_hi(&n) < seq)
+		return rc < 0 ? rc : 0;
+	rc = veld_salt_set_add(&set, &n);
+	if (rc == 0)
+		rc = veld_salt_puncture(&set, seq) < 0 ? VELD_ENOMEM : 0;
+	if (rc == 0)
+		rc = salt_del(s, S_SALT_DEL, author, n.lo, 0);
+	for (size_t i = 0; rc == 0 && i < set.n; i++)
+		rc = salt_put(s, author, &set.v[i]);
+	sodium_memzero(&n, sizeof(n));
+	veld_salt_set_release(&set);
+	return rc;
+}
+
+/* Puncture every seq of lo .. hi of author that has no kept body. */
+static int salt_prune(struct veld_store *s, const uint8_t author[VELD_PK_LEN],
+		      uint64_t lo, uint64_t hi)
+{
+	sqlite3_stmt *st = s->st[S_SALT_BODIES];
+	uint64_t *missing = NULL, next = lo;
+	size_t n = 0;
+	int rc;
+
+	missing = malloc((size_t)(hi - lo + 1) * sizeof(*missing));
+	if (!missing)
+		return VELD_ENOMEM;
+	bind_blob(st, 1, author, VELD_PK_LEN);
+	bind_u64(st, 2, lo);
+	bind_u64(st, 3, hi);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		uint64_t q = col_u64(st, 0);
+		while (next < q)
+			missing[n++] = next++;
+		if (q == next)
+			next++;
+	}
+	done(st);
+	while (next <= hi)
+		missing[n++] = next++;
+	rc = rc == SQLITE_DONE ? 0 : VELD_ESTORE;
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = veld_store_salt_puncture(s, author, missing[i]);
+	free(missing);
+	return rc;
+}
+
+/* Seqs under one node handed over: a run's, at most a message's ops. */
+#define SALT_KEEP_SPAN 65536
+
+int veld_store_salt_keep(struct veld_store *s,
+			 const uint8_t author[VELD_PK_LEN],
+			 const struct veld_salt_node *nodes, size_t n)
+{
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		const struct veld_salt_node *nd = &nodes[i];
+		uint64_t hi = veld_salt_hi(nd);
+		struct veld_salt_node q;
+
+		if (hi - nd->lo >= SALT_KEEP_SPAN)
+			continue;
+		rc = salt_at(s, author, nd->lo, &q);
+		if (rc < 0)
+			break;
+		/* nodes nest or are apart: q holds nd if it reaches it and
+		 * is no deeper */
+		if (rc == 1 && veld_salt_hi(&q) >= nd->lo &&
+		    q.depth <= nd->depth) {
+			rc = 0;
+			continue;
+		}
+		rc = salt_del(s, S_SALT_DEL_IN, author, nd->lo, hi);
+		if (rc == 0)
+			rc = salt_put(s, author, nd);
+		if (rc == 0)
+			rc = salt_prune(s, author, nd->lo, hi);
+	}
+	return rc;
+}
+
+int veld_store_salt_keep_own(struct veld_store *s,
+			     const uint8_t author[VELD_PK_LEN],
+			     const struct veld_salt_node *node)
+{
+	int rc = salt_del(s, S_SALT_DEL_IN, author, node->lo,
+			  veld_salt_hi(node));
+
+	return rc < 0 ? rc : salt_put(s, author, node);
+}
+
+int veld_store_salt_any(struct veld_store *s, const uint8_t author[VELD_PK_LEN])
+{
+	sqlite3_stmt *st = s->st[S_SALT_ANY];
+	int rc;
+
+	bind_blob(st, 1, author, VELD_PK_LEN);
+	rc = sqlite3_step(st);
+	done(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : VELD_ESTORE;
 }
 
 int veld_store_op_count(struct veld_store *s, int64_t *count, uint64_t *max_hlc)

@@ -41,6 +41,7 @@
 
 #include "buf.h"
 #include "op.h"
+#include "salts.h"
 
 struct veld_store;
 
@@ -267,7 +268,8 @@ int veld_store_op_set_status(struct veld_store *s,
 			     const uint8_t id[VELD_HASH_LEN], int status)
 	__attribute__((warn_unused_result));
 
-/* Drop the bodies of every op on record except those of kind keep_kind. */
+/* Drop the bodies of every op on record except those of kind keep_kind,
+ * and puncture the salt nodes above them (veld_store_salt_puncture). */
 int veld_store_drop_bodies(struct veld_store *s,
 			   const uint8_t record[VELD_RECORD_LEN],
 			   uint64_t keep_kind)
@@ -318,6 +320,55 @@ int veld_store_pending_min_seq(struct veld_store *s,
 	__attribute__((warn_unused_result));
 
 int veld_store_pending_count(struct veld_store *s, int64_t *count)
+	__attribute__((warn_unused_result));
+
+/* --- salt nodes (salts.h, docs/protocol.md §5.1) ---
+ *
+ * A replica keeps the nodes of its own salt tree (its root's cover of
+ * the seqs it has not used yet, drawn with its first op) and, on veldd,
+ * the nodes devices handed over, to hand them over again.  Kept nodes of
+ * one author are disjoint, and none lies above an op whose body is not
+ * kept (erased, or not here).
+ */
+
+/* Put into out (empty) the kept nodes of author that meet lo .. hi,
+ * rising.  Returns 0 or VELD_ESTORE / VELD_ENOMEM. */
+int veld_store_salt_nodes(struct veld_store *s,
+			  const uint8_t author[VELD_PK_LEN], uint64_t lo,
+			  uint64_t hi, struct veld_salt_set *out)
+	__attribute__((warn_unused_result));
+
+/* veld_store_salt_nodes with ctx the store: a struct veld_salt_source's
+ * fn (runs.h). */
+int veld_store_salt_source(void *store, const uint8_t author[VELD_PK_LEN],
+			   uint64_t lo, uint64_t hi, struct veld_salt_set *out)
+	__attribute__((warn_unused_result));
+
+/*
+ * Keep nodes[0..n) of author (sorted, disjoint), received with ops that
+ * were applied: a node inside a kept one is dropped, kept ones inside a
+ * node give way to it; then every seq under them without a kept body is
+ * punctured.  Returns 0 or a store error.
+ */
+int veld_store_salt_keep(struct veld_store *s,
+			 const uint8_t author[VELD_PK_LEN],
+			 const struct veld_salt_node *nodes, size_t n)
+	__attribute__((warn_unused_result));
+
+/* Keep a node of our own tree (veld_salt_fresh), above every seq we have
+ * used; kept nodes inside it give way.  Returns 0 or a store error. */
+int veld_store_salt_keep_own(struct veld_store *s,
+			     const uint8_t author[VELD_PK_LEN],
+			     const struct veld_salt_node *node)
+	__attribute__((warn_unused_result));
+
+/* Take seq of author out of the kept nodes (salts.h puncture). */
+int veld_store_salt_puncture(struct veld_store *s,
+			     const uint8_t author[VELD_PK_LEN], uint64_t seq)
+	__attribute__((warn_unused_result));
+
+/* 1 if nodes of author are kept, 0 if none, or VELD_ESTORE. */
+int veld_store_salt_any(struct veld_store *s, const uint8_t author[VELD_PK_LEN])
 	__attribute__((warn_unused_result));
 
 /* --- erasures --- */

@@ -475,9 +475,13 @@ static int cmd_serve(int argc, char **argv)
 		.name = VELD_HTTP_PROTOCOL_NAME,
 		.value = "",
 	};
-	const struct lws_protocols *protocols[] = {
-		&veld_http_protocol,  &veld_ws_protocol,   &veld_ws_v2_protocol,
-		&veld_ws_v1_protocol, &veld_live_protocol, NULL};
+	const struct lws_protocols *protocols[] = {&veld_http_protocol,
+						   &veld_ws_protocol,
+						   &veld_ws_v3_protocol,
+						   &veld_ws_v2_protocol,
+						   &veld_ws_v1_protocol,
+						   &veld_live_protocol,
+						   NULL};
 	struct veld_server srv;
 	struct veld_web web;
 	struct tick tick;

@@ -360,6 +360,26 @@ static void push_answer(struct veld_session *s, struct veld_ingest_job *job,
 }
 
 /*
+ * Keep the salt nodes a push handed over (store.h), to hand them over
+ * again to every device that pulls these ops: without them veldd would
+ * send each op's salt.  In the push's transaction.
+ */
+static int keep_salts(struct veld_replica *rep, const struct veld_runs *rs)
+{
+	struct veld_store *st = veld_replica_store(rep);
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < rs->nruns; i++) {
+		const struct veld_run *ri = &rs->runs[i];
+		if (ri->node_n)
+			rc = veld_store_salt_keep(st, ri->author,
+						  rs->nodes + ri->node_first,
+						  ri->node_n);
+	}
+	return rc;
+}
+
+/*
  * Apply the verified PUSH jobs of n sessions (ss[i] NULL: gone) in one
  * transaction, one savepoint each (replica.h, group commit), then answer
  * them all.  One fsync for all instead of one per PUSH; a store failure
@@ -394,6 +414,9 @@ static void push_group(struct veld_server *srv, struct veld_session **ss,
 		}
 		job->err = veld_replica_group_apply_all(
 			rep, job->ops, job->runs.dec, job->nops, 1, &job->bad);
+		if (job->err == 0 &&
+		    (job->err = keep_salts(rep, &job->runs)) < 0)
+			job->bad = job->nops; /* a store failure: all of it */
 		if (job->err < 0 && job->bad >= job->nops) {
 			veld_replica_group_rollback(rep);
 			open = 0;
@@ -513,6 +536,7 @@ static int collect_one(void *ctx, const struct veld_stored_op *op)
 
 void veld_session_pump(struct veld_session *s)
 {
+	struct veld_salt_source src;
 	struct collect *c;
 	struct veld_buf *b;
 	int rc, sent = 0;
@@ -578,8 +602,10 @@ void veld_session_pump(struct veld_session *s)
 		c->full = 0;
 	}
 	b = out_slot(s);
+	src.fn = veld_store_salt_source;
+	src.ctx = veld_replica_store(s->srv->replica);
 	if (veld_msg_ops_decoded(b, veld_framed_views(&c->f), c->f.n,
-				 (uint64_t)c->last_pos, c->full) < 0) {
+				 (uint64_t)c->last_pos, c->full, &src) < 0) {
 		veld_session_fail(s, VELD_ESERVER, "OPS");
 		goto out;
 	}

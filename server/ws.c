@@ -1,5 +1,5 @@
 /*
- * ws.c - lws callbacks of the veld.3 sync endpoint; see ws.h.
+ * ws.c - lws callbacks of the veld.4 sync endpoint; see ws.h.
  */
 #include "ws.h"
 
@@ -214,8 +214,9 @@ const struct lws_protocols veld_ws_protocol = {
 };
 
 /*
- * The earlier subprotocols, veld.2 (runs without derived records and op
- * references) and veld.1 (ops as envelopes, every op signed): a device
+ * The earlier subprotocols, veld.3 (every salt on the wire), veld.2 (runs
+ * without derived records and op references) and veld.1 (ops as
+ * envelopes, every op signed): a device
  * that still speaks one gets one ERROR saying what to do, then the
  * connection is closed (4400).  Nothing else is read.
  */
@@ -268,6 +269,13 @@ static int callback_old(struct lws *wsi, enum lws_callback_reasons reason,
 	}
 	return 0;
 }
+
+const struct lws_protocols veld_ws_v3_protocol = {
+	.name = VELD_SUBPROTOCOL_V3,
+	.callback = callback_old,
+	.per_session_data_size = sizeof(int),
+	.rx_buffer_size = 4096,
+};
 
 const struct lws_protocols veld_ws_v2_protocol = {
 	.name = VELD_SUBPROTOCOL_V2,

@@ -1,5 +1,5 @@
 /*
- * ws.h - the sync endpoint: lws protocol "veld.3" on path /sync.
+ * ws.h - the sync endpoint: lws protocol "veld.4" on path /sync.
  *
  * This file's callbacks are the only place where sync connections meet
  * libwebsockets: they assemble fragmented messages (up to VELD_MSG_MAX),
@@ -17,8 +17,9 @@
 #include "server.h"
 
 extern const struct lws_protocols veld_ws_protocol;
-/* "veld.2" and "veld.1": answer an out-of-date device with ERROR
+/* "veld.3", "veld.2" and "veld.1": answer an out-of-date device with ERROR
  * EVERSION, then close. */
+extern const struct lws_protocols veld_ws_v3_protocol;
 extern const struct lws_protocols veld_ws_v2_protocol;
 extern const struct lws_protocols veld_ws_v1_protocol;
 

@@ -10,8 +10,10 @@
 #include <unistd.h>
 
 #include "canon.h"
+#include "framed.h"
 #include "hlc.h"
 #include "replica_util.h"
+#include "runs.h"
 #include "verify.h"
 
 static struct veld_key kS, kC, kA, kB, kX;
@@ -601,6 +603,7 @@ static void downgrade_to_v2(const char *path)
 			 "ALTER TABLE ops DROP COLUMN body;"
 			 "DROP INDEX ops_device;"
 			 "CREATE INDEX ops_kind ON ops(kind, hlc);"
+			 "DROP TABLE salt_nodes;"
 			 "PRAGMA user_version = 2;"
 			 "COMMIT;",
 			 NULL, NULL, NULL),
@@ -677,13 +680,13 @@ static void migrate_from_v2(void)
 	state_hash(r, h1);
 	CHECK_EQ(veld_store_counts(veld_replica_store(r), &c1), 0);
 	veld_replica_close(r);
-	CHECK_EQ(user_version(path), 5);
+	CHECK_EQ(user_version(path), 6);
 
 	downgrade_to_v2(path);
 	CHECK_EQ(user_version(path), 2);
 	CHECK_EQ(has_index(path, "ops_kind"), 1);
 	r = open_replica(&kS, path);
-	CHECK_EQ(user_version(path), 5);
+	CHECK_EQ(user_version(path), 6);
 	/* schema 5: device ops alone are indexed by clock */
 	CHECK_EQ(has_index(path, "ops_kind"), 0);
 	CHECK_EQ(has_index(path, "ops_device"), 1);
@@ -1169,6 +1172,214 @@ static void many_authors_one_batch(void)
 	veld_replica_close(S);
 }
 
+/* --- salt trees (docs/protocol.md §5.1) --- */
+
+/* The stored ops of one author, as framed.h hands them to be sent. */
+struct pick_author {
+	struct veld_framed f;
+	const uint8_t *author;
+};
+
+static int pick_author_one(void *ctx, const struct veld_stored_op *op)
+{
+	struct pick_author *p = ctx;
+
+	if (memcmp(op->h.author, p->author, VELD_PK_LEN) != 0)
+		return 0;
+	return veld_framed_add(&p->f, op);
+}
+
+static void pick_load(struct pick_author *p, struct veld_replica *r,
+		      const uint8_t *author)
+{
+	CHECK_EQ(veld_framed_init(&p->f, 4096, VELD_RUNS_MAX, 0), 0);
+	p->author = author;
+	CHECK_EQ(veld_store_ops_since(veld_replica_store(r), 0, 1 << 30,
+				      pick_author_one, p),
+		 0);
+}
+
+/* Send author's ops from r as one runs block, salts from r's kept nodes;
+ * decode it into *out and check it gives back the same ops: ids, headers
+ * and bodies (the runs' inner ops come without signatures of their own). */
+static void send_runs(struct veld_replica *r, const uint8_t *author,
+		      struct veld_runs *out)
+{
+	struct veld_salt_source src = {veld_store_salt_source,
+				       veld_replica_store(r)};
+	struct pick_author p;
+	struct veld_buf z;
+	size_t bad;
+
+	pick_load(&p, r, author);
+	veld_buf_init(&z, VELD_RUNS_MAX);
+	CHECK_ERR(veld_runs_encode_ops(veld_framed_views(&p.f), p.f.n,
+				       VELD_RUNS_LEVEL, &src, &z),
+		  0);
+	CHECK_ERR(veld_runs_decode(z.data, z.len, 4096, out), 0);
+	CHECK_ERR(veld_runs_verify(out, &bad), 0);
+	CHECK_EQ(out->n, p.f.n);
+	for (size_t i = 0; i < out->n && i < p.f.n; i++) {
+		const struct veld_op *a = &out->dec[i];
+		const struct veld_op *b = &veld_framed_views(&p.f)[i];
+		CHECK(memcmp(a->id, b->id, VELD_HASH_LEN) == 0);
+		CHECK(a->header_len == b->header_len &&
+		      memcmp(a->header, b->header, b->header_len) == 0);
+		CHECK(a->body_len == b->body_len && !a->body == !b->body &&
+		      (!b->body || memcmp(a->body, b->body, b->body_len) == 0));
+	}
+	veld_buf_release(&z);
+	veld_framed_release(&p.f);
+}
+
+/* 1 if r keeps a node of author above seq. */
+static int salt_covered(struct veld_replica *r, const uint8_t *author,
+			uint64_t seq)
+{
+	struct veld_salt_set s = {0};
+	int found;
+
+	CHECK_EQ(veld_store_salt_nodes(veld_replica_store(r), author, seq, seq,
+				       &s),
+		 0);
+	found = veld_salt_find(&s, seq) >= 0;
+	veld_salt_set_release(&s);
+	return found;
+}
+
+/* Each op of author in r: with a body, its salt is what r's kept nodes
+ * derive (or no node covers it); erased, no node lies above it.  Returns
+ * how many salts the nodes derive. */
+struct salt_check {
+	struct veld_replica *r;
+	const uint8_t *author;
+	size_t derived, erased_free;
+};
+
+static int salt_check_one(void *ctx, const struct veld_stored_op *op)
+{
+	struct salt_check *c = ctx;
+	struct veld_salt_set s = {0};
+	uint8_t salt[VELD_SALT_LEN];
+	long at;
+
+	if (memcmp(op->h.author, c->author, VELD_PK_LEN) != 0)
+		return 0;
+	CHECK_EQ(veld_store_salt_nodes(veld_replica_store(c->r), c->author,
+				       op->h.seq, op->h.seq, &s),
+		 0);
+	at = veld_salt_find(&s, op->h.seq);
+	if (!op->body) {
+		CHECK_EQ(at, -1);
+		c->erased_free += at < 0;
+	} else if (at >= 0) {
+		veld_salt_derive(&s.v[at], op->h.seq, salt);
+		CHECK(memcmp(salt, op->body + 3, VELD_SALT_LEN) == 0);
+		c->derived++;
+	}
+	veld_salt_set_release(&s);
+	return 0;
+}
+
+static struct salt_check salt_check(struct veld_replica *r,
+				    const uint8_t *author)
+{
+	struct salt_check c = {r, author, 0, 0};
+
+	CHECK_EQ(veld_store_ops_since(veld_replica_store(r), 0, 1 << 30,
+				      salt_check_one, &c),
+		 0);
+	return c;
+}
+
+/*
+ * A device's salts come from its tree; a push hands them over as nodes,
+ * which the server keeps and hands over again; an erasure punctures every
+ * kept node above the erased ops, on the server and on the device.
+ */
+static void salt_trees(void)
+{
+	uint8_t r1[16], r2[16], r3[16];
+	struct veld_runs rs;
+	struct salt_check c;
+	size_t nseq;
+
+	setup();
+	put1(A, r1, 1, "wish", "bankjes");
+	CHECK_ERR(veld_replica_note(A, r1, "koffie", NULL), 0);
+	put1(A, r2, 1, "wish", "geheim");
+	CHECK_ERR(veld_replica_note(A, r2, "ook geheim", NULL), 0);
+	put1(A, r3, 1, "wish", "bomen");
+	put1(A, r2, 0, "wish", "nog geheimer");
+	nseq = 6;
+	/* every salt of A's ops is its tree's */
+	c = salt_check(A, kA.pk);
+	CHECK_EQ(c.derived, nseq);
+
+	/* the push: no salt travels, the nodes do; S keeps them */
+	send_runs(A, kA.pk, &rs);
+	CHECK_EQ(rs.nruns, 1);
+	CHECK(rs.nnodes >= 1 && rs.nnodes <= 4); /* 1..6: [1] [2,3] [4,7]∩ */
+	CHECK_ERR(veld_replica_apply_decoded(S, rs.ops, rs.dec, rs.n, 1, NULL),
+		  0);
+	CHECK_ERR(veld_store_salt_keep(veld_replica_store(S), kA.pk, rs.nodes,
+				       rs.nnodes),
+		  0);
+	veld_runs_release(&rs);
+	c = salt_check(S, kA.pk);
+	CHECK_EQ(c.derived, nseq);
+	/* kept twice: still one set of nodes, disjoint */
+	send_runs(A, kA.pk, &rs);
+	CHECK_ERR(veld_store_salt_keep(veld_replica_store(S), kA.pk, rs.nodes,
+				       rs.nnodes),
+		  0);
+	veld_runs_release(&rs);
+	{
+		struct veld_salt_set s = {0};
+		CHECK_EQ(veld_store_salt_nodes(veld_replica_store(S), kA.pk, 0,
+					       VELD_SALT_SEQ_MAX, &s),
+			 0);
+		for (size_t i = 1; i < s.n; i++)
+			CHECK(s.v[i].lo > veld_salt_hi(&s.v[i - 1]));
+		for (size_t i = 0; i < s.n; i++)
+			CHECK(veld_salt_hi(&s.v[i]) <= nseq);
+		veld_salt_set_release(&s);
+	}
+	/* S hands A's ops to C the same way */
+	send_runs(S, kA.pk, &rs);
+	CHECK(rs.nnodes >= 1);
+	veld_runs_release(&rs);
+
+	/* the coordinator erases r2 (A's ops 3, 4 and 6): S punctures */
+	ship(S, C);
+	CHECK_ERR(veld_replica_erase(C, r2, NULL), 0);
+	ship(C, S);
+	CHECK(!salt_covered(S, kA.pk, 3));
+	CHECK(!salt_covered(S, kA.pk, 4));
+	CHECK(!salt_covered(S, kA.pk, 6));
+	CHECK(salt_covered(S, kA.pk, 1) && salt_covered(S, kA.pk, 5));
+	c = salt_check(S, kA.pk);
+	CHECK_EQ(c.derived, 3);
+	CHECK_EQ(c.erased_free, 3);
+	/* what S sends now: erased ops without body, no node above them */
+	send_runs(S, kA.pk, &rs);
+	for (size_t i = 0; i < rs.nnodes; i++)
+		for (uint64_t q = 3; q <= 6; q++)
+			CHECK(q == 5 || q < rs.nodes[i].lo ||
+			      q > veld_salt_hi(&rs.nodes[i]));
+	veld_runs_release(&rs);
+	/* A learns of the erasure: its own tree is punctured too, and its
+	 * next op still takes its salt from the tree */
+	ship(S, A);
+	CHECK(!salt_covered(A, kA.pk, 3) && !salt_covered(A, kA.pk, 6));
+	put1(A, r1, 0, "wish", "meer bankjes");
+	c = salt_check(A, kA.pk);
+	CHECK_EQ(c.derived, 4);
+	CHECK_EQ(c.erased_free, 3);
+	CHECK(salt_covered(A, kA.pk, 7) && salt_covered(A, kA.pk, 1000));
+	teardown();
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -1179,6 +1390,7 @@ int main(void)
 	util_key(&kB, 0x42);
 	util_key(&kX, 0x58);
 	basic_put_and_sync();
+	salt_trees();
 	concurrent_edits_three_authors();
 	edit_versus_delete();
 	notes_are_ordered_and_kept();

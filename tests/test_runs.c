@@ -34,8 +34,11 @@ struct chain {
 	size_t n;
 };
 
-static void chain_make(struct chain *c, const struct veld_key *k, size_t n,
-		       uint64_t hlc0)
+/* With root: each salt is leaf seq of the salt tree under root (salts.h);
+ * else random. */
+static void chain_make_salted(struct chain *c, const struct veld_key *k,
+			      size_t n, uint64_t hlc0,
+			      const struct veld_salt_node *root)
 {
 	uint8_t prev[VELD_HASH_LEN];
 
@@ -48,7 +51,10 @@ static void chain_make(struct chain *c, const struct veld_key *k, size_t n,
 		char v[24];
 
 		veld_buf_init(&body, VELD_BODY_MAX);
-		veld_salt_random(salt);
+		if (root)
+			veld_salt_derive(root, i + 1, salt);
+		else
+			veld_salt_random(salt);
 		veld_buf_packer_init(&pk, &body);
 		veld_body_begin(&pk, salt);
 		msgpack_pack_map(&pk, 1);
@@ -74,6 +80,12 @@ static void chain_make(struct chain *c, const struct veld_key *k, size_t n,
 	}
 }
 
+static void chain_make(struct chain *c, const struct veld_key *k, size_t n,
+		       uint64_t hlc0)
+{
+	chain_make_salted(c, k, n, hlc0, NULL);
+}
+
 static void chain_free(struct chain *c)
 {
 	for (size_t i = 0; i < c->n; i++)
@@ -81,6 +93,16 @@ static void chain_free(struct chain *c)
 }
 
 /* Deflate raw into z (raw deflate, as the protocol). */
+/* The last two columns of a hand-made block: no salt node in any of its
+ * nruns runs (every salt in the salts column). */
+static void no_trees(msgpack_packer *pk, size_t nruns)
+{
+	msgpack_pack_array(pk, nruns);
+	for (size_t i = 0; i < nruns; i++)
+		msgpack_pack_array(pk, 0);
+	msgpack_pack_bin(pk, 0);
+}
+
 static void zip(const struct veld_buf *raw, struct veld_buf *z)
 {
 	uLongf cap = compressBound(raw->len) + 64;
@@ -286,7 +308,7 @@ static int forged(enum forge f)
 		sig[5] ^= 1;
 	veld_buf_init(&raw, VELD_RUNS_MAX);
 	veld_buf_packer_init(&pk, &raw);
-	msgpack_pack_array(&pk, 6);
+	msgpack_pack_array(&pk, 8);
 	/* runs: ops 2..4 of a's chain */
 	msgpack_pack_array(&pk, 1);
 	msgpack_pack_array(&pk, 5);
@@ -338,6 +360,7 @@ static int forged(enum forge f)
 			msgpack_pack_bin_with_body(&pk, d[i].body + 19,
 						   d[i].body_len - 19);
 	}
+	no_trees(&pk, 1);
 	CHECK_EQ(raw.err, 0);
 	rc = decode_raw(&raw, VELD_OPS_MAX);
 	veld_buf_release(&raw);
@@ -750,7 +773,7 @@ static int ref_block(enum refcase f)
 
 	veld_buf_init(&raw, VELD_RUNS_MAX);
 	veld_buf_packer_init(&pk, &raw);
-	msgpack_pack_array(&pk, 6);
+	msgpack_pack_array(&pk, 8);
 	msgpack_pack_array(&pk, 1);
 	msgpack_pack_array(&pk, 5);
 	msgpack_pack_bin_with_body(&pk, ka.pk, 32);
@@ -785,6 +808,7 @@ static int ref_block(enum refcase f)
 		msgpack_pack_array(&pk, 1);
 		msgpack_pack_bin_with_body(&pk, inner.data, inner.len);
 	}
+	no_trees(&pk, 1);
 	CHECK_EQ(raw.err, 0);
 	rc = decode_raw(&raw, VELD_OPS_MAX);
 	if (f == RF_RECNIL) { /* nil decodes to the derivation */
@@ -859,7 +883,7 @@ static void messages(void)
 			CHECK_ERR(veld_op_decode(a.b[i].p, a.b[i].len, &d[i]),
 				  0);
 		veld_buf_init(&again, VELD_MSG_MAX);
-		CHECK_ERR(veld_msg_ops_decoded(&again, d, 5, 42, 1), 0);
+		CHECK_ERR(veld_msg_ops_decoded(&again, d, 5, 42, 1, NULL), 0);
 		CHECK_EQ(again.len, out.len);
 		CHECK_MEM(again.data, out.data, out.len);
 		veld_buf_release(&again);
@@ -922,7 +946,7 @@ static void framed_ops(void)
 		}
 		veld_buf_init(&m1, VELD_MSG_MAX);
 		veld_buf_init(&m2, VELD_MSG_MAX);
-		CHECK_ERR(veld_msg_push_decoded(&m1, 9, v, f.n), 0);
+		CHECK_ERR(veld_msg_push_decoded(&m1, 9, v, f.n, NULL), 0);
 		CHECK_ERR(veld_msg_push(&m2, 9, env, f.n), 0);
 		CHECK_EQ(m1.len, m2.len);
 		CHECK_MEM(m1.data, m2.data, m2.len);
@@ -934,6 +958,235 @@ static void framed_ops(void)
 	veld_buf_release(&m1);
 	veld_buf_release(&m2);
 	veld_framed_release(&f);
+	chain_free(&a);
+}
+
+/* --- salt nodes in a block (docs/protocol.md §5.1, §P2.1) --- */
+
+enum tcase {
+	T_OK,	   /* ops 1..4: [1] [2,3] [4], no salt travels */
+	T_PART,	   /* [2,3] only: ops 1 and 4 with their salts */
+	T_NONE,	   /* no node: every salt travels */
+	T_BEFORE,  /* [0,3]: below the run's first seq */
+	T_AFTER,   /* [5]: past its last */
+	T_ORDER,   /* [4] before [2,3] */
+	T_OVERLAP, /* [2,3] and [3] */
+	T_DEPTH,   /* depth 33 */
+	T_INDEX,   /* index 2 at depth 1 */
+	T_ERASED,  /* [2,3] over op 2, which travels erased */
+	T_SEEDS,   /* the seeds one byte short */
+	T_ODD,	   /* a trees entry of odd length */
+	T_SALTS,   /* [2,3], and op 2's salt travels too */
+	T_WRONG,   /* [2,3] with another seed: the signature fails */
+};
+
+static int tree_block(enum tcase f)
+{
+	struct veld_salt_node root = {0, 0, {0}};
+	struct veld_salt_set nodes = {0}, all = {0};
+	struct veld_op d[4];
+	struct veld_buf raw;
+	msgpack_packer pk;
+	struct chain a;
+	uint8_t covered[4] = {0};
+	int rc;
+
+	memset(root.seed, 0x5a, sizeof(root.seed));
+	chain_make_salted(&a, &ka, 4, 1ULL << 40, &root);
+	for (size_t i = 0; i < 4; i++)
+		CHECK_ERR(veld_op_decode(a.b[i].p, a.b[i].len, &d[i]), 0);
+	CHECK_EQ(veld_salt_cover(&root, 1, 4, &all), 0); /* [1] [2,3] [4] */
+	CHECK_EQ(all.n, 3);
+	switch (f) {
+	case T_OK:
+		nodes = all;
+		memset(&all, 0, sizeof(all));
+		break;
+	case T_PART:
+	case T_ERASED:
+	case T_SALTS:
+	case T_WRONG:
+		CHECK_EQ(veld_salt_set_add(&nodes, &all.v[1]), 0);
+		if (f == T_WRONG)
+			nodes.v[0].seed[0] ^= 1;
+		break;
+	case T_NONE:
+		break;
+	case T_BEFORE:
+		CHECK_EQ(veld_salt_cover(&root, 0, 3, &nodes), 0);
+		break;
+	case T_AFTER:
+		CHECK_EQ(veld_salt_cover(&root, 5, 5, &nodes), 0);
+		break;
+	case T_ORDER:
+		CHECK_EQ(veld_salt_set_add(&nodes, &all.v[2]), 0);
+		CHECK_EQ(veld_salt_set_add(&nodes, &all.v[1]), 0);
+		break;
+	case T_OVERLAP:
+		CHECK_EQ(veld_salt_set_add(&nodes, &all.v[1]), 0);
+		CHECK_EQ(veld_salt_cover(&root, 3, 3, &nodes), 0);
+		break;
+	case T_DEPTH:
+	case T_INDEX:
+	case T_SEEDS:
+	case T_ODD:
+		nodes = all;
+		memset(&all, 0, sizeof(all));
+		break;
+	}
+	/* which ops' salts the nodes derive (as the decoder will see it) */
+	for (size_t j = 0; j < nodes.n; j++)
+		for (uint64_t q = nodes.v[j].lo;
+		     q <= veld_salt_hi(&nodes.v[j]) && q <= 4; q++)
+			if (q >= 1)
+				covered[q - 1] = 1;
+	if (f == T_SALTS)
+		covered[1] = 0;
+
+	veld_buf_init(&raw, VELD_RUNS_MAX);
+	veld_buf_packer_init(&pk, &raw);
+	msgpack_pack_array(&pk, 8);
+	msgpack_pack_array(&pk, 1);
+	msgpack_pack_array(&pk, 5);
+	msgpack_pack_bin_with_body(&pk, ka.pk, 32);
+	msgpack_pack_uint64(&pk, 1);
+	msgpack_pack_nil(&pk);
+	msgpack_pack_uint8(&pk, 4);
+	msgpack_pack_bin_with_body(&pk, d[3].sig, VELD_SIG_LEN);
+	msgpack_pack_array(&pk, 4); /* clocks */
+	for (size_t i = 0; i < 4; i++)
+		if (i == 0)
+			msgpack_pack_uint64(&pk, d[i].h.hlc);
+		else
+			msgpack_pack_int64(
+				&pk, (int64_t)(d[i].h.hlc - d[i - 1].h.hlc));
+	msgpack_pack_array(&pk, 4); /* records */
+	for (size_t i = 0; i < 4; i++)
+		msgpack_pack_bin_with_body(&pk, d[i].h.record, 16);
+	msgpack_pack_array(&pk, 4); /* kinds */
+	for (size_t i = 0; i < 4; i++)
+		msgpack_pack_uint64(&pk, d[i].h.kind);
+	{ /* salts of the ops no node derives (op 2 erased: none) */
+		size_t ns = 0;
+		uint8_t salts[4 * VELD_SALT_LEN];
+		for (size_t i = 0; i < 4; i++)
+			if (!covered[i] && !(f == T_ERASED && i == 1))
+				memcpy(salts + VELD_SALT_LEN * ns++,
+				       d[i].body + 3, VELD_SALT_LEN);
+		msgpack_pack_bin_with_body(&pk, salts, ns * VELD_SALT_LEN);
+	}
+	msgpack_pack_array(&pk, 4); /* contents */
+	for (size_t i = 0; i < 4; i++) {
+		if (f == T_ERASED && i == 1) {
+			msgpack_pack_array(&pk, 2);
+			msgpack_pack_uint64(&pk, d[i].h.body_len);
+			msgpack_pack_bin_with_body(&pk, d[i].h.body_hash, 32);
+		} else {
+			msgpack_pack_bin_with_body(&pk, d[i].body + 19,
+						   d[i].body_len - 19);
+		}
+	}
+	/* trees, seeds */
+	msgpack_pack_array(&pk, 1);
+	msgpack_pack_array(&pk, 2 * nodes.n + (f == T_ODD));
+	for (size_t j = 0; j < nodes.n; j++) {
+		uint64_t depth = nodes.v[j].depth, index;
+		index = veld_salt_index(&nodes.v[j]);
+		if (f == T_DEPTH && j == 0)
+			depth = 33;
+		if (f == T_INDEX && j == 0) {
+			depth = 1;
+			index = 2;
+		}
+		msgpack_pack_uint64(&pk, depth);
+		msgpack_pack_uint64(&pk, index);
+	}
+	if (f == T_ODD)
+		msgpack_pack_uint8(&pk, 32);
+	msgpack_pack_bin(&pk, nodes.n * VELD_SALT_LEN - (f == T_SEEDS));
+	for (size_t j = 0; j < nodes.n; j++)
+		msgpack_pack_bin_body(&pk, nodes.v[j].seed,
+				      VELD_SALT_LEN - (f == T_SEEDS && !j));
+	CHECK_EQ(raw.err, 0);
+	rc = decode_raw(&raw, VELD_OPS_MAX);
+	veld_buf_release(&raw);
+	veld_salt_set_release(&nodes);
+	veld_salt_set_release(&all);
+	chain_free(&a);
+	return rc;
+}
+
+static void salt_nodes(void)
+{
+	CHECK_ERR(tree_block(T_OK), 0);
+	CHECK_ERR(tree_block(T_PART), 0);
+	CHECK_ERR(tree_block(T_NONE), 0);
+	CHECK_ERR(tree_block(T_BEFORE), VELD_ESALTNODE);
+	CHECK_ERR(tree_block(T_AFTER), VELD_ESALTNODE);
+	CHECK_ERR(tree_block(T_ORDER), VELD_ESALTNODE);
+	CHECK_ERR(tree_block(T_OVERLAP), VELD_ESALTNODE);
+	CHECK_ERR(tree_block(T_DEPTH), VELD_ESALTNODE);
+	CHECK_ERR(tree_block(T_INDEX), VELD_ESALTNODE);
+	CHECK_ERR(tree_block(T_ERASED), VELD_ESALTNODE);
+	CHECK_ERR(tree_block(T_SEEDS), VELD_EMSGSHAPE);
+	CHECK_ERR(tree_block(T_ODD), VELD_EMSGSHAPE);
+	CHECK_ERR(tree_block(T_SALTS), VELD_EMSGSHAPE);
+	CHECK_ERR(tree_block(T_WRONG), VELD_ESIG);
+}
+
+/* The sender's side: a source of nodes gives a block without salts; nodes
+ * that do not derive an op's salt are punctured for it, never sent over
+ * it; the decoded ops are the same either way. */
+static int src_root(void *ctx, const uint8_t author[VELD_PK_LEN], uint64_t lo,
+		    uint64_t hi, struct veld_salt_set *out)
+{
+	(void)author;
+	(void)lo;
+	(void)hi;
+	return veld_salt_set_add(out, ctx);
+}
+
+static void salt_source(void)
+{
+	struct veld_salt_node root = {0, 0, {0}}, other = {0, 0, {0}};
+	struct veld_salt_source src = {src_root, &root};
+	struct veld_buf z0, z1, z2;
+	struct veld_runs r;
+	struct veld_op d[8];
+	struct chain a;
+	size_t bad;
+
+	memset(root.seed, 0x33, 16);
+	memset(other.seed, 0x44, 16);
+	chain_make_salted(&a, &ka, 8, 1ULL << 40, &root);
+	for (size_t i = 0; i < 8; i++)
+		CHECK_ERR(veld_op_decode(a.b[i].p, a.b[i].len, &d[i]), 0);
+	veld_buf_init(&z0, VELD_RUNS_MAX);
+	veld_buf_init(&z1, VELD_RUNS_MAX);
+	veld_buf_init(&z2, VELD_RUNS_MAX);
+	CHECK_ERR(veld_runs_encode_ops(d, 8, VELD_RUNS_LEVEL, NULL, &z0), 0);
+	CHECK_ERR(veld_runs_encode_ops(d, 8, VELD_RUNS_LEVEL, &src, &z1), 0);
+	/* 8 salts (128 bytes) become the seeds of [1] [2,3] [4,7] [8] */
+	CHECK(z1.len + 32 < z0.len);
+	CHECK_ERR(veld_runs_decode(z1.data, z1.len, VELD_OPS_MAX, &r), 0);
+	CHECK_EQ(r.nnodes, 4);
+	CHECK_EQ(r.runs[0].node_n, 4);
+	CHECK_ERR(veld_runs_verify(&r, &bad), 0);
+	for (size_t i = 0; i < 8; i++)
+		CHECK(memcmp(r.dec[i].id, d[i].id, 32) == 0);
+	veld_runs_release(&r);
+	/* a source whose tree is not the author's: nothing of it is sent */
+	src.ctx = &other;
+	CHECK_ERR(veld_runs_encode_ops(d, 8, VELD_RUNS_LEVEL, &src, &z2), 0);
+	CHECK_ERR(veld_runs_decode(z2.data, z2.len, VELD_OPS_MAX, &r), 0);
+	CHECK_EQ(r.nnodes, 0);
+	CHECK_ERR(veld_runs_verify(&r, &bad), 0);
+	for (size_t i = 0; i < 8; i++)
+		CHECK(memcmp(r.dec[i].id, d[i].id, 32) == 0);
+	veld_runs_release(&r);
+	veld_buf_release(&z0);
+	veld_buf_release(&z1);
+	veld_buf_release(&z2);
 	chain_free(&a);
 }
 
@@ -949,5 +1202,7 @@ int main(void)
 	ref_refusals();
 	messages();
 	framed_ops();
+	salt_nodes();
+	salt_source();
 	return test_summary("test_runs");
 }

@@ -1,5 +1,5 @@
 /*
- * fuzz_msg.c - libFuzzer target for every veld.3 message decoder
+ * fuzz_msg.c - libFuzzer target for every veld.4 message decoder
  * (proto/msg.c: veld_msg_decode and the shape of each of the ten types).
  *
  * The input is one WebSocket message as a peer could send it.  Besides "no

@@ -19,6 +19,8 @@
 #include "buf.h"
 #include "hlc.h"
 #include "msg.h"
+#include "runs.h"
+#include "salts.h"
 
 static const char *top;
 
@@ -82,10 +84,24 @@ static void make_op(const struct veld_key *k, struct veld_buf *out)
 	veld_buf_release(&body);
 }
 
+/* The salt tree of the chains (salts.h): their salts are its leaves. */
+static struct veld_salt_node tree_root = {0, 0, {0x5a, 0x5a, 0x5a, 0x5a}};
+
+static int tree_source(void *ctx, const uint8_t author[VELD_PK_LEN],
+		       uint64_t lo, uint64_t hi, struct veld_salt_set *out)
+{
+	(void)ctx;
+	(void)author;
+	(void)lo;
+	(void)hi;
+	return veld_salt_set_add(out, &tree_root);
+}
+
 /*
  * A chain of n ops by k (seq 1..n, clocks up then one step down, records
  * a, b, a, ... so that the runs block refers back to a record), framed as
- * they travel; op erase (if < n) without its body, as an erased op.
+ * they travel; op erase (if < n) without its body, as an erased op.  Each
+ * salt is leaf seq of tree_root.
  */
 static void make_chain(const struct veld_key *k, size_t n, size_t erase,
 		       struct veld_buf *out)
@@ -107,7 +123,7 @@ static void make_chain(const struct veld_key *k, size_t n, size_t erase,
 				      i == 2 ? 0 : 5);
 		memset(h.record, i % 2 ? 0xb2 : 0xa1, sizeof(h.record));
 		h.kind = VELD_KIND_PUT;
-		salt[0] = (uint8_t)i;
+		veld_salt_derive(&tree_root, h.seq, salt);
 		veld_buf_init(&body, VELD_BODY_MAX);
 		veld_buf_packer_init(&pk, &body);
 		veld_body_begin(&pk, salt);
@@ -190,14 +206,18 @@ static void make_refchain(const struct veld_key *k, struct veld_buf *out)
 
 /* A PUSH or OPS whose runs block is deflate "stored" (not compressed). */
 static int stored(struct veld_buf *b, int type, const struct veld_bytes *ops,
-		  size_t n)
+		  size_t n, const struct veld_salt_source *src)
 {
+	struct veld_op d[8];
 	struct veld_buf z;
 	msgpack_packer pk;
-	int rc;
+	int rc = n > 8 ? VELD_EINVAL : 0;
 
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = veld_op_decode(ops[i].p, ops[i].len, &d[i]);
 	veld_buf_init(&z, VELD_MSG_MAX);
-	rc = veld_runs_encode(ops, n, 0, &z);
+	if (rc == 0)
+		rc = veld_runs_encode_ops(d, n, 0, src, &z);
 	veld_buf_packer_init(&pk, b);
 	msgpack_pack_array(&pk, type == VELD_MSG_PUSH ? 3 : 4);
 	msgpack_pack_uint8(&pk, (uint8_t)type);
@@ -214,6 +234,7 @@ static int stored(struct veld_buf *b, int type, const struct veld_bytes *ops,
 
 static void msg_seeds(void)
 {
+	struct veld_salt_source tree = {tree_source, NULL};
 	struct veld_key srv, dev;
 	struct veld_buf b, op;
 	struct veld_bytes ops[2];
@@ -257,8 +278,15 @@ static void msg_seeds(void)
 		SEED("ops_runs", veld_msg_ops(&b, all, 6, 120, 0));
 		/* The same, deflate "stored" (level 0): the fuzzer then mutates
 		 * the runs block itself, not compressed bits. */
-		SEED("push_run_stored", stored(&b, VELD_MSG_PUSH, all, 4));
-		SEED("ops_runs_stored", stored(&b, VELD_MSG_OPS, all, 6));
+		SEED("push_run_stored",
+		     stored(&b, VELD_MSG_PUSH, all, 4, NULL));
+		SEED("ops_runs_stored", stored(&b, VELD_MSG_OPS, all, 6, NULL));
+		/* Salts as nodes of the salt tree (§5.1): none over the
+		 * erased op. */
+		SEED("push_tree_stored",
+		     stored(&b, VELD_MSG_PUSH, all, 4, &tree));
+		SEED("ops_tree_stored",
+		     stored(&b, VELD_MSG_OPS, all, 6, &tree));
 		for (size_t i = 0; i < 4; i++)
 			veld_buf_release(&a[i]);
 		for (size_t i = 0; i < 2; i++)
@@ -274,7 +302,8 @@ static void msg_seeds(void)
 		for (size_t i = 0; i < 3; i++)
 			all[i] = (struct veld_bytes){a[i].data, a[i].len};
 		SEED("push_refs", veld_msg_push(&b, 4, all, 3));
-		SEED("push_refs_stored", stored(&b, VELD_MSG_PUSH, all, 3));
+		SEED("push_refs_stored",
+		     stored(&b, VELD_MSG_PUSH, all, 3, NULL));
 		for (size_t i = 0; i < 3; i++)
 			veld_buf_release(&a[i]);
 	}

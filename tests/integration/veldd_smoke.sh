@@ -168,7 +168,7 @@ code=$(http POST /healthz)
 check "POST /healthz is 405" test "$code" = 405
 
 # veldd takes no WebSocket extension (docs/protocol.md P1): a handshake
-# offering permessage-deflate is switched to veld.3 without it.
+# offering permessage-deflate is switched to veld.4 without it.
 ws_handshake() {
 	exec 3<>"/dev/tcp/127.0.0.1/$PORT"
 	printf 'GET /sync HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: %s\r\nSec-WebSocket-Extensions: %s\r\n\r\n' \
@@ -176,18 +176,21 @@ ws_handshake() {
 	timeout 2 cat <&3 >"$TMP/raw" || true
 	exec 3<&-
 }
-ws_handshake veld.3 "permessage-deflate; client_max_window_bits"
-check "a deflate offer is switched to veld.3" \
+ws_handshake veld.4 "permessage-deflate; client_max_window_bits"
+check "a deflate offer is switched to veld.4" \
 	grep -q '^HTTP/1.1 101 ' "$TMP/raw"
 no_extension() { ! grep -qi '^sec-websocket-extensions' "$TMP/raw"; }
 check "... without permessage-deflate" no_extension
-# A device of protocol version 2 or 1 is told to update (P1), then closed.
+# A device of protocol version 3, 2 or 1 is told to update (P1), then closed.
+ws_handshake veld.3 ""
+check "a veld.3 device is told to update" \
+	grep -aq 'this server speaks veld.4; update veld' "$TMP/raw"
 ws_handshake veld.2 ""
 check "a veld.2 device is told to update" \
-	grep -aq 'this server speaks veld.3; update veld' "$TMP/raw"
+	grep -aq 'this server speaks veld.4; update veld' "$TMP/raw"
 ws_handshake veld.1 ""
 check "a veld.1 device is told to update" \
-	grep -aq 'this server speaks veld.3; update veld' "$TMP/raw"
+	grep -aq 'this server speaks veld.4; update veld' "$TMP/raw"
 
 check "data dir has mode 700" test "$(stat -c %a "$DATA")" = 700
 check "server.key exists" test -f "$DATA/server.key"

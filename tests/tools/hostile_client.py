@@ -57,7 +57,7 @@ def upgrade(host, port):
         "Upgrade: websocket\r\nConnection: Upgrade\r\n"
         f"Sec-WebSocket-Key: {key}\r\n"
         "Sec-WebSocket-Version: 13\r\n"
-        "Sec-WebSocket-Protocol: veld.3\r\n\r\n"
+        "Sec-WebSocket-Protocol: veld.4\r\n\r\n"
     )
     s.sendall(req.encode())
     head = b""
