@@ -1016,7 +1016,7 @@ static int columns(struct rebuild *b, const msgpack_object *a)
 int veld_runs_decode(const uint8_t *z, size_t zlen, size_t max_ops,
 		     struct veld_runs *r)
 {
-	struct veld_canon_limits lim = {3, max_ops < 6 ? 6 : (uint32_t)max_ops,
+	struct veld_canon_limits lim = {3, max_ops < 8 ? 8 : (uint32_t)max_ops,
 					VELD_SALT_LEN * max_ops > VELD_BODY_MAX
 						? VELD_SALT_LEN * max_ops
 						: VELD_BODY_MAX};

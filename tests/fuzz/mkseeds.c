@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "buf.h"
+#include "err.h"
 #include "hlc.h"
 #include "msg.h"
 #include "runs.h"
