@@ -1025,7 +1025,12 @@ int veld_store_salt_keep(struct veld_store *s,
 			 const uint8_t author[VELD_PK_LEN],
 			 const struct veld_salt_node *nodes, size_t n)
 {
-	int rc = 0;
+	/* Bodies are only ever dropped for erased records: with none, every
+	 * op kept has its body and there is nothing to prune. */
+	int erasures = veld_store_erased_any(s), rc = 0;
+
+	if (erasures < 0)
+		return erasures;
 
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		const struct veld_salt_node *nd = &nodes[i];
@@ -1047,7 +1052,7 @@ int veld_store_salt_keep(struct veld_store *s,
 		rc = salt_del(s, S_SALT_DEL_IN, author, nd->lo, hi);
 		if (rc == 0)
 			rc = salt_put(s, author, nd);
-		if (rc == 0)
+		if (rc == 0 && erasures)
 			rc = salt_prune(s, author, nd->lo, hi);
 	}
 	return rc;

@@ -1301,8 +1301,9 @@ static void salt_trees(void)
 {
 	uint8_t r1[16], r2[16], r3[16];
 	struct veld_runs rs;
+	struct veld_salt_node first[8];
 	struct salt_check c;
-	size_t nseq;
+	size_t nseq, first_n;
 
 	setup();
 	put1(A, r1, 1, "wish", "bankjes");
@@ -1325,6 +1326,8 @@ static void salt_trees(void)
 	CHECK_ERR(veld_store_salt_keep(veld_replica_store(S), kA.pk, rs.nodes,
 				       rs.nnodes),
 		  0);
+	first_n = rs.nnodes < 8 ? rs.nnodes : 8;
+	memcpy(first, rs.nodes, first_n * sizeof(*first));
 	veld_runs_release(&rs);
 	c = salt_check(S, kA.pk);
 	CHECK_EQ(c.derived, nseq);
@@ -1361,6 +1364,15 @@ static void salt_trees(void)
 	c = salt_check(S, kA.pk);
 	CHECK_EQ(c.derived, 3);
 	CHECK_EQ(c.erased_free, 3);
+	/* the same push again (A never got its receipt): its nodes are kept
+	 * only where S still holds the bodies */
+	CHECK_ERR(veld_store_salt_keep(veld_replica_store(S), kA.pk, first,
+				       first_n),
+		  0);
+	c = salt_check(S, kA.pk);
+	CHECK_EQ(c.derived, 3);
+	CHECK_EQ(c.erased_free, 3);
+	CHECK(!salt_covered(S, kA.pk, 3) && !salt_covered(S, kA.pk, 6));
 	/* what S sends now: erased ops without body, no node above them */
 	send_runs(S, kA.pk, &rs);
 	for (size_t i = 0; i < rs.nnodes; i++)
