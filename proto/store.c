@@ -491,6 +491,7 @@ static int col_fixed(sqlite3_stmt *st, int i, uint8_t *out, size_t n)
 static int migrate(struct veld_store *s)
 {
 	sqlite3_stmt *st;
+	char bump[64];
 	int version, rc;
 
 	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL))
@@ -502,20 +503,25 @@ static int migrate(struct veld_store *s)
 		return VELD_ESTORE;
 	if (version > SCHEMA_VERSION)
 		return VELD_ESCHEMA;
-	while (version < SCHEMA_VERSION) {
-		char bump[64];
-
-		snprintf(bump, sizeof(bump), "PRAGMA user_version = %d",
-			 version + 1);
-		if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) ||
-		    sqlite3_exec(s->db, migrations[version], NULL, NULL,
-				 NULL) ||
-		    sqlite3_exec(s->db, bump, NULL, NULL, NULL) ||
-		    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL)) {
+	if (version == SCHEMA_VERSION)
+		return 0;
+	/* Every step in one transaction: a new store is created with one
+	 * commit (one wait for the disk, not one per step), and a store
+	 * is never left between two versions. */
+	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL))
+		return VELD_ESTORE;
+	for (; version < SCHEMA_VERSION; version++)
+		if (sqlite3_exec(s->db, migrations[version], NULL, NULL,
+				 NULL)) {
 			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 			return VELD_ESTORE;
 		}
-		version++;
+	snprintf(bump, sizeof(bump), "PRAGMA user_version = %d",
+		 SCHEMA_VERSION);
+	if (sqlite3_exec(s->db, bump, NULL, NULL, NULL) ||
+	    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL)) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return VELD_ESTORE;
 	}
 	return 0;
 }
