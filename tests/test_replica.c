@@ -12,6 +12,7 @@
 #include "canon.h"
 #include "framed.h"
 #include "hlc.h"
+#include "msg.h"
 #include "replica_util.h"
 #include "runs.h"
 #include "verify.h"
@@ -1392,6 +1393,55 @@ static void salt_trees(void)
 	teardown();
 }
 
+/* A source that hands out r's own nodes cut into single leaves: correct,
+ * but one node per op. */
+static int leaves_source(void *ctx, const uint8_t author[VELD_PK_LEN],
+			 uint64_t lo, uint64_t hi, struct veld_salt_set *out)
+{
+	struct veld_salt_set kept = {0};
+	int rc = veld_store_salt_nodes(ctx, author, lo, hi, &kept);
+
+	for (size_t i = 0; rc == 0 && i < kept.n; i++)
+		for (uint64_t q = lo; rc == 0 && q <= hi; q++)
+			rc = veld_salt_cover(&kept.v[i], q, q, out);
+	veld_salt_set_release(&kept);
+	return rc;
+}
+
+/* A run whose salts would take more nodes than a run may carry (600 here,
+ * 1,200 uints in its trees entry: over the decoder's array limit) sends
+ * its salts as they are, and the block decodes. */
+static void salt_nodes_capped(void)
+{
+	struct veld_salt_source src;
+	struct pick_author p;
+	struct veld_runs rs;
+	struct veld_buf z;
+	uint8_t rec[16];
+	size_t bad;
+
+	setup();
+	put1(A, rec, 1, "wish", "0");
+	for (int i = 1; i < 600; i++)
+		put1(A, rec, 0, "wish", i % 2 ? "1" : "2");
+	src.fn = leaves_source;
+	src.ctx = veld_replica_store(A);
+	pick_load(&p, A, kA.pk);
+	CHECK_EQ(p.f.n, 600);
+	veld_buf_init(&z, VELD_RUNS_MAX);
+	CHECK_ERR(veld_runs_encode_ops(veld_framed_views(&p.f), p.f.n,
+				       VELD_RUNS_LEVEL, &src, &z),
+		  0);
+	CHECK_ERR(veld_runs_decode(z.data, z.len, VELD_BATCH_MAX, &rs), 0);
+	CHECK_EQ(rs.nnodes, 0);
+	CHECK_ERR(veld_runs_verify(&rs, &bad), 0);
+	CHECK_EQ(rs.n, 600);
+	veld_runs_release(&rs);
+	veld_buf_release(&z);
+	veld_framed_release(&p.f);
+	teardown();
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -1403,6 +1453,7 @@ int main(void)
 	util_key(&kX, 0x58);
 	basic_put_and_sync();
 	salt_trees();
+	salt_nodes_capped();
 	concurrent_edits_three_authors();
 	edit_versus_delete();
 	notes_are_ordered_and_kept();
