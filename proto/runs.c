@@ -338,7 +338,9 @@ static int run_nodes(const struct veld_salt_source *src,
 		return 0;
 	if (hi > VELD_SALT_SEQ_MAX)
 		hi = VELD_SALT_SEQ_MAX;
-	rc = src->fn(src->ctx, d[0].h.author, lo, hi, &kept);
+	/* nodes only save bytes: without them (src failed) salts travel */
+	if (src->fn(src->ctx, d[0].h.author, lo, hi, &kept) < 0)
+		kept.n = 0;
 	for (size_t i = 0; rc == 0 && i < kept.n; i++) {
 		size_t from = mine.n;
 		rc = veld_salt_cover(&kept.v[i], lo, hi, &mine);
@@ -388,7 +390,7 @@ static int pack_block(const struct veld_op *d, size_t n,
 	struct veld_salt_set nodes = {0};
 	msgpack_packer pk;
 	size_t nruns = 0, nsalts = 0, *run_nodes_n = NULL;
-	uint8_t *last = malloc(n + 1), *covered = malloc(n + 1);
+	uint8_t *last = malloc(n + 1), *covered = calloc(n + 1, 1);
 	int rc = 0;
 
 	if (!last || !covered) {

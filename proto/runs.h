@@ -58,7 +58,8 @@ struct veld_run {
  * into out (empty, owned by the caller) the kept nodes of author that
  * meet seqs lo .. hi, rising; returns 0 or a negative code.  The encoder
  * sends a node only over ops whose salts it derives, so a node that does
- * not match costs bytes, never an op.
+ * not match costs bytes, never an op; if fn fails, the run's salts travel
+ * as they are.
  */
 struct veld_salt_source {
 	int (*fn)(void *ctx, const uint8_t author[VELD_PK_LEN], uint64_t lo,
@@ -104,7 +105,7 @@ int veld_runs_encode(const struct veld_bytes *ops, size_t n, int level,
  * (their bodies must be canonical [salt, content]; nothing is checked
  * again here).  With src, a run's salts travel as the nodes src gives
  * that derive them (docs/protocol.md §5.1), the others as they are; src
- * NULL: every salt as it is.  Same results, and src's codes.
+ * NULL: every salt as it is.  Same results.
  */
 int veld_runs_encode_ops(const struct veld_op *ops, size_t n, int level,
 			 const struct veld_salt_source *src,
