@@ -234,7 +234,6 @@ enum stmt {
 	S_SALT_PUT,
 	S_SALT_DEL,
 	S_SALT_DEL_IN,
-	S_SALT_ANY,
 	S_SALT_BODIES,
 	S_COUNT
 };
@@ -397,7 +396,6 @@ static const char *const sql[S_COUNT] = {
 	[S_SALT_DEL] = "DELETE FROM salt_nodes WHERE author = ?1 AND lo = ?2",
 	[S_SALT_DEL_IN] = "DELETE FROM salt_nodes WHERE author = ?1"
 			  " AND lo BETWEEN ?2 AND ?3",
-	[S_SALT_ANY] = "SELECT 1 FROM salt_nodes WHERE author = ?1 LIMIT 1",
 	[S_SALT_BODIES] = "SELECT seq FROM ops WHERE author = ?1"
 			  " AND seq BETWEEN ?2 AND ?3 AND body IS NOT NULL"
 			  " ORDER BY seq",
@@ -1072,17 +1070,6 @@ int veld_store_salt_keep_own(struct veld_store *s,
 			  veld_salt_hi(node));
 
 	return rc < 0 ? rc : salt_put(s, author, node);
-}
-
-int veld_store_salt_any(struct veld_store *s, const uint8_t author[VELD_PK_LEN])
-{
-	sqlite3_stmt *st = s->st[S_SALT_ANY];
-	int rc;
-
-	bind_blob(st, 1, author, VELD_PK_LEN);
-	rc = sqlite3_step(st);
-	done(st);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : VELD_ESTORE;
 }
 
 int veld_store_op_count(struct veld_store *s, int64_t *count, uint64_t *max_hlc)

@@ -367,10 +367,6 @@ int veld_store_salt_puncture(struct veld_store *s,
 			     const uint8_t author[VELD_PK_LEN], uint64_t seq)
 	__attribute__((warn_unused_result));
 
-/* 1 if nodes of author are kept, 0 if none, or VELD_ESTORE. */
-int veld_store_salt_any(struct veld_store *s, const uint8_t author[VELD_PK_LEN])
-	__attribute__((warn_unused_result));
-
 /* --- erasures --- */
 
 /* 1 if record is erased, 0 if not. */
