@@ -265,6 +265,21 @@ int veld_content_check(uint64_t kind, const uint8_t *body, size_t len)
 	return rc < 0 ? VELD_ECONTENT : 0;
 }
 
+int veld_body_content_check(uint64_t kind, const uint8_t *body, size_t len,
+			    int *content_ok)
+{
+	msgpack_unpacked u;
+	int rc;
+
+	*content_ok = 0;
+	msgpack_unpacked_init(&u);
+	rc = veld_body_open(body, len, &u);
+	if (rc == 0)
+		*content_ok = check_content(kind, &u.data.via.array.ptr[1]);
+	msgpack_unpacked_destroy(&u);
+	return rc;
+}
+
 /* Canonical bytes of one value, copied into the arena. */
 static int value_bytes(struct veld_arena *a, const msgpack_object *v,
 		       const uint8_t **out, size_t *len)
