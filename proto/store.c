@@ -167,6 +167,7 @@ enum stmt {
 	S_OP_AT,
 	S_OP_INSERT,
 	S_RECORD_OPS,
+	S_RECORD_FOLD_OPS,
 	S_DEVICE_OPS,
 	S_OPS_SINCE,
 	S_AUTHOR_OPS,
@@ -243,6 +244,11 @@ static const char *const sql[S_COUNT] = {
 	[S_RECORD_OPS] = "SELECT " OP_COLS " FROM ops o WHERE record = ?1"
 			 " ORDER BY hlc, pos",
 	/* kind 6 (VELD_KIND_DEVICE) literally: the partial index ops_device */
+	/* S_RECORD_OPS for the fold: the header's fields from their columns
+	 * (written from the checked header) instead of decoding it again */
+	[S_RECORD_FOLD_OPS] = "SELECT id, author, seq, hlc, kind, status, pos,"
+			      " body FROM ops o WHERE record = ?1"
+			      " ORDER BY hlc, pos",
 	[S_DEVICE_OPS] = "SELECT " OP_COLS " FROM ops o WHERE kind = 6"
 			 " ORDER BY hlc, author, id",
 	[S_OPS_SINCE] = "SELECT " OP_COLS " FROM ops o WHERE pos > ?1"
@@ -753,6 +759,42 @@ int veld_store_record_ops(struct veld_store *s,
 {
 	bind_blob(s->st[S_RECORD_OPS], 1, record, VELD_RECORD_LEN);
 	return each_op(s->st[S_RECORD_OPS], fn, ctx);
+}
+
+int veld_store_record_fold_ops(struct veld_store *s,
+			       const uint8_t record[VELD_RECORD_LEN],
+			       veld_store_op_fn fn, void *ctx)
+{
+	sqlite3_stmt *st = s->st[S_RECORD_FOLD_OPS];
+	struct veld_stored_op op;
+	int rc;
+
+	bind_blob(st, 1, record, VELD_RECORD_LEN);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int r = 0;
+		memset(&op, 0, sizeof(op));
+		if (!col_fixed(st, 0, op.id, VELD_HASH_LEN) ||
+		    !col_fixed(st, 1, op.h.author, VELD_PK_LEN))
+			r = VELD_ESTORE;
+		op.h.seq = col_u64(st, 2);
+		op.h.hlc = col_u64(st, 3);
+		op.h.kind = col_u64(st, 4);
+		memcpy(op.h.record, record, VELD_RECORD_LEN);
+		op.status = sqlite3_column_int(st, 5);
+		op.pos = sqlite3_column_int64(st, 6);
+		if (sqlite3_column_type(st, 7) == SQLITE_BLOB) {
+			op.body = sqlite3_column_blob(st, 7);
+			op.body_len = (size_t)sqlite3_column_bytes(st, 7);
+		}
+		if (r == 0)
+			r = fn(ctx, &op);
+		if (r != 0) {
+			done(st);
+			return r;
+		}
+	}
+	done(st);
+	return rc == SQLITE_DONE ? 0 : VELD_ESTORE;
 }
 
 int veld_store_device_ops(struct veld_store *s, veld_store_op_fn fn, void *ctx)
