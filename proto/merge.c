@@ -219,11 +219,15 @@ static int check_content(uint64_t kind, const msgpack_object *c)
 	return 0;
 }
 
-/* Decode a body into u; *content points at its content value. */
-static int open_body(const uint8_t *body, size_t len, msgpack_unpacked *u,
-		     const msgpack_object **content)
+/*
+ * Decode a body into u; *content points at its content value.  checked:
+ * the body passed veld_body_check before (a stored op's, for a fold).
+ */
+static int open_body(const uint8_t *body, size_t len, int checked,
+		     msgpack_unpacked *u, const msgpack_object **content)
 {
-	int rc = veld_canon_decode(body, len, u);
+	int rc = checked ? veld_canon_decode_checked(body, len, u)
+			 : veld_canon_decode(body, len, u);
 
 	if (rc < 0)
 		return rc;
@@ -258,7 +262,7 @@ int veld_content_check(uint64_t kind, const uint8_t *body, size_t len)
 	int rc;
 
 	msgpack_unpacked_init(&u);
-	rc = open_body(body, len, &u, &c);
+	rc = open_body(body, len, 0, &u, &c);
 	if (rc == 0 && !check_content(kind, c))
 		rc = VELD_ECONTENT;
 	msgpack_unpacked_destroy(&u);
@@ -419,7 +423,7 @@ static int collect(const struct veld_merge_op *ops, size_t n, struct fold *f,
 			r->updated = op->hlc;
 		(*live_ops)++;
 		if (op->body) {
-			rc = open_body(op->body, op->body_len, &f->bodies[i],
+			rc = open_body(op->body, op->body_len, 1, &f->bodies[i],
 				       &c);
 			if (rc < 0)
 				return rc;
@@ -664,7 +668,7 @@ int veld_merge_registry(const uint8_t root[VELD_PK_LEN],
 		    !(author && author->coordinator && !author->row.revoked))
 			continue;
 		msgpack_unpacked_init(&u);
-		if (open_body(op->body, op->body_len, &u, &c) < 0 ||
+		if (open_body(op->body, op->body_len, 1, &u, &c) < 0 ||
 		    !check_content(VELD_KIND_DEVICE, c)) {
 			msgpack_unpacked_destroy(&u);
 			continue;
@@ -728,7 +732,7 @@ int veld_merge_form(const uint8_t id[VELD_RECORD_LEN],
 		    op->status != VELD_STATUS_APPLIED || !op->body)
 			continue;
 		msgpack_unpacked_init(&u);
-		rc = open_body(op->body, op->body_len, &u, &c);
+		rc = open_body(op->body, op->body_len, 1, &u, &c);
 		if (rc == 0 && check_content(VELD_KIND_FORM, c)) {
 			memcpy(out->form.id, id, VELD_RECORD_LEN);
 			memcpy(out->form.op, op->id, VELD_HASH_LEN);

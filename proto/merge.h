@@ -37,8 +37,10 @@ struct veld_merge_op {
 	uint8_t author[VELD_PK_LEN];
 	uint64_t hlc;
 	uint64_t kind;
-	int status;	     /* enum veld_op_status */
-	const uint8_t *body; /* NULL if erased */
+	int status; /* enum veld_op_status */
+	/* NULL if erased; else a body that passed veld_body_check (as every
+	 * stored one did): the folds do not check the canonical rules again */
+	const uint8_t *body;
 	size_t body_len;
 	int64_t pos; /* log position, passed on to the rows (store.h) */
 };
