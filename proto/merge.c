@@ -24,6 +24,7 @@ struct block {
 
 struct veld_arena {
 	struct block *head;
+	struct veld_buf scratch; /* value_bytes packs here, reused */
 };
 
 static void *arena_alloc(struct veld_arena *a, size_t n)
@@ -67,6 +68,7 @@ void veld_merge_out_release(struct veld_merge_out *out)
 			free(b);
 			b = next;
 		}
+		veld_buf_release(&out->arena->scratch);
 		free(out->arena);
 	}
 	memset(out, 0, sizeof(*out));
@@ -76,7 +78,10 @@ static int out_init(struct veld_merge_out *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->arena = calloc(1, sizeof(*out->arena));
-	return out->arena ? 0 : VELD_ENOMEM;
+	if (!out->arena)
+		return VELD_ENOMEM;
+	veld_buf_init(&out->arena->scratch, VELD_BODY_MAX);
+	return 0;
 }
 
 /* --- reading content --- */
@@ -288,21 +293,18 @@ int veld_body_content_check(uint64_t kind, const uint8_t *body, size_t len,
 static int value_bytes(struct veld_arena *a, const msgpack_object *v,
 		       const uint8_t **out, size_t *len)
 {
-	struct veld_buf b;
+	struct veld_buf *b = &a->scratch;
 	msgpack_packer pk;
 	uint8_t *p;
 
-	veld_buf_init(&b, VELD_BODY_MAX);
-	veld_buf_packer_init(&pk, &b);
+	veld_buf_reset(b);
+	veld_buf_packer_init(&pk, b);
 	if (msgpack_pack_object(&pk, *v) < 0 ||
-	    !(p = arena_alloc(a, b.len ? b.len : 1))) {
-		veld_buf_release(&b);
+	    !(p = arena_alloc(a, b->len ? b->len : 1)))
 		return VELD_ENOMEM;
-	}
-	memcpy(p, b.data, b.len);
+	memcpy(p, b->data, b->len);
 	*out = p;
-	*len = b.len;
-	veld_buf_release(&b);
+	*len = b->len;
 	return 0;
 }
 
