@@ -296,8 +296,10 @@ int veld_canon_decode(const uint8_t *buf, size_t len, msgpack_unpacked *out)
 	return veld_canon_decode_limits(buf, len, &default_limits, out);
 }
 
+/* refs: op references allowed; checked: buf passed before, so only the
+ * bounds are checked again, not the canonical rules. */
 static int decode(const uint8_t *buf, size_t len,
-		  const struct veld_canon_limits *lim, int refs,
+		  const struct veld_canon_limits *lim, int refs, int checked,
 		  msgpack_unpacked *out)
 {
 	struct scan s = {buf, len, 0, lim, 0, refs};
@@ -323,6 +325,8 @@ static int decode(const uint8_t *buf, size_t len,
 	}
 	if (off != len)
 		return VELD_ETRAILING;
+	if (checked)
+		return 0;
 	rc = check_obj(&out->data, refs);
 	if (rc < 0)
 		return rc;
@@ -333,14 +337,20 @@ int veld_canon_decode_limits(const uint8_t *buf, size_t len,
 			     const struct veld_canon_limits *lim,
 			     msgpack_unpacked *out)
 {
-	return decode(buf, len, lim, 0, out);
+	return decode(buf, len, lim, 0, 0, out);
+}
+
+int veld_canon_decode_checked(const uint8_t *buf, size_t len,
+			      msgpack_unpacked *out)
+{
+	return decode(buf, len, &default_limits, 0, 1, out);
 }
 
 int veld_canon_decode_refs(const uint8_t *buf, size_t len,
 			   const struct veld_canon_limits *lim,
 			   msgpack_unpacked *out)
 {
-	return decode(buf, len, lim, 1, out);
+	return decode(buf, len, lim, 1, 0, out);
 }
 
 int veld_canon_check(const uint8_t *buf, size_t len)

@@ -74,6 +74,16 @@ struct veld_canon_limits {
 int veld_canon_decode(const uint8_t *buf, size_t len, msgpack_unpacked *out)
 	__attribute__((warn_unused_result));
 
+/*
+ * veld_canon_decode_checked - veld_canon_decode of bytes it accepted
+ * before (an op body in the store, checked on the way in): the same bounds
+ * are checked and the same object built, but the canonical rules (shortest
+ * forms, key order, UTF-8) are not checked again.  Same contract otherwise.
+ */
+int veld_canon_decode_checked(const uint8_t *buf, size_t len,
+			      msgpack_unpacked *out)
+	__attribute__((warn_unused_result));
+
 /* veld_canon_decode with explicit limits (borrowed). */
 int veld_canon_decode_limits(const uint8_t *buf, size_t len,
 			     const struct veld_canon_limits *lim,

@@ -24,6 +24,7 @@ struct block {
 
 struct veld_arena {
 	struct block *head;
+	struct veld_buf scratch; /* value_bytes packs here, reused */
 };
 
 static void *arena_alloc(struct veld_arena *a, size_t n)
@@ -67,6 +68,7 @@ void veld_merge_out_release(struct veld_merge_out *out)
 			free(b);
 			b = next;
 		}
+		veld_buf_release(&out->arena->scratch);
 		free(out->arena);
 	}
 	memset(out, 0, sizeof(*out));
@@ -76,7 +78,10 @@ static int out_init(struct veld_merge_out *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->arena = calloc(1, sizeof(*out->arena));
-	return out->arena ? 0 : VELD_ENOMEM;
+	if (!out->arena)
+		return VELD_ENOMEM;
+	veld_buf_init(&out->arena->scratch, VELD_BODY_MAX);
+	return 0;
 }
 
 /* --- reading content --- */
@@ -219,11 +224,15 @@ static int check_content(uint64_t kind, const msgpack_object *c)
 	return 0;
 }
 
-/* Decode a body into u; *content points at its content value. */
-static int open_body(const uint8_t *body, size_t len, msgpack_unpacked *u,
-		     const msgpack_object **content)
+/*
+ * Decode a body into u; *content points at its content value.  checked:
+ * the body passed veld_body_check before (a stored op's, for a fold).
+ */
+static int open_body(const uint8_t *body, size_t len, int checked,
+		     msgpack_unpacked *u, const msgpack_object **content)
 {
-	int rc = veld_canon_decode(body, len, u);
+	int rc = checked ? veld_canon_decode_checked(body, len, u)
+			 : veld_canon_decode(body, len, u);
 
 	if (rc < 0)
 		return rc;
@@ -258,32 +267,44 @@ int veld_content_check(uint64_t kind, const uint8_t *body, size_t len)
 	int rc;
 
 	msgpack_unpacked_init(&u);
-	rc = open_body(body, len, &u, &c);
+	rc = open_body(body, len, 0, &u, &c);
 	if (rc == 0 && !check_content(kind, c))
 		rc = VELD_ECONTENT;
 	msgpack_unpacked_destroy(&u);
 	return rc < 0 ? VELD_ECONTENT : 0;
 }
 
+int veld_body_content_check(uint64_t kind, const uint8_t *body, size_t len,
+			    int *content_ok)
+{
+	msgpack_unpacked u;
+	int rc;
+
+	*content_ok = 0;
+	msgpack_unpacked_init(&u);
+	rc = veld_body_open(body, len, &u);
+	if (rc == 0)
+		*content_ok = check_content(kind, &u.data.via.array.ptr[1]);
+	msgpack_unpacked_destroy(&u);
+	return rc;
+}
+
 /* Canonical bytes of one value, copied into the arena. */
 static int value_bytes(struct veld_arena *a, const msgpack_object *v,
 		       const uint8_t **out, size_t *len)
 {
-	struct veld_buf b;
+	struct veld_buf *b = &a->scratch;
 	msgpack_packer pk;
 	uint8_t *p;
 
-	veld_buf_init(&b, VELD_BODY_MAX);
-	veld_buf_packer_init(&pk, &b);
+	veld_buf_reset(b);
+	veld_buf_packer_init(&pk, b);
 	if (msgpack_pack_object(&pk, *v) < 0 ||
-	    !(p = arena_alloc(a, b.len ? b.len : 1))) {
-		veld_buf_release(&b);
+	    !(p = arena_alloc(a, b->len ? b->len : 1)))
 		return VELD_ENOMEM;
-	}
-	memcpy(p, b.data, b.len);
+	memcpy(p, b->data, b->len);
 	*out = p;
-	*len = b.len;
-	veld_buf_release(&b);
+	*len = b->len;
 	return 0;
 }
 
@@ -404,7 +425,7 @@ static int collect(const struct veld_merge_op *ops, size_t n, struct fold *f,
 			r->updated = op->hlc;
 		(*live_ops)++;
 		if (op->body) {
-			rc = open_body(op->body, op->body_len, &f->bodies[i],
+			rc = open_body(op->body, op->body_len, 1, &f->bodies[i],
 				       &c);
 			if (rc < 0)
 				return rc;
@@ -649,7 +670,7 @@ int veld_merge_registry(const uint8_t root[VELD_PK_LEN],
 		    !(author && author->coordinator && !author->row.revoked))
 			continue;
 		msgpack_unpacked_init(&u);
-		if (open_body(op->body, op->body_len, &u, &c) < 0 ||
+		if (open_body(op->body, op->body_len, 1, &u, &c) < 0 ||
 		    !check_content(VELD_KIND_DEVICE, c)) {
 			msgpack_unpacked_destroy(&u);
 			continue;
@@ -713,7 +734,7 @@ int veld_merge_form(const uint8_t id[VELD_RECORD_LEN],
 		    op->status != VELD_STATUS_APPLIED || !op->body)
 			continue;
 		msgpack_unpacked_init(&u);
-		rc = open_body(op->body, op->body_len, &u, &c);
+		rc = open_body(op->body, op->body_len, 1, &u, &c);
 		if (rc == 0 && check_content(VELD_KIND_FORM, c)) {
 			memcpy(out->form.id, id, VELD_RECORD_LEN);
 			memcpy(out->form.op, op->id, VELD_HASH_LEN);

@@ -37,8 +37,10 @@ struct veld_merge_op {
 	uint8_t author[VELD_PK_LEN];
 	uint64_t hlc;
 	uint64_t kind;
-	int status;	     /* enum veld_op_status */
-	const uint8_t *body; /* NULL if erased */
+	int status; /* enum veld_op_status */
+	/* NULL if erased; else a body that passed veld_body_check (as every
+	 * stored one did): the folds do not check the canonical rules again */
+	const uint8_t *body;
 	size_t body_len;
 	int64_t pos; /* log position, passed on to the rows (store.h) */
 };
@@ -68,6 +70,17 @@ void veld_merge_out_release(struct veld_merge_out *out);
  * (veld_body_check).
  */
 int veld_content_check(uint64_t kind, const uint8_t *body, size_t len)
+	__attribute__((warn_unused_result));
+
+/*
+ * veld_body_content_check - veld_body_check and veld_content_check in one
+ * decode: returns what veld_body_check would; *content_ok is 1 when, in
+ * addition, veld_content_check would return 0 (else 0).  A content that
+ * fails is not an error here: the replica refuses that op when it applies
+ * it, as it would have.
+ */
+int veld_body_content_check(uint64_t kind, const uint8_t *body, size_t len,
+			    int *content_ok)
 	__attribute__((warn_unused_result));
 
 /* Put ops[0..n) in the merge's (hlc, author, id) order. */

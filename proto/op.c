@@ -222,22 +222,30 @@ int veld_op_header_encode(const struct veld_op_header *h, struct veld_buf *out)
 	return 0;
 }
 
-int veld_body_check(const uint8_t *body, size_t len)
+int veld_body_open(const uint8_t *body, size_t len, msgpack_unpacked *u)
 {
-	msgpack_unpacked u;
 	const msgpack_object *o;
 	int rc;
 
 	if (len > VELD_BODY_MAX)
 		return VELD_EBODYSIZE;
-	msgpack_unpacked_init(&u);
-	rc = veld_canon_decode(body, len, &u);
+	rc = veld_canon_decode(body, len, u);
 	if (rc == 0) {
-		o = &u.data;
+		o = &u->data;
 		if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 2 ||
 		    !is_bin(&o->via.array.ptr[0], VELD_SALT_LEN))
 			rc = VELD_EBODYSHAPE;
 	}
+	return rc;
+}
+
+int veld_body_check(const uint8_t *body, size_t len)
+{
+	msgpack_unpacked u;
+	int rc;
+
+	msgpack_unpacked_init(&u);
+	rc = veld_body_open(body, len, &u);
 	msgpack_unpacked_destroy(&u);
 	return rc;
 }

@@ -115,8 +115,8 @@ struct veld_op {
 	size_t body_len;
 	uint8_t id[VELD_HASH_LEN];
 	/* Set by whoever ran veld_content_check on the body and saw it pass
-	 * (veldd's ingest threads), so the replica need not run it again;
-	 * 0 from veld_op_decode. */
+	 * (veld_runs_decode, veld_body_content_check), so the replica need
+	 * not run it again; 0 from veld_op_decode. */
 	int content_ok;
 };
 
@@ -189,6 +189,14 @@ void veld_salt_random(uint8_t salt[VELD_SALT_LEN]);
  * VELD_BODY_MAX bytes, else EBODYSIZE, a canon.h code or EBODYSHAPE.
  */
 int veld_body_check(const uint8_t *body, size_t len)
+	__attribute__((warn_unused_result));
+
+/*
+ * veld_body_open - veld_body_check that keeps the decoded body: on 0, u
+ * holds [salt, content], borrowing body.  u must have been set up with
+ * msgpack_unpacked_init(); the caller destroys it in every case.
+ */
+int veld_body_open(const uint8_t *body, size_t len, msgpack_unpacked *u)
 	__attribute__((warn_unused_result));
 
 /*

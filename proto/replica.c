@@ -707,7 +707,7 @@ static int settle_record(struct veld_replica *r, const uint8_t *id)
 {
 	struct gather g = {0};
 	struct veld_merge_out out = {0};
-	int rc = veld_store_record_ops(r->store, id, gather_one, &g);
+	int rc = veld_store_record_fold_ops(r->store, id, gather_one, &g);
 
 	if (rc == 0) {
 		veld_merge_sort(g.ops, g.n);
@@ -730,7 +730,7 @@ static int settle_form(struct veld_replica *r, const uint8_t *id)
 {
 	struct gather g = {0};
 	struct veld_merge_out out = {0};
-	int rc = veld_store_record_ops(r->store, id, gather_one, &g);
+	int rc = veld_store_record_fold_ops(r->store, id, gather_one, &g);
 
 	if (rc == 0) {
 		veld_merge_sort(g.ops, g.n);

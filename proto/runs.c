@@ -37,6 +37,7 @@
 
 #include "canon.h"
 #include "err.h"
+#include "merge.h"
 
 /* --- tables of records (in order of first mention) and of op ids --- */
 
@@ -777,7 +778,7 @@ static int rebuild_op(struct rebuild *b, size_t i, struct veld_op_header *h,
 	const msgpack_object *rec = &b->records[i], *c = &b->contents[i];
 	const uint8_t *body = NULL;
 	size_t start = b->r->env.len;
-	int rc;
+	int rc, content_ok = 0;
 
 	if ((rc = hlc_field(&b->clocks[i], first, &h->hlc)) < 0)
 		return rc;
@@ -825,7 +826,9 @@ static int rebuild_op(struct rebuild *b, size_t i, struct veld_op_header *h,
 			       VELD_SALT_LEN);
 		body = b->body;
 		h->body_len = BODY_HEAD + clen;
-		if ((rc = veld_body_check(body, h->body_len)) < 0)
+		/* One decode for the wire's check and the content's */
+		if ((rc = veld_body_content_check(h->kind, body, h->body_len,
+						  &content_ok)) < 0)
 			return rc;
 		veld_body_hash(body, h->body_len, h->body_hash);
 	} else {
@@ -853,7 +856,7 @@ static int rebuild_op(struct rebuild *b, size_t i, struct veld_op_header *h,
 	b->r->dec[i].sig = sig;
 	b->r->dec[i].body = body;
 	b->r->dec[i].body_len = body ? h->body_len : 0;
-	b->r->dec[i].content_ok = 0;
+	b->r->dec[i].content_ok = content_ok;
 	veld_op_id(b->hdr.data, b->hdr.len, b->r->dec[i].id);
 	/* The next op of the run names this one. */
 	memcpy(h->prev, b->r->dec[i].id, VELD_HASH_LEN);

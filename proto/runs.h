@@ -73,7 +73,9 @@ struct veld_runs {
 	struct veld_bytes *ops; /* owned array: n envelopes into env */
 	struct veld_op *dec;	/* owned array: ops[i] decoded (op.h), its
 				   pointers into env, as veld_op_decode would
-				   give it (sig NULL: none of its own) */
+				   give it (sig NULL: none of its own),
+				   with content_ok set where the body's
+				   content passed veld_content_check */
 	size_t n;
 	struct veld_run *runs; /* owned array */
 	size_t nruns;

@@ -178,6 +178,7 @@ enum stmt {
 	S_OP_AT,
 	S_OP_INSERT,
 	S_RECORD_OPS,
+	S_RECORD_FOLD_OPS,
 	S_DEVICE_OPS,
 	S_OPS_SINCE,
 	S_AUTHOR_OPS,
@@ -260,6 +261,11 @@ static const char *const sql[S_COUNT] = {
 	[S_RECORD_OPS] = "SELECT " OP_COLS " FROM ops o WHERE record = ?1"
 			 " ORDER BY hlc, pos",
 	/* kind 6 (VELD_KIND_DEVICE) literally: the partial index ops_device */
+	/* S_RECORD_OPS for the fold: the header's fields from their columns
+	 * (written from the checked header) instead of decoding it again */
+	[S_RECORD_FOLD_OPS] = "SELECT id, author, seq, hlc, kind, status, pos,"
+			      " body FROM ops o WHERE record = ?1"
+			      " ORDER BY hlc, pos",
 	[S_DEVICE_OPS] = "SELECT " OP_COLS " FROM ops o WHERE kind = 6"
 			 " ORDER BY hlc, author, id",
 	[S_OPS_SINCE] = "SELECT " OP_COLS " FROM ops o WHERE pos > ?1"
@@ -313,9 +319,11 @@ static const char *const sql[S_COUNT] = {
 		" excluded.followup, excluded.created, excluded.updated,"
 		" excluded.deleted, excluded.delete_conflict, excluded.erased,"
 		" excluded.conflicts)",
-	/* A record new to the store: nothing to compare with or replace. */
+	/* A record new to the store: nothing to compare with or replace;
+	 * a record stored already is left for S_REC_INSERT (no change). */
 	[S_REC_NEW] = "INSERT INTO records(" REC_COLS ")"
-		      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+		      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+		      " ON CONFLICT(id) DO NOTHING",
 	[S_VAL_NEW] = "INSERT INTO vals(rid, field, pos, value, winner)"
 		      " VALUES(?, ?, ?, ?, ?)",
 	/* VAL_NEW_ROWS rows in one statement: one step instead of eight */
@@ -794,6 +802,42 @@ int veld_store_record_ops(struct veld_store *s,
 {
 	bind_blob(s->st[S_RECORD_OPS], 1, record, VELD_RECORD_LEN);
 	return each_op(s->st[S_RECORD_OPS], fn, ctx);
+}
+
+int veld_store_record_fold_ops(struct veld_store *s,
+			       const uint8_t record[VELD_RECORD_LEN],
+			       veld_store_op_fn fn, void *ctx)
+{
+	sqlite3_stmt *st = s->st[S_RECORD_FOLD_OPS];
+	struct veld_stored_op op;
+	int rc;
+
+	bind_blob(st, 1, record, VELD_RECORD_LEN);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int r = 0;
+		memset(&op, 0, sizeof(op));
+		if (!col_fixed(st, 0, op.id, VELD_HASH_LEN) ||
+		    !col_fixed(st, 1, op.h.author, VELD_PK_LEN))
+			r = VELD_ESTORE;
+		op.h.seq = col_u64(st, 2);
+		op.h.hlc = col_u64(st, 3);
+		op.h.kind = col_u64(st, 4);
+		memcpy(op.h.record, record, VELD_RECORD_LEN);
+		op.status = sqlite3_column_int(st, 5);
+		op.pos = sqlite3_column_int64(st, 6);
+		if (sqlite3_column_type(st, 7) == SQLITE_BLOB) {
+			op.body = sqlite3_column_blob(st, 7);
+			op.body_len = (size_t)sqlite3_column_bytes(st, 7);
+		}
+		if (r == 0)
+			r = fn(ctx, &op);
+		if (r != 0) {
+			done(st);
+			return r;
+		}
+	}
+	done(st);
+	return rc == SQLITE_DONE ? 0 : VELD_ESTORE;
 }
 
 int veld_store_device_ops(struct veld_store *s, veld_store_op_fn fn, void *ctx)
@@ -1444,10 +1488,43 @@ static int values_new(struct veld_store *s, int64_t rid,
 	return rc;
 }
 
+/* Bind a records row to S_REC_INSERT or S_REC_NEW. */
+static void bind_record(sqlite3_stmt *st, const struct veld_record_row *rec)
+{
+	bind_blob(st, 1, rec->id, VELD_RECORD_LEN);
+	bind_text(st, 2, rec->form);
+	bind_text(st, 3, rec->area);
+	bind_text(st, 4, rec->street);
+	bind_text(st, 5, rec->followup);
+	bind_u64(st, 6, rec->created);
+	bind_u64(st, 7, rec->updated);
+	sqlite3_bind_int(st, 8, rec->deleted);
+	sqlite3_bind_int(st, 9, rec->delete_conflict);
+	sqlite3_bind_int(st, 10, rec->erased);
+	sqlite3_bind_int(st, 11, rec->conflicts);
+}
+
+static int notes_insert(struct veld_store *s, int64_t rid,
+			const struct veld_note_row *notes, size_t nnotes)
+{
+	sqlite3_stmt *st = s->st[S_NOTE_INSERT];
+	int rc = 0;
+
+	for (size_t i = 0; i < nnotes && rc == 0; i++) {
+		sqlite3_bind_int64(st, 1, rid);
+		sqlite3_bind_int64(st, 2, notes[i].pos);
+		bind_text(st, 3, notes[i].text);
+		rc = exec_stmt(st);
+	}
+	return rc;
+}
+
 /*
- * Rows are compared with what is stored rather than deleted and written
- * again: a refold after one edit changes one or two rows of a record, and
- * a record new in this batch has nothing stored to read or delete.
+ * A record new to the store (every record of a first pull) is inserted
+ * at once, without looking it up first, and its rows appended.  For a
+ * stored record, rows are compared with what is stored rather than
+ * deleted and written again: a refold after one edit changes one or two
+ * rows of a record.
  */
 int veld_store_record_replace(struct veld_store *s,
 			      const struct veld_record_row *rec,
@@ -1456,18 +1533,28 @@ int veld_store_record_replace(struct veld_store *s,
 			      size_t nnotes)
 {
 	struct stale_list vs = {0}, ns = {0};
-	uint8_t *same = calloc(nvalues ? nvalues : 1, 1);
-	sqlite3_stmt *st;
+	uint8_t *same;
+	sqlite3_stmt *st = s->st[S_REC_NEW];
 	int64_t rid = 0;
-	int rc, existed;
+	int rc;
 
-	if (!same)
+	bind_record(st, rec);
+	if ((rc = exec_stmt(st)) < 0)
+		return rc;
+	if (sqlite3_changes(s->db) == 1) {
+		rid = sqlite3_last_insert_rowid(s->db);
+		rc = values_new(s, rid, values, nvalues);
+		return rc < 0 ? rc : notes_insert(s, rid, notes, nnotes);
+	}
+
+	if (!(same = calloc(nvalues ? nvalues : 1, 1)))
 		return VELD_ENOMEM;
-	if ((rc = existed = record_rid(s, rec->id, &rid)) < 0)
+	if ((rc = record_rid(s, rec->id, &rid)) <= 0) {
+		rc = VELD_ESTORE; /* neither new nor stored */
 		goto out;
-	if (existed &&
-	    ((rc = values_stale(s, rid, values, nvalues, &vs, same)) < 0 ||
-	     (rc = notes_stale(s, rid, notes, nnotes, &ns)) < 0))
+	}
+	if ((rc = values_stale(s, rid, values, nvalues, &vs, same)) < 0 ||
+	    (rc = notes_stale(s, rid, notes, nnotes, &ns)) < 0)
 		goto out;
 	rc = 0;
 	st = s->st[S_VAL_DEL_ONE];
@@ -1486,30 +1573,10 @@ int veld_store_record_replace(struct veld_store *s,
 	if (rc < 0)
 		goto out;
 
-	st = s->st[existed ? S_REC_INSERT : S_REC_NEW];
-	bind_blob(st, 1, rec->id, VELD_RECORD_LEN);
-	bind_text(st, 2, rec->form);
-	bind_text(st, 3, rec->area);
-	bind_text(st, 4, rec->street);
-	bind_text(st, 5, rec->followup);
-	bind_u64(st, 6, rec->created);
-	bind_u64(st, 7, rec->updated);
-	sqlite3_bind_int(st, 8, rec->deleted);
-	sqlite3_bind_int(st, 9, rec->delete_conflict);
-	sqlite3_bind_int(st, 10, rec->erased);
-	sqlite3_bind_int(st, 11, rec->conflicts);
+	st = s->st[S_REC_INSERT];
+	bind_record(st, rec);
 	if ((rc = exec_stmt(st)) < 0)
 		goto out;
-	if (!existed) {
-		if (sqlite3_changes(s->db) != 1) {
-			rc = VELD_ESTORE;
-			goto out;
-		}
-		rid = sqlite3_last_insert_rowid(s->db);
-		rc = values_new(s, rid, values, nvalues);
-		nvalues = 0; /* all written */
-	}
-
 	st = s->st[S_VAL_INSERT];
 	for (size_t i = 0; i < nvalues && rc == 0; i++) {
 		const struct veld_value_row *v = &values[i];
@@ -1523,14 +1590,8 @@ int veld_store_record_replace(struct veld_store *s,
 		sqlite3_bind_int(st, 5, v->winner);
 		rc = exec_stmt(st);
 	}
-	st = s->st[S_NOTE_INSERT];
-	for (size_t i = 0; i < nnotes && rc == 0; i++) {
-		const struct veld_note_row *n = &notes[i];
-		sqlite3_bind_int64(st, 1, rid);
-		sqlite3_bind_int64(st, 2, n->pos);
-		bind_text(st, 3, n->text);
-		rc = exec_stmt(st);
-	}
+	if (rc == 0)
+		rc = notes_insert(s, rid, notes, nnotes);
 out:
 	free(same);
 	stale_release(&vs);

@@ -240,6 +240,17 @@ int veld_store_record_ops(struct veld_store *s,
 			  veld_store_op_fn fn, void *ctx)
 	__attribute__((warn_unused_result));
 
+/*
+ * veld_store_record_fold_ops - veld_store_record_ops with what the merge
+ * reads: id, status, pos, body and, of the header, author, seq, hlc, record
+ * and kind, taken from the op row's columns instead of decoding the header;
+ * header and sig are NULL.
+ */
+int veld_store_record_fold_ops(struct veld_store *s,
+			       const uint8_t record[VELD_RECORD_LEN],
+			       veld_store_op_fn fn, void *ctx)
+	__attribute__((warn_unused_result));
+
 /* Iterate every device op (kind 6, all statuses), (hlc, author, id). */
 int veld_store_device_ops(struct veld_store *s, veld_store_op_fn fn, void *ctx)
 	__attribute__((warn_unused_result));

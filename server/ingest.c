@@ -69,15 +69,10 @@ static void check(struct veld_ingest_job *job)
 		}
 	if (rc == 0)
 		rc = veld_runs_verify(&job->runs, &job->bad);
-	/* The content checks too, here rather than on the service thread,
-	 * which applies the ops; an op that fails one is left unmarked, and
-	 * the replica refuses it in its turn, as it would have. */
-	for (size_t i = 0; rc == 0 && i < job->runs.n; i++) {
-		struct veld_op *op = &job->runs.dec[i];
-		op->content_ok =
-			op->body && veld_content_check(op->h.kind, op->body,
-						       op->body_len) == 0;
-	}
+	/* The content checks were made by veld_runs_decode, here rather than
+	 * on the service thread, which applies the ops; an op that fails one
+	 * is left unmarked, and the replica refuses it in its turn, as it
+	 * would have. */
 	job->err = rc;
 	if (rc == 0) {
 		job->ops = job->runs.ops;
