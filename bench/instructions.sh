@@ -168,6 +168,7 @@ if [ -n "$base_build" ]; then
 	o_push=$push_ir o_serve=$serve_ir o_pull=$pull_ir
 fi
 
+mkdir -p "$(dirname "$out")"
 python3 - "$out" "$W" "$R" "$ops" "$build" "$b_push" "$b_serve" "$b_pull" \
 	"${base_build:-}" "${o_push:-0}" "${o_serve:-0}" "${o_pull:-0}" <<'EOF'
 import json, sys
