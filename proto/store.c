@@ -28,8 +28,9 @@
 
 #include "canon.h"
 #include "err.h"
+#include "recvals.h"
 
-#define SCHEMA_VERSION 6
+#define SCHEMA_VERSION 7
 
 static const char schema_v1[] =
 	"CREATE TABLE ops("
@@ -161,9 +162,29 @@ static const char schema_v6[] =
 	" depth INTEGER NOT NULL, seed BLOB NOT NULL,"
 	" PRIMARY KEY(author, lo)) WITHOUT ROWID;";
 
+/*
+ * Version 7: a record's values are one column of its records row
+ * (field_vals, a msgpack blob: recvals.h) instead of one vals row per
+ * field and op: a new 8-field record was 9 b-tree inserts, now it is one.
+ * The view field_values reads the blob as rows through veld_vals(); the
+ * migration packs each record's rows with veld_vals_pack() (both
+ * registered on the connection before migrate()).
+ */
+static const char schema_v7[] =
+	"ALTER TABLE records ADD COLUMN field_vals BLOB;"
+	"UPDATE records SET field_vals = (SELECT veld_vals_pack(v.field,"
+	" v.pos, v.value, v.winner) FROM vals v WHERE v.rid = records.rid);"
+	"DROP VIEW field_values;"
+	"DROP TABLE vals;"
+	"CREATE VIEW field_values(record, field, op, author, hlc, value,"
+	" winner) AS SELECT r.id, v.field, o.id, o.author, o.hlc, v.value,"
+	" v.winner FROM records r JOIN veld_vals(r.field_vals) v"
+	" LEFT JOIN ops o ON o.pos = v.pos;";
+
 /* Forward migrations: migrations[v] takes the schema from v to v + 1. */
 static const char *const migrations[SCHEMA_VERSION] = {
-	schema_v1, schema_v2, schema_v3, schema_v4, schema_v5, schema_v6};
+	schema_v1, schema_v2, schema_v3, schema_v4,
+	schema_v5, schema_v6, schema_v7};
 
 #define OP_COLS "id, header, sig, status, pos, body"
 
@@ -202,12 +223,6 @@ enum stmt {
 	S_REC_INSERT,
 	S_REC_NEW,
 	S_REC_RID,
-	S_VAL_DEL,
-	S_VAL_INSERT,
-	S_VAL_NEW,
-	S_VAL_NEW8,
-	S_VAL_KEYS,
-	S_VAL_DEL_ONE,
 	S_NOTE_DEL,
 	S_NOTE_INSERT,
 	S_NOTE_KEYS,
@@ -305,45 +320,27 @@ static const char *const sql[S_COUNT] = {
 	/* The materialised rows are upserts that write nothing when the row
 	 * is unchanged: a refold rewrites only what the new ops changed. */
 	[S_REC_INSERT] =
-		"INSERT INTO records(" REC_COLS ")"
-		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+		"INSERT INTO records(" REC_COLS ", field_vals)"
+		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
 		" ON CONFLICT(id) DO UPDATE SET form = excluded.form,"
 		" area = excluded.area, street = excluded.street,"
 		" followup = excluded.followup, created = excluded.created,"
 		" updated = excluded.updated, deleted = excluded.deleted,"
 		" delete_conflict = excluded.delete_conflict,"
-		" erased = excluded.erased, conflicts = excluded.conflicts"
+		" erased = excluded.erased, conflicts = excluded.conflicts,"
+		" field_vals = excluded.field_vals"
 		" WHERE (form, area, street, followup, created, updated,"
-		" deleted, delete_conflict, erased, conflicts) IS NOT"
+		" deleted, delete_conflict, erased, conflicts, field_vals) IS "
+		"NOT"
 		" (excluded.form, excluded.area, excluded.street,"
 		" excluded.followup, excluded.created, excluded.updated,"
 		" excluded.deleted, excluded.delete_conflict, excluded.erased,"
-		" excluded.conflicts)",
+		" excluded.conflicts, excluded.field_vals)",
 	/* A record new to the store: nothing to compare with or replace;
 	 * a record stored already is left for S_REC_INSERT (no change). */
-	[S_REC_NEW] = "INSERT INTO records(" REC_COLS ")"
-		      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
-		      " ON CONFLICT(id) DO NOTHING",
-	[S_VAL_NEW] = "INSERT INTO vals(rid, field, pos, value, winner)"
-		      " VALUES(?, ?, ?, ?, ?)",
-	/* VAL_NEW_ROWS rows in one statement: one step instead of eight */
-	[S_VAL_NEW8] = "INSERT INTO vals(rid, field, pos, value, winner)"
-		       " VALUES(?, ?, ?, ?, ?), (?, ?, ?, ?, ?),"
-		       " (?, ?, ?, ?, ?), (?, ?, ?, ?, ?),"
-		       " (?, ?, ?, ?, ?), (?, ?, ?, ?, ?),"
-		       " (?, ?, ?, ?, ?), (?, ?, ?, ?, ?)",
-	[S_VAL_DEL] = "DELETE FROM vals WHERE rid ="
-		      " (SELECT rid FROM records WHERE id = ?1)",
-	[S_VAL_INSERT] = "INSERT INTO vals(rid, field, pos, value, winner)"
-			 " VALUES(?1, ?2, ?3, ?4, ?5)"
-			 " ON CONFLICT(rid, field, pos) DO UPDATE SET"
-			 " value = excluded.value, winner = excluded.winner"
-			 " WHERE (value, winner) IS NOT"
-			 " (excluded.value, excluded.winner)",
-	[S_VAL_KEYS] = "SELECT field, pos, value, winner FROM vals"
-		       " WHERE rid = ?1",
-	[S_VAL_DEL_ONE] = "DELETE FROM vals WHERE rid = ?1"
-			  " AND field = ?2 AND pos = ?3",
+	[S_REC_NEW] = "INSERT INTO records(" REC_COLS ", field_vals)"
+		      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
+		      " ?12) ON CONFLICT(id) DO NOTHING",
 	[S_NOTE_DEL] = "DELETE FROM note_rows WHERE rid ="
 		       " (SELECT rid FROM records WHERE id = ?1)",
 	[S_NOTE_INSERT] = "INSERT INTO note_rows(rid, pos, text)"
@@ -409,10 +406,14 @@ static const char *const sql[S_COUNT] = {
 			  " ORDER BY seq",
 };
 
+/* A record's packed values: SQLite's own ceiling on a blob. */
+#define RECVALS_BUF_MAX 1000000000u
+
 struct veld_store {
 	sqlite3 *db;
 	sqlite3_stmt *st[S_COUNT];
 	int in_tx;
+	struct veld_buf vals; /* a record's field_vals, packed (reused) */
 };
 
 int veld_store_cache_set(struct veld_store *s, int kib)
@@ -563,6 +564,11 @@ int veld_store_open(const char *path, struct veld_store **out)
 		goto fail;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
+	veld_buf_init(&s->vals, RECVALS_BUF_MAX);
+	if (veld_recvals_register(s->db) != SQLITE_OK) {
+		rc = VELD_ESTORE;
+		goto fail;
+	}
 	/* Writers queue briefly instead of failing (admin commands while
 	 * the server runs). */
 	sqlite3_busy_timeout(s->db, 5000);
@@ -613,6 +619,7 @@ void veld_store_close(struct veld_store *s)
 	for (int i = 0; i < S_COUNT; i++)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_close(s->db);
+	veld_buf_release(&s->vals);
 	free(s);
 }
 
@@ -1319,93 +1326,30 @@ static int delete_for(struct veld_store *s, enum stmt which,
 	return exec_stmt(s->st[which]);
 }
 
-/*
- * The stored row keys of a record that the refold no longer has (pos,
- * and the field for a value row), deleted after the scan.
- */
-struct stale_key {
-	char *field; /* vals: the field (malloc'd); note_rows: NULL */
-	int64_t pos;
-};
-
+/* The log positions of a record's stored notes that the refold no longer
+ * has, deleted after the scan. */
 struct stale_list {
-	struct stale_key *k;
+	int64_t *pos;
 	size_t n, cap;
 };
 
 static void stale_release(struct stale_list *l)
 {
-	for (size_t i = 0; i < l->n; i++)
-		free(l->k[i].field);
-	free(l->k);
+	free(l->pos);
 }
 
-static struct stale_key *stale_add(struct stale_list *l)
+static int stale_add(struct stale_list *l, int64_t pos)
 {
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 8;
-		void *p = realloc(l->k, cap * sizeof(*l->k));
+		void *p = realloc(l->pos, cap * sizeof(*l->pos));
 		if (!p)
-			return NULL;
-		l->k = p;
+			return VELD_ENOMEM;
+		l->pos = p;
 		l->cap = cap;
 	}
-	memset(&l->k[l->n], 0, sizeof(l->k[0]));
-	return &l->k[l->n++];
-}
-
-/* 1 if the current S_VAL_KEYS row holds exactly v's value and winner. */
-static int value_same(sqlite3_stmt *st, const struct veld_value_row *v)
-{
-	const void *p = sqlite3_column_blob(st, 2);
-	size_t n = (size_t)sqlite3_column_bytes(st, 2);
-
-	if (v->winner != sqlite3_column_int(st, 3))
-		return 0;
-	if (!v->value)
-		return sqlite3_column_type(st, 2) == SQLITE_NULL;
-	return p && n == v->value_len && memcmp(p, v->value, n) == 0;
-}
-
-/*
- * The stored value rows of record rid that values no longer has, into l;
- * same[i] set if values[i] is stored exactly so (nothing to write).
- */
-static int values_stale(struct veld_store *s, int64_t rid,
-			const struct veld_value_row *values, size_t nvalues,
-			struct stale_list *l, uint8_t *same)
-{
-	sqlite3_stmt *st = s->st[S_VAL_KEYS];
-	int rc;
-
-	sqlite3_bind_int64(st, 1, rid);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *f = (const char *)sqlite3_column_text(st, 0);
-		size_t flen = (size_t)sqlite3_column_bytes(st, 0);
-		int64_t pos = sqlite3_column_int64(st, 1);
-		struct stale_key *k;
-		size_t i;
-
-		if (!f)
-			continue; /* not a row the fold writes: leave it */
-		for (i = 0; i < nvalues; i++)
-			if (values[i].pos == pos &&
-			    strlen(values[i].field) == flen &&
-			    memcmp(values[i].field, f, flen) == 0)
-				break;
-		if (i < nvalues) {
-			same[i] = value_same(st, &values[i]);
-			continue;
-		}
-		if (!(k = stale_add(l)) || !(k->field = malloc(flen + 1))) {
-			done(st);
-			return VELD_ENOMEM;
-		}
-		memcpy(k->field, f, flen + 1);
-		k->pos = pos;
-	}
-	done(st);
-	return rc == SQLITE_DONE ? 0 : VELD_ESTORE;
+	l->pos[l->n++] = pos;
+	return 0;
 }
 
 /* The stored note rows of record rid that notes no longer has, into l. */
@@ -1419,7 +1363,6 @@ static int notes_stale(struct veld_store *s, int64_t rid,
 	sqlite3_bind_int64(st, 1, rid);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t pos = sqlite3_column_int64(st, 0);
-		struct stale_key *k;
 		size_t i;
 
 		for (i = 0; i < nnotes; i++)
@@ -1427,11 +1370,10 @@ static int notes_stale(struct veld_store *s, int64_t rid,
 				break;
 		if (i < nnotes)
 			continue;
-		if (!(k = stale_add(l))) {
+		if (stale_add(l, pos) < 0) {
 			done(st);
 			return VELD_ENOMEM;
 		}
-		k->pos = pos;
 	}
 	done(st);
 	return rc == SQLITE_DONE ? 0 : VELD_ESTORE;
@@ -1449,43 +1391,6 @@ static int record_rid(struct veld_store *s, const uint8_t *id, int64_t *rid)
 		*rid = sqlite3_column_int64(st, 0);
 	done(st);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : VELD_ESTORE;
-}
-
-/* Rows in S_VAL_NEW8. */
-#define VAL_NEW_ROWS 8
-
-/* Bind value row v as the row-th of a multi-row insert (5 columns). */
-static void bind_value_row(sqlite3_stmt *st, int row, int64_t rid,
-			   const struct veld_value_row *v)
-{
-	int at = row * 5;
-
-	sqlite3_bind_int64(st, at + 1, rid);
-	bind_text(st, at + 2, v->field);
-	sqlite3_bind_int64(st, at + 3, v->pos);
-	if (v->value)
-		bind_blob(st, at + 4, v->value, v->value_len);
-	sqlite3_bind_int(st, at + 5, v->winner);
-}
-
-/* The rows of a record new to the store: appended (its rid is new). */
-static int values_new(struct veld_store *s, int64_t rid,
-		      const struct veld_value_row *values, size_t n)
-{
-	size_t i = 0;
-	int rc = 0;
-
-	for (; rc == 0 && n - i >= VAL_NEW_ROWS; i += VAL_NEW_ROWS) {
-		for (int k = 0; k < VAL_NEW_ROWS; k++)
-			bind_value_row(s->st[S_VAL_NEW8], k, rid,
-				       &values[i + k]);
-		rc = exec_stmt(s->st[S_VAL_NEW8]);
-	}
-	for (; rc == 0 && i < n; i++) {
-		bind_value_row(s->st[S_VAL_NEW], 0, rid, &values[i]);
-		rc = exec_stmt(s->st[S_VAL_NEW]);
-	}
-	return rc;
 }
 
 /* Bind a records row to S_REC_INSERT or S_REC_NEW. */
@@ -1532,42 +1437,34 @@ int veld_store_record_replace(struct veld_store *s,
 			      size_t nvalues, const struct veld_note_row *notes,
 			      size_t nnotes)
 {
-	struct stale_list vs = {0}, ns = {0};
-	uint8_t *same;
+	struct stale_list ns = {0};
 	sqlite3_stmt *st = s->st[S_REC_NEW];
 	int64_t rid = 0;
 	int rc;
 
+	/* The values go into the records row, packed once for either
+	 * statement (recvals.h). */
+	if ((rc = veld_recvals_pack(values, nvalues, &s->vals)) < 0)
+		return rc;
 	bind_record(st, rec);
+	if (s->vals.len)
+		bind_blob(st, 12, s->vals.data, s->vals.len);
 	if ((rc = exec_stmt(st)) < 0)
 		return rc;
 	if (sqlite3_changes(s->db) == 1) {
 		rid = sqlite3_last_insert_rowid(s->db);
-		rc = values_new(s, rid, values, nvalues);
-		return rc < 0 ? rc : notes_insert(s, rid, notes, nnotes);
+		return notes_insert(s, rid, notes, nnotes);
 	}
 
-	if (!(same = calloc(nvalues ? nvalues : 1, 1)))
-		return VELD_ENOMEM;
-	if ((rc = record_rid(s, rec->id, &rid)) <= 0) {
-		rc = VELD_ESTORE; /* neither new nor stored */
-		goto out;
-	}
-	if ((rc = values_stale(s, rid, values, nvalues, &vs, same)) < 0 ||
-	    (rc = notes_stale(s, rid, notes, nnotes, &ns)) < 0)
+	if ((rc = record_rid(s, rec->id, &rid)) <= 0)
+		return VELD_ESTORE; /* neither new nor stored */
+	if ((rc = notes_stale(s, rid, notes, nnotes, &ns)) < 0)
 		goto out;
 	rc = 0;
-	st = s->st[S_VAL_DEL_ONE];
-	for (size_t i = 0; i < vs.n && rc == 0; i++) {
-		sqlite3_bind_int64(st, 1, rid);
-		bind_text(st, 2, vs.k[i].field);
-		sqlite3_bind_int64(st, 3, vs.k[i].pos);
-		rc = exec_stmt(st);
-	}
 	st = s->st[S_NOTE_DEL_ONE];
 	for (size_t i = 0; i < ns.n && rc == 0; i++) {
 		sqlite3_bind_int64(st, 1, rid);
-		sqlite3_bind_int64(st, 2, ns.k[i].pos);
+		sqlite3_bind_int64(st, 2, ns.pos[i]);
 		rc = exec_stmt(st);
 	}
 	if (rc < 0)
@@ -1575,26 +1472,11 @@ int veld_store_record_replace(struct veld_store *s,
 
 	st = s->st[S_REC_INSERT];
 	bind_record(st, rec);
-	if ((rc = exec_stmt(st)) < 0)
-		goto out;
-	st = s->st[S_VAL_INSERT];
-	for (size_t i = 0; i < nvalues && rc == 0; i++) {
-		const struct veld_value_row *v = &values[i];
-		if (same[i])
-			continue; /* stored exactly so already */
-		sqlite3_bind_int64(st, 1, rid);
-		bind_text(st, 2, v->field);
-		sqlite3_bind_int64(st, 3, v->pos);
-		if (v->value)
-			bind_blob(st, 4, v->value, v->value_len);
-		sqlite3_bind_int(st, 5, v->winner);
-		rc = exec_stmt(st);
-	}
-	if (rc == 0)
+	if (s->vals.len)
+		bind_blob(st, 12, s->vals.data, s->vals.len);
+	if ((rc = exec_stmt(st)) == 0)
 		rc = notes_insert(s, rid, notes, nnotes);
 out:
-	free(same);
-	stale_release(&vs);
 	stale_release(&ns);
 	return rc;
 }
@@ -1604,9 +1486,9 @@ int veld_store_record_delete(struct veld_store *s,
 {
 	int rc;
 
-	/* The rows first: they are found through the record's number. */
-	if ((rc = delete_for(s, S_VAL_DEL, id)) < 0 ||
-	    (rc = delete_for(s, S_NOTE_DEL, id)) < 0)
+	/* The notes first: they are found through the record's number (its
+	 * values go with its row). */
+	if ((rc = delete_for(s, S_NOTE_DEL, id)) < 0)
 		return rc;
 	return delete_for(s, S_REC_DEL, id);
 }
@@ -3137,6 +3019,8 @@ int veld_store_open_readonly(const char *path, struct veld_store **out)
 			    NULL) != SQLITE_OK)
 		goto fail;
 	sqlite3_extended_result_codes(s->db, 1);
+	if (veld_recvals_register(s->db) != SQLITE_OK)
+		goto fail;
 	sqlite3_busy_timeout(s->db, 5000);
 	/* A second lock on the door: no statement may write, whatever the
 	 * file's permissions allow. */

@@ -13,6 +13,7 @@
 #include "framed.h"
 #include "hlc.h"
 #include "msg.h"
+#include "recvals.h"
 #include "replica_util.h"
 #include "runs.h"
 #include "verify.h"
@@ -565,6 +566,7 @@ static void downgrade_to_v2(const char *path)
 	sqlite3 *db;
 
 	CHECK_EQ(sqlite3_open(path, &db), SQLITE_OK);
+	CHECK_EQ(veld_recvals_register(db), SQLITE_OK); /* field_values */
 	CHECK_EQ(sqlite3_exec(
 			 db,
 			 "BEGIN;"
@@ -594,7 +596,7 @@ static void downgrade_to_v2(const char *path)
 			 " PRIMARY KEY(record, hlc, author, op)) WITHOUT ROWID;"
 			 "INSERT INTO n2 SELECT * FROM notes;"
 			 "DROP VIEW bodies; DROP VIEW field_values;"
-			 "DROP VIEW notes; DROP TABLE vals;"
+			 "DROP VIEW notes;"
 			 "DROP TABLE note_rows; DROP TABLE records;"
 			 "ALTER TABLE b2 RENAME TO bodies;"
 			 "ALTER TABLE r2 RENAME TO records;"
@@ -681,13 +683,13 @@ static void migrate_from_v2(void)
 	state_hash(r, h1);
 	CHECK_EQ(veld_store_counts(veld_replica_store(r), &c1), 0);
 	veld_replica_close(r);
-	CHECK_EQ(user_version(path), 6);
+	CHECK_EQ(user_version(path), 7);
 
 	downgrade_to_v2(path);
 	CHECK_EQ(user_version(path), 2);
 	CHECK_EQ(has_index(path, "ops_kind"), 1);
 	r = open_replica(&kS, path);
-	CHECK_EQ(user_version(path), 6);
+	CHECK_EQ(user_version(path), 7);
 	/* schema 5: device ops alone are indexed by clock */
 	CHECK_EQ(has_index(path, "ops_kind"), 0);
 	CHECK_EQ(has_index(path, "ops_device"), 1);
