@@ -13,13 +13,12 @@
  *   - the materialised state the merge (replica.c, merge.c) folds the log
  *     into: records, current field values, notes, forms, devices, erasures.
  *     Since schema 4 a record has a local number (records.rid, handed out
- *     in the order records first appear) and its values and notes are
- *     stored under that number with the op's log position (tables vals
- *     and note_rows): the rows of new records are appended instead of
- *     written at random places under 16-byte ids, and a row no longer
- *     repeats the op's 32-byte id and author.  The views field_values and
- *     notes give the old shape (record id, op id, author, hlc) to every
- *     reader.
+ *     in the order records first appear) and its notes are stored under
+ *     that number with the op's log position (table note_rows); since
+ *     schema 7 its current values are one msgpack column of its own row
+ *     (records.field_vals, recvals.h), each with the op's log position:
+ *     a new 8-field record is one row written, not nine.  The views field_values and notes give
+ *     the old shape (record id, op id, author, hlc) to every reader.
  *   The log is indexed by op id, by (author, seq) and by (record, hlc);
  *   device ops alone also by hlc, for the registry's fold (schema 5).
  *
