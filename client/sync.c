@@ -45,6 +45,7 @@ struct sync {
 	int attempts;
 	int finished; /* stop the loop */
 	int retry;    /* reconnect after this connection */
+	int ended;    /* this attempt's end was handled (retry or stop) */
 	lws_sorted_usec_list_t sul;
 	/* connection target (points into url) */
 	char url[512];
@@ -470,10 +471,21 @@ static void handle(struct sync *s, const uint8_t *raw, size_t len)
 
 static void connect_now(lws_sorted_usec_list_t *sul);
 
+/*
+ * The end of a connection attempt, however lws reports it: retry or stop,
+ * once per attempt.  lws 4.1 reports most failures as CONNECTION_ERROR,
+ * but an upgrade that timed out (a server or proxy that accepts the
+ * connection and never answers) only as CLOSED_CLIENT_HTTP, and a wsi can
+ * go without any other word (WSI_DESTROY); left unhandled, the loop
+ * waited for ever (tests/integration/fault_handshake.sh, "silent").
+ */
 static void schedule_retry(struct sync *s)
 {
 	lws_usec_t delay = 500 * LWS_US_PER_MS;
 
+	if (s->ended)
+		return;
+	s->ended = 1;
 	s->wsi = NULL;
 	if (!s->retry || s->attempts >= s->opts->attempts) {
 		s->finished = 1;
@@ -555,6 +567,19 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 			s->retry = 0;
 		schedule_retry(s);
 		return 0;
+	case LWS_CALLBACK_CLOSED_CLIENT_HTTP:
+	case LWS_CALLBACK_WSI_DESTROY:
+		/* Gone before the upgrade, or without any other word (not
+		 * the wsi of an attempt already ended: that is not s->wsi). */
+		if (s && !s->ended && (!s->wsi || s->wsi == wsi)) {
+			if (s->phase != P_DONE)
+				fail(s, VELD_ECONNECT,
+				     "no WebSocket upgrade from the server "
+				     "(no answer, or not veldd)",
+				     1);
+			schedule_retry(s);
+		}
+		return 0;
 	default:
 		break;
 	}
@@ -575,6 +600,7 @@ static void connect_now(lws_sorted_usec_list_t *sul)
 	s->attempts++;
 	s->phase = P_CONNECTING;
 	s->retry = 0;
+	s->ended = 0;
 	s->tx_ready = 0;
 	veld_buf_reset(&s->rx);
 	ci.context = s->ctx;
