@@ -126,9 +126,7 @@ int wijklab_push_threads(int n, char *const *dirs, int timeout_s, FILE *in,
 	for (int i = 0; i < n; i++) {
 		devs[i].sh = &sh;
 		if (veld_home_resolve(&devs[i].home, dirs[i]) < 0) {
-			fprintf(stderr,
-				"push-threads: bad device directory "
-				"'%s'\n",
+			fprintf(stderr, "push-threads: bad directory '%s'\n",
 				dirs[i]);
 			free(devs);
 			return -1;
