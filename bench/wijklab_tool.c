@@ -17,6 +17,11 @@
  *       A process forked straight from the (large) Python harness would
  *       carry the harness's resident pages in its high-water mark, which
  *       survives exec: forked from here, CMD's peak is its own.
+ *   wijklab_tool push-threads [--timeout S] DIR...
+ *       pushes the veld devices at DIR..., each a thread of this process
+ *       running veld's sync driver, all released at once by a "go" line
+ *       on stdin (wijklab_threads.h has the output lines); default
+ *       timeout 600 s.
  *
  * Exit codes: 0 ok; 1 failed (message on stderr); 2 bad usage.
  */
@@ -31,8 +36,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "sync.h"
 #include "wijklab_gen.h"
 #include "wijklab_prep.h"
+#include "wijklab_threads.h"
 
 struct opts {
 	unsigned long seed;
@@ -48,7 +55,9 @@ static int usage(void)
 			"       wijklab_tool prep [--seed S] --R N --device D "
 			"--dir DIR --map FILE\n"
 			"       wijklab_tool run --rss-out FILE -- CMD "
-			"[ARG...]\n");
+			"[ARG...]\n"
+			"       wijklab_tool push-threads [--timeout S] "
+			"DIR...\n");
 	return 2;
 }
 
@@ -230,6 +239,25 @@ static int cmd_run(int argc, char **argv)
 	return WEXITSTATUS(status);
 }
 
+static int cmd_push_threads(int argc, char **argv)
+{
+	unsigned long timeout = 600;
+
+	if (argc >= 2 && strcmp(argv[0], "--timeout") == 0) {
+		if (number(argv[1], 86400, &timeout) < 0 || timeout < 1)
+			return usage();
+		argc -= 2;
+		argv += 2;
+	}
+	if (argc < 1 || argc > WIJKLAB_W_MAX)
+		return usage();
+	/* Before any thread: lws must not log from several at once. */
+	veld_sync_global_init(0);
+	if (wijklab_push_threads(argc, argv, (int)timeout, stdin, stdout) < 0)
+		return 1;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o;
@@ -245,6 +273,8 @@ int main(int argc, char **argv)
 	}
 	if (argc < 2)
 		return usage();
+	if (strcmp(argv[1], "push-threads") == 0)
+		return cmd_push_threads(argc - 2, argv + 2);
 	if (parse(argc - 2, argv + 2, &o) < 0)
 		return 2;
 	if (strcmp(argv[1], "vectors") == 0)

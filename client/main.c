@@ -20,6 +20,7 @@
 #include "i18n.h"
 #include "op.h"
 #include "records.h"
+#include "sync.h"
 
 #define VELD_VERSION "0.1.0"
 
@@ -256,6 +257,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, _("veld: libsodium failed to initialise\n"));
 		return 1;
 	}
+	veld_sync_global_init(1);
 	if (i + 1 < argc && strcmp(argv[i], "--dir") == 0) {
 		home_flag = argv[i + 1];
 		i += 2;

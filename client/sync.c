@@ -648,6 +648,11 @@ static int parse_url(struct sync *s, const char *url)
 	return 0;
 }
 
+void veld_sync_global_init(int log_errors)
+{
+	lws_set_log_level(log_errors ? LLL_ERR : 0, NULL);
+}
+
 int veld_sync_run(const struct veld_home *home,
 		  const struct veld_sync_opts *opts,
 		  struct veld_sync_report *rep)
@@ -709,7 +714,6 @@ int veld_sync_run(const struct veld_home *home,
 		goto out;
 	}
 
-	lws_set_log_level(LLL_ERR, NULL);
 	memset(&info, 0, sizeof(info));
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = protocols;

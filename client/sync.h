@@ -47,10 +47,27 @@ struct veld_sync_report {
 };
 
 /*
+ * veld_sync_global_init - the driver's process-wide set-up: call it once,
+ * before the first veld_sync_run and before any thread runs one (as
+ * sodium_init()).  libwebsockets keeps its log level process-wide, and in
+ * lws 4.1 its log formatter writes every line into one static buffer: runs
+ * in several threads at once must not log through it, so pass log_errors
+ * 0 for them (each run's error still comes back in its report).  With 1,
+ * lws prints its own errors on stderr, as veld does.
+ */
+void veld_sync_global_init(int log_errors);
+
+/*
  * veld_sync_run - sync the device in home.  For enrolment (opts->code
  * set) the device key must exist and the device must not be enrolled yet;
  * the server's key from HELLO becomes server.pub.  Returns 0 or a
  * VELD_E* code (also in report->err, with report->text).
+ *
+ * Runs in several threads at once are safe when each has its own home
+ * (replica), opts and report, after veld_sync_global_init(0): all of a
+ * run's state, its lws context included, is its own.  ws:// only: for
+ * wss://, lws 4.1 takes new OpenSSL ex-data indexes into process globals
+ * with every context it creates.
  */
 int veld_sync_run(const struct veld_home *home,
 		  const struct veld_sync_opts *opts,
