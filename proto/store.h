@@ -17,8 +17,9 @@
  *     that number with the op's log position (table note_rows); since
  *     schema 7 its current values are one msgpack column of its own row
  *     (records.field_vals, recvals.h), each with the op's log position:
- *     a new 8-field record is one row written, not nine.  The views field_values and notes give
- *     the old shape (record id, op id, author, hlc) to every reader.
+ *     a new 8-field record is one row written, not nine.  The views
+ *     field_values and notes give the old shape (record id, op id,
+ *     author, hlc) to every reader.
  *   The log is indexed by op id, by (author, seq) and by (record, hlc);
  *   device ops alone also by hlc, for the registry's fold (schema 5).
  *
