@@ -12,6 +12,14 @@
 
 static sqlite3 *db;
 
+/* Three values of two fields, out of order: what the packer sorts. */
+static const uint8_t v_a[] = {0xa2, 'j', 'a'}, v_b[] = {0x07};
+static const struct veld_value_row rows[3] = {
+	{.field = "wish", .pos = 9, .value = v_a, .value_len = 3, .winner = 1},
+	{.field = "age", .pos = 4, .value = v_b, .value_len = 1},
+	{.field = "wish", .pos = 2, .value = NULL, .winner = 0},
+};
+
 static sqlite3_stmt *prep(const char *sql)
 {
 	sqlite3_stmt *st = NULL;
@@ -53,16 +61,6 @@ static int rows_of(const void *blob, size_t len, char *out, size_t cap)
 /* The exact bytes, in order, whatever order the rows come in. */
 static void pack_bytes(void)
 {
-	static const uint8_t v_a[] = {0xa2, 'j', 'a'}, v_b[] = {0x07};
-	const struct veld_value_row rows[3] = {
-		{.field = "wish",
-		 .pos = 9,
-		 .value = v_a,
-		 .value_len = 3,
-		 .winner = 1},
-		{.field = "age", .pos = 4, .value = v_b, .value_len = 1},
-		{.field = "wish", .pos = 2, .value = NULL, .winner = 0},
-	};
 	static const uint8_t want[] = {
 		0x93,							 /* 3 */
 		0x94, 0xa3, 'a', 'g', 'e', 0x04, 0xc4, 1,    0x07, 0xc2, /**/
@@ -96,7 +94,7 @@ static void pack_bytes(void)
 /* More entries than fit the packer's stack array: still sorted. */
 static void pack_many(void)
 {
-	struct veld_value_row rows[40];
+	struct veld_value_row many[40];
 	static const char *names[] = {"c", "a", "b"};
 	static const uint8_t one = 0x01;
 	struct veld_buf b;
@@ -106,12 +104,12 @@ static void pack_many(void)
 	int n = 0;
 
 	for (int i = 0; i < 40; i++)
-		rows[i] = (struct veld_value_row){.field = names[i % 3],
+		many[i] = (struct veld_value_row){.field = names[i % 3],
 						  .pos = 100 - i,
 						  .value = &one,
 						  .value_len = 1};
 	veld_buf_init(&b, 1 << 16);
-	CHECK_ERR(veld_recvals_pack(rows, 40, &b), 0);
+	CHECK_ERR(veld_recvals_pack(many, 40, &b), 0);
 	st = prep("SELECT field, pos FROM veld_vals(?1)");
 	sqlite3_bind_blob(st, 1, b.data, (int)b.len, SQLITE_STATIC);
 	while (sqlite3_step(st) == SQLITE_ROW) {
@@ -133,16 +131,6 @@ static void pack_many(void)
 /* veld_vals_pack over rows gives what veld_recvals_pack gives. */
 static void aggregate_same(void)
 {
-	static const uint8_t v_a[] = {0xa2, 'j', 'a'}, v_b[] = {0x07};
-	const struct veld_value_row rows[3] = {
-		{.field = "wish",
-		 .pos = 9,
-		 .value = v_a,
-		 .value_len = 3,
-		 .winner = 1},
-		{.field = "age", .pos = 4, .value = v_b, .value_len = 1},
-		{.field = "wish", .pos = 2, .value = NULL, .winner = 0},
-	};
 	struct veld_buf b;
 	sqlite3_stmt *st;
 
