@@ -388,6 +388,14 @@ async function viewRecords() {
 			el('td', {}, flags(r)))))));
 }
 
+// After an action's answer, redraw only if the user is still on the view
+// where they acted: an answer that comes late (a busy server) must not
+// redraw the view they have moved on to and throw away what they are
+// choosing there (a live update has shown the change already).
+function stillOn(hash) {
+	return location.hash === hash;
+}
+
 function followupControl(r, onDone) {
 	const status = el('select', {name: 'status'},
 		['open', 'in progress', 'done'].map((s) =>
@@ -397,12 +405,13 @@ function followupControl(r, onDone) {
 	const msg = el('span', {class: 'muted'});
 	return el('span', {class: 'followup-control'}, status, ' ', owner, ' ',
 		el('button', {type: 'button', onclick: async () => {
+			const at = location.hash;
 			try {
 				const body = {status: status.value};
 				if (owner.value) body.owner = owner.value;
 				await post(`/api/records/${r.id}/followup`, body);
 				msg.textContent = 'opgeslagen';
-				if (onDone) onDone();
+				if (onDone && stillOn(at)) onDone();
 			} catch (e) {
 				msg.textContent = 'fout: ' + e.message;
 			}
@@ -416,9 +425,10 @@ function resolveButtons(rec, field, values, onDone) {
 		' ',
 		el('button', {type: 'button', class: 'resolve', 'data-field': field,
 			'data-op': v.op, onclick: async () => {
+				const at = location.hash;
 				try {
 					await post(`/api/records/${rec.id}/resolve`, {field, op: v.op});
-					if (onDone) onDone();
+					if (onDone && stillOn(at)) onDone();
 				} catch (e) {
 					reportError(e);
 				}
@@ -460,9 +470,10 @@ async function viewRecord(id) {
 				el('span', {class: 'muted'}, `${n.by ? n.by + ' (via server)' : n.device || short(n.author)}, ${when(n.time)}`)))),
 			r.erased ? null : el('p', {}, note, ' ', el('button', {type: 'button', onclick: async () => {
 				if (!note.value) return;
+				const at = location.hash;
 				try {
 					await post(`/api/records/${r.id}/notes`, {text: note.value});
-					render();
+					if (stillOn(at)) render();
 				} catch (e) { reportError(e); }
 			}}, 'Notitie toevoegen'))),
 		el('div', {class: 'card'}, el('h3', {}, 'Geschiedenis (ondertekend)'),
@@ -534,9 +545,10 @@ async function viewDevices() {
 				el('td', {}, d.status === 'revoked' ? '' : el('button', {type: 'button', class: 'revoke', onclick: async () => {
 					if (!confirm(`Apparaat '${d.name}' intrekken? Het kan daarna niets meer schrijven en wist zijn gegevens bij de volgende sync.`))
 						return;
+					const at = location.hash;
 					try {
 						await post(`/api/devices/${d.key}/revoke`);
-						render();
+						if (stillOn(at)) render();
 					} catch (e) { reportError(e); }
 				}}, 'Intrekken')))))));
 }
