@@ -8,9 +8,6 @@
 
 #include "err.h"
 
-/* SQLite's own ceiling on a blob (SQLITE_MAX_LENGTH's default). */
-#define RECVALS_MAX 1000000000u
-
 /* Entries sort by field (bytes, as SQLite's BINARY collation), then pos. */
 static int entry_cmp(const void *a, const void *b)
 {
@@ -379,7 +376,7 @@ static void pack_final(sqlite3_context *ctx)
 			pack_acc_release(a);
 		return;
 	}
-	veld_buf_init(&b, RECVALS_MAX);
+	veld_buf_init(&b, VELD_RECVALS_MAX);
 	rc = veld_recvals_pack(a->rows, a->n, &b);
 	if (rc == 0)
 		sqlite3_result_blob(ctx, b.data, (int)b.len, SQLITE_TRANSIENT);

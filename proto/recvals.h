@@ -36,6 +36,10 @@
 #include "buf.h"
 #include "store.h" /* struct veld_value_row */
 
+/* The largest blob: SQLite's own ceiling (SQLITE_MAX_LENGTH's default).
+ * The maximum to give a veld_buf that veld_recvals_pack fills. */
+#define VELD_RECVALS_MAX 1000000000u
+
 /*
  * Pack values[0..n) (field, pos, value, value_len, winner are read; op,
  * author and hlc are not) into out, which is reset first.  n == 0 gives an

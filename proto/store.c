@@ -406,9 +406,6 @@ static const char *const sql[S_COUNT] = {
 			  " ORDER BY seq",
 };
 
-/* A record's packed values: SQLite's own ceiling on a blob. */
-#define RECVALS_BUF_MAX 1000000000u
-
 struct veld_store {
 	sqlite3 *db;
 	sqlite3_stmt *st[S_COUNT];
@@ -564,7 +561,7 @@ int veld_store_open(const char *path, struct veld_store **out)
 		goto fail;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
-	veld_buf_init(&s->vals, RECVALS_BUF_MAX);
+	veld_buf_init(&s->vals, VELD_RECVALS_MAX);
 	if (veld_recvals_register(s->db) != SQLITE_OK) {
 		rc = VELD_ESTORE;
 		goto fail;
