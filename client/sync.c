@@ -64,26 +64,14 @@ struct sync {
 
 int veld_meta_get_u64(struct veld_replica *r, const char *key, uint64_t *v)
 {
-	struct veld_buf b;
-	int rc;
+	int rc = veld_store_meta_get_u64(veld_replica_store(r), key, v);
 
-	veld_buf_init(&b, 64);
-	*v = 0;
-	rc = veld_store_meta_get(veld_replica_store(r), key, &b);
-	if (rc == 1 && b.len == 8)
-		for (int i = 0; i < 8; i++)
-			*v = (*v << 8) | b.data[i];
-	veld_buf_release(&b);
 	return rc < 0 ? rc : 0;
 }
 
 int veld_meta_set_u64(struct veld_replica *r, const char *key, uint64_t v)
 {
-	uint8_t be[8];
-
-	for (int i = 0; i < 8; i++)
-		be[i] = (uint8_t)(v >> (56 - 8 * i));
-	return veld_store_meta_set(veld_replica_store(r), key, be, 8);
+	return veld_store_meta_set_u64(veld_replica_store(r), key, v);
 }
 
 static int meta_str(struct veld_replica *r, const char *key, const char *p,

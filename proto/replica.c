@@ -72,6 +72,13 @@ struct veld_replica {
 	struct veld_buf pending_buf;
 	int64_t data_version; /* of the file when the caches were loaded */
 	int run_auth; /* authenticate linked runs by one signature (§13.1) */
+	/* Deferred records (veld_replica_set_defer_records): records touched
+	 * by a group batch wait in unsettled; [0, unsettled_committed) are
+	 * committed, the rest belong to the open transaction, and
+	 * [unsettled_batch, n) to the batch being applied. */
+	int defer, in_group;
+	struct idset unsettled;
+	size_t unsettled_committed, unsettled_batch;
 	/* Attribution written into local ops ("by"), or "" for none. */
 	char by[VELD_NAME_MAX + 1];
 };
@@ -150,6 +157,8 @@ static int reg_load(struct veld_replica *r)
 
 /* --- open / close --- */
 
+static int recover_unsettled(struct veld_replica *r);
+
 int veld_replica_open(const char *path, const struct veld_key *key,
 		      const uint8_t root[VELD_PK_LEN],
 		      struct veld_replica **out)
@@ -177,6 +186,10 @@ int veld_replica_open(const char *path, const struct veld_key *key,
 		return rc;
 	}
 	r->clock.last = max_hlc;
+	if ((rc = recover_unsettled(r)) < 0) {
+		veld_replica_close(r);
+		return rc;
+	}
 	*out = r;
 	return 0;
 }
@@ -190,6 +203,7 @@ void veld_replica_close(struct veld_replica *r)
 	free(r->reg);
 	free(r->dirty_records.ids);
 	free(r->dirty_forms.ids);
+	free(r->unsettled.ids);
 	veld_buf_release(&r->pending_buf);
 	free(r);
 }
@@ -227,7 +241,12 @@ static int touch(struct veld_replica *r, uint64_t kind,
 	case VELD_KIND_DEVICE:
 		r->registry_dirty = 1;
 		return 0;
+	case VELD_KIND_ERASE:
+		/* Personal data leaves the view with its batch. */
+		return idset_add(&r->dirty_records, record);
 	default:
+		if (r->defer && r->in_group)
+			return idset_add(&r->unsettled, record);
 		return idset_add(&r->dirty_records, record);
 	}
 }
@@ -974,7 +993,10 @@ int veld_replica_group_apply_all(struct veld_replica *r,
 	*bad = n;
 	if (rc < 0)
 		return veld_store_refine(r->store, rc);
+	r->unsettled_batch = r->unsettled.n;
+	r->in_group = 1;
 	rc = batch_run(r, ops, dec, n, verified, NULL, bad);
+	r->in_group = 0;
 	if (rc == 0) {
 		rc = veld_store_part_end(r->store, 1);
 		if (rc < 0)
@@ -983,6 +1005,7 @@ int veld_replica_group_apply_all(struct veld_replica *r,
 	}
 	if (*bad < n) {
 		/* An op refused: undo this batch alone. */
+		r->unsettled.n = r->unsettled_batch;
 		if (veld_store_part_end(r->store, 0) < 0) {
 			*bad = n;
 			return veld_store_refine(r->store, VELD_ESTORE);
@@ -1001,14 +1024,168 @@ int veld_replica_group_commit(struct veld_replica *r)
 		rc = veld_store_refine(r->store, rc);
 		veld_store_rollback(r->store);
 		batch_undone(r);
+		r->unsettled.n = r->unsettled_committed;
+		return rc;
 	}
-	return rc;
+	r->unsettled_committed = r->unsettled.n;
+	return 0;
 }
 
 void veld_replica_group_rollback(struct veld_replica *r)
 {
 	veld_store_rollback(r->store);
 	batch_undone(r);
+	r->unsettled.n = r->unsettled_committed;
+}
+
+/* --- deferred records --- */
+
+/* Sort and drop repeats: the number of distinct ids left. */
+static size_t idset_unique(struct idset *s)
+{
+	size_t k = 0;
+
+	qsort(s->ids, s->n, sizeof(*s->ids), cmp_id16);
+	for (size_t i = 0; i < s->n; i++)
+		if (k == 0 ||
+		    memcmp(s->ids[i], s->ids[k - 1], VELD_RECORD_LEN) != 0)
+			memmove(s->ids[k++], s->ids[i], VELD_RECORD_LEN);
+	s->n = k;
+	return k;
+}
+
+static int settled_pos_get(struct veld_replica *r, int64_t *pos)
+{
+	uint64_t v;
+	int rc = veld_store_meta_get_u64(r->store, VELD_META_SETTLED_POS, &v);
+
+	*pos = rc == 1 ? (int64_t)v : -1;
+	return rc < 0 ? rc : 0;
+}
+
+int veld_replica_settle_deferred(struct veld_replica *r, size_t max)
+{
+	size_t n, k;
+	int64_t last;
+	int rc;
+
+	if (r->unsettled.n != r->unsettled_committed)
+		return VELD_EINVAL; /* a group is open */
+	if (r->unsettled.n == 0)
+		return 0;
+	n = idset_unique(&r->unsettled);
+	k = n < max ? n : max;
+	/*
+	 * The view can be derived from the log again: this transaction does
+	 * not wait for the disk.  Lost to a power cut, it is lost together
+	 * with the settled position it moves (one WAL, in order), and the
+	 * next open settles those records again.
+	 */
+	rc = veld_store_set_durable(r->store, 0);
+	if (rc == 0 && (rc = veld_store_begin(r->store)) == 0)
+		rc = refresh(r);
+	for (size_t i = 0; rc == 0 && i < k; i++)
+		rc = settle_record(r, r->unsettled.ids[i]);
+	if (rc == 0 && k == n) {
+		last = veld_store_ops_last(r->store);
+		rc = last < 0 ? (int)last
+			      : veld_store_meta_set_u64(r->store,
+							VELD_META_SETTLED_POS,
+							(uint64_t)last);
+	}
+	if (rc == 0)
+		rc = veld_store_commit(r->store);
+	if (rc < 0) {
+		rc = veld_store_refine(r->store, rc);
+		veld_store_rollback(r->store);
+	}
+	/* A store that cannot be made durable again serves nobody. */
+	if (veld_store_set_durable(r->store, 1) < 0 && rc == 0)
+		rc = VELD_ESTORE;
+	if (rc < 0) {
+		batch_undone(r);
+		r->unsettled_committed = r->unsettled.n = n;
+		return rc;
+	}
+	memmove(r->unsettled.ids, r->unsettled.ids + k,
+		(n - k) * sizeof(*r->unsettled.ids));
+	r->unsettled_committed = r->unsettled.n = n - k;
+	return 0;
+}
+
+size_t veld_replica_unsettled(const struct veld_replica *r)
+{
+	return r->unsettled_committed;
+}
+
+/* Records of the ops after the settled position (recover_unsettled). */
+struct after_ctx {
+	struct veld_replica *r;
+	int64_t pos;
+	int n;
+};
+
+static int note_unsettled(void *ctx, const struct veld_stored_op *op)
+{
+	struct after_ctx *a = ctx;
+
+	a->pos = op->pos;
+	a->n++;
+	if (op->h.kind == VELD_KIND_FORM || op->h.kind == VELD_KIND_DEVICE)
+		return 0;
+	return idset_add(&a->r->unsettled, op->h.record);
+}
+
+/*
+ * Settle what a process that deferred records left behind (it stopped
+ * between a commit and the settle): every record of an op after the
+ * settled position.  A store that never deferred has no position.
+ */
+static int recover_unsettled(struct veld_replica *r)
+{
+	struct after_ctx a = {r, 0, 0};
+	int64_t last = veld_store_ops_last(r->store);
+	int rc = settled_pos_get(r, &a.pos);
+
+	if (rc < 0 || last < 0)
+		return rc < 0 ? rc : (int)last;
+	if (a.pos < 0 || a.pos >= last)
+		return 0;
+	do {
+		a.n = 0;
+		rc = veld_store_ops_since(r->store, a.pos, 1024, note_unsettled,
+					  &a);
+	} while (rc == 0 && a.n == 1024);
+	if (rc < 0)
+		return rc;
+	r->unsettled_committed = r->unsettled.n;
+	return veld_replica_settle_deferred(r, SIZE_MAX);
+}
+
+int veld_replica_set_defer_records(struct veld_replica *r, int on)
+{
+	int64_t pos, last;
+	int rc;
+
+	if (!on) {
+		if ((rc = veld_replica_settle_deferred(r, SIZE_MAX)) < 0)
+			return rc;
+		r->defer = 0;
+		return 0;
+	}
+	/* From here on the file says up to where its view is settled. */
+	if ((rc = settled_pos_get(r, &pos)) < 0)
+		return rc;
+	if (pos < 0) {
+		if ((last = veld_store_ops_last(r->store)) < 0)
+			return (int)last;
+		rc = veld_store_meta_set_u64(r->store, VELD_META_SETTLED_POS,
+					     (uint64_t)last);
+		if (rc < 0)
+			return rc;
+	}
+	r->defer = 1;
+	return 0;
 }
 
 /* --- local writes --- */

@@ -156,6 +156,43 @@ int veld_replica_group_commit(struct veld_replica *r)
 	__attribute__((warn_unused_result));
 void veld_replica_group_rollback(struct veld_replica *r);
 
+/*
+ * Deferred records (veldd).  A device's push is receipted once its ops are
+ * verified and durable in the log; the records view (records, their
+ * current values and notes: what the dashboard, exports and the state
+ * hash read) is derived from the log and can follow a moment later.
+ *
+ * With on, the records touched by group batches (veld_replica_group_*) are
+ * not settled inside the group's transaction but afterwards, by
+ * veld_replica_settle_deferred, in transactions of their own.  Everything
+ * else a batch changes (ops, heads, registry, forms, held ops) and the
+ * records of erasures (personal data leaves the view with its batch) are
+ * settled in the batch as before; so are local writes and
+ * veld_replica_apply*.  The order does not change any result: settling a
+ * record folds all of its ops in the log, whenever it runs.
+ *
+ * The file keeps the log position up to which its view is settled (meta
+ * VELD_META_SETTLED_POS, written when on is first set, moved when nothing
+ * is left to settle).  veld_replica_open settles every record of the ops
+ * past it, so a process that stopped between a commit and its settle
+ * leaves nothing unsettled for the next one that opens the file.  A file
+ * that never deferred has no such position and costs nothing.
+ *
+ * veld_replica_set_defer_records: 0 or VELD_ESTORE; off settles first.
+ * veld_replica_settle_deferred: settle up to max of the waiting records in
+ *   one transaction that does not wait for the disk (the view can be
+ *   derived again).  0, or VELD_E* with all of them still waiting;
+ *   VELD_EINVAL inside an open group.
+ * veld_replica_unsettled: committed records waiting (an upper bound: one
+ *   record may be counted more than once until it is settled).
+ */
+#define VELD_META_SETTLED_POS "settled_pos" /* 8 bytes, big-endian */
+int veld_replica_set_defer_records(struct veld_replica *r, int on)
+	__attribute__((warn_unused_result));
+int veld_replica_settle_deferred(struct veld_replica *r, size_t max)
+	__attribute__((warn_unused_result));
+size_t veld_replica_unsettled(const struct veld_replica *r);
+
 /* --- local writes: each makes one op, signs it and applies it --- */
 
 /*

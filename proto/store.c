@@ -1753,6 +1753,34 @@ int veld_store_meta_set(struct veld_store *s, const char *key,
 	return exec_stmt(st);
 }
 
+int veld_store_meta_get_u64(struct veld_store *s, const char *key, uint64_t *v)
+{
+	uint8_t be[8];
+	sqlite3_stmt *st = s->st[S_META_GET];
+	int rc, found = 0;
+
+	*v = 0;
+	bind_text(st, 1, key);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 8) {
+		memcpy(be, sqlite3_column_blob(st, 0), 8);
+		for (int i = 0; i < 8; i++)
+			*v = (*v << 8) | be[i];
+		found = 1;
+	}
+	done(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? found : VELD_ESTORE;
+}
+
+int veld_store_meta_set_u64(struct veld_store *s, const char *key, uint64_t v)
+{
+	uint8_t be[8];
+
+	for (int i = 0; i < 8; i++)
+		be[i] = (uint8_t)(v >> (56 - 8 * i));
+	return veld_store_meta_set(s, key, be, 8);
+}
+
 int veld_store_code_add(struct veld_store *s, const uint8_t hash[32],
 			const struct veld_code_row *c)
 {

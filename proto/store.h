@@ -476,6 +476,12 @@ int veld_store_meta_get(struct veld_store *s, const char *key,
 int veld_store_meta_set(struct veld_store *s, const char *key,
 			const void *value, size_t len)
 	__attribute__((warn_unused_result));
+/* A number kept as 8 bytes, big-endian: 1 and *v if key holds 8 bytes, 0
+ * (and *v = 0) if it is unset or holds something else. */
+int veld_store_meta_get_u64(struct veld_store *s, const char *key, uint64_t *v)
+	__attribute__((warn_unused_result));
+int veld_store_meta_set_u64(struct veld_store *s, const char *key, uint64_t v)
+	__attribute__((warn_unused_result));
 
 /* --- enrolment codes (server only); stored by hash --- */
 

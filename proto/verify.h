@@ -106,6 +106,11 @@ struct veld_verify_report {
 	struct veld_verify_frozen *frozen;
 	size_t nfrozen;
 	int state_done; /* both hashes below were computed */
+	/* 1 if veldd had not yet settled the records view of the ops after
+	 * log position state_settled_pos (replica.h, deferred records): the
+	 * view is then not compared with the re-fold (state_done stays 0). */
+	int state_unsettled;
+	uint64_t state_settled_pos;
 	uint8_t state_store[VELD_HASH_LEN];
 	uint8_t state_refold[VELD_HASH_LEN];
 	struct veld_verify_problem *problems; /* the first ..._PROBLEMS_MAX */

@@ -221,6 +221,11 @@ static void report_text(const char *path, const uint8_t root[VELD_PK_LEN],
 		printf("  %-9s %9" PRIu64 " %9" PRIu64 "  %s\n",
 		       veld_verify_check_name(i), rep->checked[i],
 		       rep->failed[i], veld_verify_check_what(i));
+	if (rep->state_unsettled)
+		printf("\n  state       not compared: the records of the ops "
+		       "after position %" PRIu64 " were not yet settled (veldd "
+		       "settles them within a second, or at its next start)\n",
+		       rep->state_settled_pos);
 	if (rep->state_done) {
 		printf("\n  state hash  %s\n",
 		       hex(h, rep->state_store, VELD_HASH_LEN));
@@ -337,6 +342,11 @@ static int report_json(struct veld_store *s, const char *path,
 	else
 		j_raw(&j, "null");
 	j_raw(&j, ", ");
+	if (rep->state_unsettled)
+		j_int(&j, "state_unsettled_after",
+		      (int64_t)rep->state_settled_pos, 1);
+	else
+		j_raw(&j, "\"state_unsettled_after\": null, ");
 	j_int(&j, "problems_total", (int64_t)rep->problems_total, 0);
 	j_raw(&j, ", \"problems\": [");
 	for (size_t i = 0; i < rep->nproblems; i++) {

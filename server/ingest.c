@@ -19,6 +19,7 @@ struct veld_ingest {
 	struct veld_ingest_job *done, *done_tail;
 	int stop;
 	size_t decoded; /* jobs taken by a worker and not yet released */
+	size_t busy;	/* submitted, not yet released (service thread) */
 	int nthreads;
 	pthread_t threads[8];
 	void (*wake)(void *);
@@ -194,6 +195,7 @@ void veld_ingest_release(struct veld_ingest *in, struct veld_ingest_job *job)
 	if (!job)
 		return;
 	veld_ingest_job_free(job);
+	in->busy--;
 	pthread_mutex_lock(&in->lock);
 	in->decoded--;
 	pthread_cond_signal(&in->work);
@@ -202,10 +204,16 @@ void veld_ingest_release(struct veld_ingest *in, struct veld_ingest_job *job)
 
 void veld_ingest_submit(struct veld_ingest *in, struct veld_ingest_job *job)
 {
+	in->busy++;
 	pthread_mutex_lock(&in->lock);
 	push(&in->todo, &in->todo_tail, job);
 	pthread_cond_signal(&in->work);
 	pthread_mutex_unlock(&in->lock);
+}
+
+size_t veld_ingest_busy(const struct veld_ingest *in)
+{
+	return in ? in->busy : 0;
 }
 
 struct veld_ingest_job *veld_ingest_done(struct veld_ingest *in)

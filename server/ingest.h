@@ -72,6 +72,10 @@ void veld_ingest_submit(struct veld_ingest *in, struct veld_ingest_job *job);
  * with veld_ingest_release), or NULL. */
 struct veld_ingest_job *veld_ingest_done(struct veld_ingest *in);
 
+/* Jobs submitted and not yet released: pushes being checked or waiting
+ * to be applied.  Service thread only. */
+size_t veld_ingest_busy(const struct veld_ingest *in);
+
 /* veld_ingest_release - free a job that veld_ingest_done() gave, making
  * room for the workers to check the next one.  NULL is fine. */
 void veld_ingest_release(struct veld_ingest *in, struct veld_ingest_job *job);

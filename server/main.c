@@ -48,6 +48,7 @@
 #include "registry.h"
 #include "replica.h"
 #include "server.h"
+#include "settle.h"
 #include "tls.h"
 #include "web.h"
 #include "ws.h"
@@ -484,6 +485,7 @@ static int cmd_serve(int argc, char **argv)
 						   NULL};
 	struct veld_server srv;
 	struct veld_web web;
+	struct veld_settle settle;
 	struct tick tick;
 	char db_path[PATH_MAX + 16];
 	struct lws_context_creation_info info;
@@ -545,6 +547,11 @@ static int cmd_serve(int argc, char **argv)
 				 2 * VELD_STORE_CACHE_KIB) < 0)
 		fprintf(stderr, "veldd: warning: page cache left at %d KiB\n",
 			VELD_STORE_CACHE_KIB);
+	/* Receipts wait for the log only; the records view follows
+	 * (replica.h, deferred records; settle.h). */
+	if (veld_replica_set_defer_records(srv.replica, 1) < 0)
+		fprintf(stderr, "veldd: warning: records settled with each "
+				"push\n");
 	srv.key = &dd.key;
 	veld_log_init(&srv.log, stderr);
 	srv.log.level = o.log_level;
@@ -614,6 +621,7 @@ static int cmd_serve(int argc, char **argv)
 		serve_release(&srv, &dd);
 		return 1;
 	}
+	veld_settle_bind(&settle, &srv, context);
 	web.wake = veld_live_wake;
 	web.wake_ctx = context;
 	print_banner(&dd, &o.listen, o.tls_cert != NULL);
@@ -645,6 +653,12 @@ static int cmd_serve(int argc, char **argv)
 	/* Workers first: they may still wake the context. */
 	veld_ingest_free(srv.ingest);
 	srv.ingest = NULL;
+	/* What the last pushes left (else the next start settles it). */
+	srv.tx.want_settle = NULL;
+	srv.settle = NULL;
+	if (veld_replica_set_defer_records(srv.replica, 0) < 0)
+		veld_log_message(&srv.log, VELD_LOG_WARN, "stop",
+				 "records left to settle at the next start");
 	lws_context_destroy(context);
 	serve_release(&srv, &dd);
 	veld_web_release(&web);

@@ -188,6 +188,12 @@ int veld_metrics_render(const struct veld_server *srv, struct veld_buf *out)
 			  "\n",
 			  m->enrol_ok, m->enrol_fail);
 	if (rc == 0)
+		rc = single(out, "veld_records_unsettled", "gauge",
+			    "Records whose pushes were receipted and that wait "
+			    "to be settled into the dashboard's view.",
+			    srv->replica ? veld_replica_unsettled(srv->replica)
+					 : 0);
+	if (rc == 0)
 		rc = single(out, "veld_store_bytes", "gauge",
 			    "Size of the store: veld.db and its -wal file.",
 			    store_bytes(m->db_path));

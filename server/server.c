@@ -35,6 +35,29 @@ void veld_server_committed(struct veld_server *srv)
 		srv->on_commit(srv);
 }
 
+void veld_server_pushed(struct veld_server *srv)
+{
+	if (!veld_replica_unsettled(srv->replica))
+		return;
+	if (srv->tx.want_settle)
+		srv->tx.want_settle(srv);
+	else
+		(void)veld_server_settle(srv, SIZE_MAX);
+}
+
+int veld_server_settle(struct veld_server *srv, size_t max)
+{
+	int rc;
+
+	if (!veld_replica_unsettled(srv->replica))
+		return 0;
+	if ((rc = veld_replica_settle_deferred(srv->replica, max)) < 0)
+		return rc;
+	if (!veld_replica_unsettled(srv->replica))
+		veld_server_committed(srv);
+	return 0;
+}
+
 /* Revoked devices, from one pass over the registry. */
 struct revoked {
 	uint8_t (*keys)[32];

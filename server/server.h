@@ -9,6 +9,7 @@
 #ifndef VELD_SERVER_H
 #define VELD_SERVER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "key.h"
@@ -24,6 +25,7 @@ struct veld_session;
 struct veld_ingest;
 struct veld_event;
 struct veld_web;
+struct veld_settle;
 
 /* How session.c asks the transport (ws.c) to act on a connection. */
 struct veld_transport {
@@ -31,6 +33,9 @@ struct veld_transport {
 	void (*want_write)(struct veld_session *s);
 	/* Stop (0) or resume (1) reading from the connection. */
 	void (*rx_flow)(struct veld_session *s, int on);
+	/* Records wait to be settled (veld_server_pushed): call
+	 * veld_server_settle when the pushes pause.  NULL: settle at once. */
+	void (*want_settle)(struct veld_server *srv);
 };
 
 struct veld_server {
@@ -56,6 +61,8 @@ struct veld_server {
 	 * after ops were committed (veld_server_committed; may be NULL). */
 	struct veld_web *web;
 	void (*on_commit)(struct veld_server *srv);
+	/* The timer behind tx.want_settle (settle.h; owned by main.c). */
+	struct veld_settle *settle;
 };
 
 /* Milliseconds on CLOCK_MONOTONIC (timeouts, rate limits). */
@@ -75,5 +82,20 @@ void veld_server_check_revoked(struct veld_server *srv);
  * every connection that is streaming (live push).
  */
 void veld_server_committed(struct veld_server *srv);
+
+/*
+ * veld_server_pushed - pushes were committed and receipted; the records
+ * they touched may wait (replica.h, deferred records): ask the transport
+ * to settle them when the pushes pause, or settle them now.
+ */
+void veld_server_pushed(struct veld_server *srv);
+
+/*
+ * veld_server_settle - settle up to max waiting records; once none is
+ * left, veld_server_committed (the dashboard hears of them).  0, or VELD_E*
+ * with all of them still waiting; whatever reads the records view calls it
+ * first.
+ */
+int veld_server_settle(struct veld_server *srv, size_t max);
 
 #endif /* VELD_SERVER_H */

@@ -439,8 +439,11 @@ static void push_group(struct veld_server *srv, struct veld_session **ss,
 		push_answer(ss[i], jobs[i], us);
 		answered |= jobs[i]->err == 0;
 	}
-	if (answered)
+	if (answered) {
 		veld_server_committed(srv);
+		/* The records view follows the receipts. */
+		veld_server_pushed(srv);
+	}
 }
 
 void veld_session_push_done(struct veld_session *s, struct veld_ingest_job *job)

@@ -792,6 +792,10 @@ int veld_web_handle(struct veld_server *srv, const struct veld_web_req *q,
 		return reply(r, 200, JSON, "{\"name\":null}");
 	if (!s)
 		return FAIL(r, 401, "not logged in or session expired");
+	/* The dashboard reads the records view: settled up to the last
+	 * receipt (settle.h). */
+	if (veld_server_settle(srv, SIZE_MAX) < 0)
+		return FAIL(r, 500, "store error");
 	return route_api(srv, q, r, s);
 }
 
@@ -802,7 +806,8 @@ void veld_web_committed(struct veld_server *srv)
 	struct veld_web *w = srv->web;
 	int64_t pos;
 
-	if (!w || !w->wake)
+	/* Records still waiting: the settle that ends the wait calls again. */
+	if (!w || !w->wake || veld_replica_unsettled(srv->replica))
 		return;
 	pos = veld_store_ops_last(store_of(srv));
 	if (pos < 0 || pos == w->notified)

@@ -826,6 +826,125 @@ static void group_of_pushes(void)
 }
 
 /*
+ * Deferred records (veldd): a group's records wait for
+ * veld_replica_settle_deferred, a refused batch's and a rolled-back
+ * group's never wait, the settled state is the one settling in the batch
+ * gives, and records a closed replica left waiting are settled when the
+ * file is opened again.
+ */
+static void deferred_records(void)
+{
+	char dir[] = "/tmp/veld-defer-XXXXXX", path[64], rm[96];
+	struct veld_buf a1, b1, b2, c1, a2;
+	uint8_t ida1[32], idb1[32], h1[32], h2[32];
+	uint8_t ra[16] = {7}, rb[16] = {8}, rc_[16] = {9};
+	struct veld_bytes ba[1], bb[2], bc[1], ba2[1];
+	struct veld_replica *F, *S2;
+	uint64_t pos;
+	size_t bad = 99;
+
+	setup();
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/s.db", dir);
+	F = open_replica(&kS, path);
+	S2 = open_replica(&kS, ":memory:");
+	ship(S, F);
+	ship(S, S2);
+	CHECK_ERR(veld_store_meta_get_u64(veld_replica_store(F),
+					  VELD_META_SETTLED_POS, &pos),
+		  0);
+	CHECK_ERR(veld_replica_set_defer_records(F, 1), 0);
+	CHECK_ERR(veld_store_meta_get_u64(veld_replica_store(F),
+					  VELD_META_SETTLED_POS, &pos),
+		  1);
+	CHECK_EQ(pos, (uint64_t)veld_store_ops_last(veld_replica_store(F)));
+
+	make_op(&kA, 1, NULL, VELD_KIND_PUT, ra, "a", "1", 0, &a1);
+	op_id_of(&a1, ida1);
+	make_op(&kB, 1, NULL, VELD_KIND_PUT, rb, "b", "1", 0, &b1);
+	op_id_of(&b1, idb1);
+	make_op(&kB, 2, idb1, VELD_KIND_NOTE, rb, NULL, NULL, 0, &b2);
+	make_op(&kC, 1, NULL, VELD_KIND_PUT, rc_, "c", "1", 0, &c1);
+	make_op(&kA, 2, ida1, VELD_KIND_PUT, ra, "a", "2", 0, &a2);
+	ba[0] = (struct veld_bytes){a1.data, a1.len};
+	bb[0] = (struct veld_bytes){b1.data, b1.len};
+	bb[1] = (struct veld_bytes){b2.data, b2.len};
+	bc[0] = (struct veld_bytes){c1.data, c1.len};
+	ba2[0] = (struct veld_bytes){a2.data, a2.len};
+
+	/* Committed, the ops are in the log; their records wait. */
+	CHECK_ERR(veld_replica_group_begin(F), 0);
+	CHECK_ERR(veld_replica_group_apply_all(F, ba, NULL, 1, 0, &bad), 0);
+	CHECK_ERR(veld_replica_settle_deferred(F, 8), VELD_EINVAL);
+	CHECK_ERR(veld_replica_group_apply_all(F, bb, NULL, 2, 0, &bad),
+		  VELD_ECONTENT);
+	CHECK_ERR(veld_replica_group_apply_all(F, bc, NULL, 1, 0, &bad), 0);
+	CHECK_EQ(veld_replica_unsettled(F), 0); /* nothing committed yet */
+	CHECK_ERR(veld_replica_group_commit(F), 0);
+	CHECK_EQ(veld_replica_unsettled(F), 2); /* a and c, not b */
+	CHECK(!snapshot(F, ra).found && !snapshot(F, rc_).found);
+	CHECK_ERR(veld_store_meta_get_u64(veld_replica_store(F),
+					  VELD_META_SETTLED_POS, &pos),
+		  1);
+	CHECK(pos < (uint64_t)veld_store_ops_last(veld_replica_store(F)));
+	/* One at a time, then the rest: the position moves at the end. */
+	CHECK_ERR(veld_replica_settle_deferred(F, 1), 0);
+	CHECK_EQ(veld_replica_unsettled(F), 1);
+	CHECK(snapshot(F, ra).found && !snapshot(F, rc_).found);
+	CHECK_ERR(veld_replica_settle_deferred(F, 8), 0);
+	CHECK_EQ(veld_replica_unsettled(F), 0);
+	CHECK(snapshot(F, rc_).found && !snapshot(F, rb).found);
+	CHECK_ERR(veld_store_meta_get_u64(veld_replica_store(F),
+					  VELD_META_SETTLED_POS, &pos),
+		  1);
+	CHECK_EQ(pos, (uint64_t)veld_store_ops_last(veld_replica_store(F)));
+	/* The state settling in the batch gives. */
+	CHECK_ERR(veld_replica_apply_all(S2, ba, 1, 0, &bad), 0);
+	CHECK_ERR(veld_replica_apply_all(S2, bc, 1, 0, &bad), 0);
+	state_hash(F, h1);
+	state_hash(S2, h2);
+	CHECK_MEM(h1, h2, 32);
+
+	/* A group rolled back leaves nothing waiting. */
+	CHECK_ERR(veld_replica_group_begin(F), 0);
+	CHECK_ERR(veld_replica_group_apply_all(F, ba2, NULL, 1, 0, &bad), 0);
+	veld_replica_group_rollback(F);
+	CHECK_EQ(veld_replica_unsettled(F), 0);
+
+	/* Closed with a record waiting: the next open settles it. */
+	CHECK_ERR(veld_replica_group_begin(F), 0);
+	CHECK_ERR(veld_replica_group_apply_all(F, ba2, NULL, 1, 0, &bad), 0);
+	CHECK_ERR(veld_replica_group_commit(F), 0);
+	CHECK_EQ(veld_replica_unsettled(F), 1);
+	{
+		struct snap sn = snapshot(F, ra);
+		CHECK(has_value(&sn, "a=1") && !has_value(&sn, "a=2"));
+	}
+	veld_replica_close(F);
+	F = open_replica(&kS, path);
+	CHECK_EQ(veld_replica_unsettled(F), 0);
+	{
+		struct snap sn = snapshot(F, ra);
+		CHECK(has_value(&sn, "a=2"));
+	}
+	CHECK_ERR(veld_replica_apply_all(S2, ba2, 1, 0, &bad), 0);
+	state_hash(F, h1);
+	state_hash(S2, h2);
+	CHECK_MEM(h1, h2, 32);
+
+	veld_replica_close(F);
+	veld_replica_close(S2);
+	veld_buf_release(&a1);
+	veld_buf_release(&b1);
+	veld_buf_release(&b2);
+	veld_buf_release(&c1);
+	veld_buf_release(&a2);
+	snprintf(rm, sizeof(rm), "rm -rf %s", dir);
+	CHECK_EQ(system(rm), 0);
+	teardown();
+}
+
+/*
  * Two processes on one file (veldd serving, `veldd revoke` beside it): a
  * revocation written through one handle counts in the other's next batch.
  */
@@ -1469,6 +1588,7 @@ int main(void)
 	reads_and_filters();
 	apply_all_or_nothing();
 	group_of_pushes();
+	deferred_records();
 	second_writer();
 	chain_run_one_signature();
 	many_authors_one_batch();
