@@ -1054,15 +1054,6 @@ static size_t idset_unique(struct idset *s)
 	return k;
 }
 
-static int settled_pos_get(struct veld_replica *r, int64_t *pos)
-{
-	uint64_t v;
-	int rc = veld_store_meta_get_u64(r->store, VELD_META_SETTLED_POS, &v);
-
-	*pos = rc == 1 ? (int64_t)v : -1;
-	return rc < 0 ? rc : 0;
-}
-
 int veld_replica_settle_deferred(struct veld_replica *r, size_t max)
 {
 	size_t n, k;
@@ -1118,6 +1109,16 @@ size_t veld_replica_unsettled(const struct veld_replica *r)
 	return r->unsettled_committed;
 }
 
+int veld_replica_view_behind(struct veld_store *s, uint64_t *settled)
+{
+	int64_t last = veld_store_ops_last(s);
+	int rc = veld_store_meta_get_u64(s, VELD_META_SETTLED_POS, settled);
+
+	if (rc < 0 || last < 0)
+		return rc < 0 ? rc : (int)last;
+	return rc == 1 && (uint64_t)last > *settled;
+}
+
 /* Records of the ops after the settled position (recover_unsettled). */
 struct after_ctx {
 	struct veld_replica *r;
@@ -1144,13 +1145,12 @@ static int note_unsettled(void *ctx, const struct veld_stored_op *op)
 static int recover_unsettled(struct veld_replica *r)
 {
 	struct after_ctx a = {r, 0, 0};
-	int64_t last = veld_store_ops_last(r->store);
-	int rc = settled_pos_get(r, &a.pos);
+	uint64_t settled;
+	int rc = veld_replica_view_behind(r->store, &settled);
 
-	if (rc < 0 || last < 0)
-		return rc < 0 ? rc : (int)last;
-	if (a.pos < 0 || a.pos >= last)
-		return 0;
+	if (rc <= 0)
+		return rc;
+	a.pos = (int64_t)settled;
 	do {
 		a.n = 0;
 		rc = veld_store_ops_since(r->store, a.pos, 1024, note_unsettled,
@@ -1164,7 +1164,8 @@ static int recover_unsettled(struct veld_replica *r)
 
 int veld_replica_set_defer_records(struct veld_replica *r, int on)
 {
-	int64_t pos, last;
+	uint64_t pos;
+	int64_t last;
 	int rc;
 
 	if (!on) {
@@ -1174,9 +1175,10 @@ int veld_replica_set_defer_records(struct veld_replica *r, int on)
 		return 0;
 	}
 	/* From here on the file says up to where its view is settled. */
-	if ((rc = settled_pos_get(r, &pos)) < 0)
+	rc = veld_store_meta_get_u64(r->store, VELD_META_SETTLED_POS, &pos);
+	if (rc < 0)
 		return rc;
-	if (pos < 0) {
+	if (rc == 0) {
 		if ((last = veld_store_ops_last(r->store)) < 0)
 			return (int)last;
 		rc = veld_store_meta_set_u64(r->store, VELD_META_SETTLED_POS,

@@ -193,6 +193,12 @@ int veld_replica_settle_deferred(struct veld_replica *r, size_t max)
 	__attribute__((warn_unused_result));
 size_t veld_replica_unsettled(const struct veld_replica *r);
 
+/* 1 if the records view of store s (opened read-only, too) has not yet
+ * been settled for the ops after log position *settled, 0 if it is
+ * settled up to the log's end, or VELD_ESTORE. */
+int veld_replica_view_behind(struct veld_store *s, uint64_t *settled)
+	__attribute__((warn_unused_result));
+
 /* --- local writes: each makes one op, signs it and applies it --- */
 
 /*

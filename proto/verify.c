@@ -845,7 +845,6 @@ int veld_verify_store(struct veld_store *s, const uint8_t root[VELD_PK_LEN],
 	struct veld_key scratch;
 	uint8_t zero_seed[VELD_SEED_LEN] = {0};
 	uint64_t settled;
-	int64_t last;
 	int rc, in_read = 0;
 
 	memset(rep, 0, sizeof(*rep));
@@ -913,13 +912,9 @@ int veld_verify_store(struct veld_store *s, const uint8_t root[VELD_PK_LEN],
 
 	/* A view veldd has yet to settle differs from the re-fold by
 	 * design (replica.h, deferred records): not compared. */
-	last = veld_store_ops_last(s);
-	rc = veld_store_meta_get_u64(s, VELD_META_SETTLED_POS, &settled);
-	if (rc < 0 || last < 0) {
-		rc = rc < 0 ? rc : (int)last;
+	if ((rc = veld_replica_view_behind(s, &settled)) < 0)
 		goto out;
-	}
-	if (rc == 1 && (uint64_t)last > settled) {
+	if (rc == 1) {
 		rep->state_unsettled = 1;
 		rep->state_settled_pos = settled;
 		rc = v.rc;

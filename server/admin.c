@@ -406,6 +406,21 @@ static int admin_open_ro(struct admin *a)
 	return 0;
 }
 
+/* The records view read-only: say so if veldd has yet to settle the
+ * last pushes into it (replica.h, deferred records). */
+static void warn_unsettled(struct admin *a)
+{
+	uint64_t settled;
+
+	if (veld_replica_view_behind(a->ro, &settled) == 1)
+		fprintf(stderr,
+			"veldd: note: the records of the ops pushed after "
+			"log position %" PRIu64 " are not in this yet: veldd "
+			"settles them within a second of their push, or when "
+			"it next starts\n",
+			settled);
+}
+
 static void admin_close(struct admin *a)
 {
 	veld_replica_close(a->r);
@@ -1684,6 +1699,7 @@ static int cmd_export(struct admin *a)
 				   how);
 	if ((rc = admin_open_ro(a)) != 0)
 		return rc;
+	warn_unsettled(a);
 	veld_buf_init(&out, EXPORT_MAX);
 	rc = veld_store_dash_export(a->ro, a->o.form, format, a->o.personal,
 				    &out);

@@ -190,7 +190,8 @@ int veld_metrics_render(const struct veld_server *srv, struct veld_buf *out)
 	if (rc == 0)
 		rc = single(out, "veld_records_unsettled", "gauge",
 			    "Records whose pushes were receipted and that wait "
-			    "to be settled into the dashboard's view.",
+			    "to be settled into the dashboard's view (once "
+			    "per op that touched them: an upper bound).",
 			    srv->replica ? veld_replica_unsettled(srv->replica)
 					 : 0);
 	if (rc == 0)
