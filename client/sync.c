@@ -60,6 +60,7 @@ struct sync {
 	struct veld_buf rx, tx;
 	int tx_ready;
 	unsigned char *wbuf;
+	uint64_t pull_ops; /* applied since the pull's last commit */
 };
 
 int veld_meta_get_u64(struct veld_replica *r, const char *key, uint64_t *v)
@@ -103,6 +104,9 @@ static void progress(struct sync *s, const char *fmt, const char *a, uint64_t x,
 /* Stop with an error; retry only for transient ones. */
 static void fail(struct sync *s, int err, const char *text, int transient)
 {
+	/* What a pull applied so far stays, with its cursor (replica.h). */
+	if (s->dev_open && veld_replica_pull_commit(s->dev.replica) < 0)
+		err = err ? err : VELD_ESTORE;
 	s->rep->err = err;
 	snprintf(s->rep->text, sizeof(s->rep->text), "%s", text);
 	s->retry = transient;
@@ -338,18 +342,27 @@ static void on_ops(struct sync *s, struct veld_msg *m)
 		return;
 	}
 	/*
-	 * Pulled ops can be fetched again from the server: a batch with more
-	 * to come is committed without waiting for the disk, and the batch
-	 * that ends the pull waits once, for all of them (one WAL file,
-	 * synced as a whole).  A power loss can only take a suffix of the
-	 * WAL (its frames are checksummed in a chain), so the cursor,
-	 * committed after its ops, never gets ahead of them.  The device's
-	 * own entries never take this path: they are durable where written.
+	 * Pulled ops can be fetched again from the server: while more is to
+	 * come, they go into the pull's open transaction (replica.h), which
+	 * commits without waiting for the disk, at the latest every
+	 * VELD_PULL_COMMIT_MS (another process's local write waits at most
+	 * that long) or VELD_PULL_COMMIT_OPS.  The batch that ends the pull
+	 * commits what is open, then waits once, for all of them (one WAL
+	 * file, synced as a whole).  A power loss can only take a suffix of
+	 * the WAL (its frames are checksummed in a chain), and the cursor is
+	 * in the transaction of its ops, so it never gets ahead of them.  The
+	 * device's own entries never take this path: they are durable where
+	 * written.
 	 */
-	rc = veld_store_set_durable(veld_replica_store(r), !m->more);
-	if (rc == 0)
-		rc = veld_replica_apply_decoded(r, m->ops, m->rs.dec, m->nops,
-						0, res);
+	if (m->more) {
+		rc = veld_replica_pull_apply(r, m->ops, m->rs.dec, m->nops,
+					     res);
+	} else {
+		rc = veld_replica_pull_commit(r);
+		if (rc == 0)
+			rc = veld_replica_apply_decoded(r, m->ops, m->rs.dec,
+							m->nops, 0, res);
+	}
 	/*
 	 * An op from further ahead than the drift bound is refused for now,
 	 * not for ever: this device's clock may be behind.  Keep the cursor
@@ -372,8 +385,13 @@ static void on_ops(struct sync *s, struct veld_msg *m)
 	if (rc == 0 && !m->more)
 		rc = veld_meta_set_u64(r, VELD_META_LAST_SYNC,
 				       veld_hlc_wall_ms());
-	if (veld_store_set_durable(veld_replica_store(r), 1) < 0 && rc == 0)
-		rc = VELD_ESTORE;
+	s->pull_ops += m->nops;
+	if (rc == 0 && m->more &&
+	    (veld_replica_pull_open(r) >= VELD_PULL_COMMIT_MS ||
+	     s->pull_ops >= VELD_PULL_COMMIT_OPS)) {
+		rc = veld_replica_pull_commit(r);
+		s->pull_ops = 0;
+	}
 	if (rc < 0) {
 		fail(s, rc, "cannot store what the server sent", 0);
 		return;
@@ -439,7 +457,13 @@ static void handle(struct sync *s, const uint8_t *raw, size_t len)
 		return;
 	}
 	rc = veld_msg_decode(raw, len, m);
-	if (rc < 0)
+	/* Only OPS add to an open pull transaction; the rest write alone. */
+	if (rc == 0 && m->type != VELD_MSG_OPS && s->dev_open &&
+	    veld_replica_pull_commit(s->dev.replica) < 0)
+		rc = VELD_ESTORE;
+	if (rc == VELD_ESTORE)
+		fail(s, rc, "cannot store what the server sent", 0);
+	else if (rc < 0)
 		fail(s, rc, "the server sent a malformed message", 0);
 	else if (m->type == VELD_MSG_ERROR)
 		on_error(s, m);
@@ -720,6 +744,9 @@ int veld_sync_run(const struct veld_home *home,
 			break;
 	lws_context_destroy(s->ctx);
 	rc = rep->err;
+	/* A pull cut short keeps what it applied, with its cursor. */
+	if (s->dev_open && veld_replica_pull_commit(s->dev.replica) < 0 && !rc)
+		rc = VELD_ESTORE;
 out:
 	if (rc && !rep->err)
 		rep->err = rc;

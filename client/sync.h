@@ -75,6 +75,12 @@ int veld_sync_run(const struct veld_home *home,
 	__attribute__((warn_unused_result));
 
 /* Meta keys the driver keeps in the replica. */
+/* A pull commits what it applied at least this often (client/sync.c,
+ * on_ops): another process's local write waits at most about this long
+ * for the store. */
+#define VELD_PULL_COMMIT_MS 250
+#define VELD_PULL_COMMIT_OPS 16384
+
 #define VELD_META_URL "server_url"
 #define VELD_META_CA "ca_file" /* wss: the CA file given at enrolment */
 #define VELD_META_NAME "name"

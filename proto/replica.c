@@ -18,6 +18,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -77,6 +78,9 @@ struct veld_replica {
 	 * committed, the rest belong to the open transaction, and
 	 * [unsettled_batch, n) to the batch being applied. */
 	int defer, in_group;
+	/* An open pull transaction (veld_replica_pull_apply): since when,
+	 * on CLOCK_MONOTONIC in ms, or 0. */
+	uint64_t pull_since;
 	struct idset unsettled;
 	size_t unsettled_committed, unsettled_batch;
 	/* Attribution written into local ops ("by"), or "" for none. */
@@ -969,6 +973,67 @@ int veld_replica_apply_decoded(struct veld_replica *r,
 			       int verified, struct veld_apply_result *res)
 {
 	return apply_batch(r, ops, dec, n, verified, res, NULL);
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int veld_replica_pull_apply(struct veld_replica *r,
+			    const struct veld_bytes *ops,
+			    const struct veld_op *dec, size_t n,
+			    struct veld_apply_result *res)
+{
+	int rc = 0;
+
+	if (!r->pull_since) {
+		/* SQLite takes the level only outside a transaction. */
+		if ((rc = veld_store_set_durable(r->store, 0)) < 0)
+			return rc;
+		if ((rc = group_begin(r)) < 0) {
+			if (veld_store_set_durable(r->store, 1) < 0)
+				rc = VELD_ESTORE;
+			return rc;
+		}
+		r->pull_since = mono_ms() | 1;
+	}
+	rc = batch_run(r, ops, dec, n, 0, res, NULL);
+	if (rc < 0) {
+		rc = veld_store_refine(r->store, rc);
+		veld_store_rollback(r->store);
+		batch_undone(r);
+		r->pull_since = 0;
+		if (veld_store_set_durable(r->store, 1) < 0)
+			rc = VELD_ESTORE;
+	}
+	return rc;
+}
+
+int veld_replica_pull_commit(struct veld_replica *r)
+{
+	int rc;
+
+	if (!r->pull_since)
+		return 0;
+	r->pull_since = 0;
+	rc = veld_store_commit(r->store);
+	if (rc < 0) {
+		rc = veld_store_refine(r->store, rc);
+		veld_store_rollback(r->store);
+		batch_undone(r);
+	}
+	if (veld_store_set_durable(r->store, 1) < 0 && rc == 0)
+		rc = VELD_ESTORE;
+	return rc;
+}
+
+int64_t veld_replica_pull_open(const struct veld_replica *r)
+{
+	return r->pull_since ? (int64_t)(mono_ms() - r->pull_since) : -1;
 }
 
 int veld_replica_apply_all(struct veld_replica *r, const struct veld_bytes *ops,

@@ -115,6 +115,32 @@ int veld_replica_apply_decoded(struct veld_replica *r,
 	__attribute__((warn_unused_result));
 
 /*
+ * Pulls.  Pulled ops can be fetched again from the server, so a pull need
+ * not commit, nor wait for the disk, after every message: fewer commits
+ * also rewrite fewer pages of the random-key indexes into the WAL.
+ *
+ * veld_replica_pull_apply applies a batch as veld_replica_apply_decoded
+ * does, but inside a pull transaction that it opens if none is open (not
+ * waiting for the disk when it commits) and leaves open for the next
+ * batch; what the caller writes to the store before the next commit (its
+ * pull cursor) is in the same transaction, so the cursor never gets ahead
+ * of the ops.  On failure everything since the transaction began is
+ * rolled back, and it is closed.
+ * veld_replica_pull_commit commits it (0 if none is open); on failure it
+ * rolls back.  The store waits for the disk again afterwards.
+ * veld_replica_pull_open: the transaction's age in ms, or -1 if none is open.
+ * Between pull_apply and pull_commit nothing else may begin a transaction.
+ */
+int veld_replica_pull_apply(struct veld_replica *r,
+			    const struct veld_bytes *ops,
+			    const struct veld_op *dec, size_t n,
+			    struct veld_apply_result *res)
+	__attribute__((warn_unused_result));
+int veld_replica_pull_commit(struct veld_replica *r)
+	__attribute__((warn_unused_result));
+int64_t veld_replica_pull_open(const struct veld_replica *r);
+
+/*
  * veld_replica_apply_all - apply a batch that must be taken whole, such as
  * a device pushing its own chain: if any op would be refused, held or void,
  * nothing of the batch is kept.  Returns 0 once committed (duplicates are

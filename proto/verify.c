@@ -910,6 +910,9 @@ int veld_verify_store(struct veld_store *s, const uint8_t root[VELD_PK_LEN],
 	if ((rc = veld_store_orphan_bodies(s, orphan_body, &v)) < 0)
 		goto out;
 
+	/* The view as stored: a backup compares it with the live store's. */
+	if ((rc = veld_replica_state_hash_store(s, rep->state_store)) < 0)
+		goto out;
 	/* A view veldd has yet to settle differs from the re-fold by
 	 * design (replica.h, deferred records): not compared. */
 	if ((rc = veld_replica_view_behind(s, &settled)) < 0)
@@ -921,9 +924,7 @@ int veld_verify_store(struct veld_store *s, const uint8_t root[VELD_PK_LEN],
 		goto out;
 	}
 	rep->checked[VELD_VC_STATE]++;
-	rc = veld_replica_state_hash_store(s, rep->state_store);
-	if (rc == 0)
-		rc = veld_replica_state_hash(v.fold, rep->state_refold);
+	rc = veld_replica_state_hash(v.fold, rep->state_refold);
 	if (rc < 0)
 		goto out;
 	rep->state_done = 1;

@@ -105,7 +105,9 @@ struct veld_verify_report {
 	uint64_t root_ops;		 /* ops signed by the root key */
 	struct veld_verify_frozen *frozen;
 	size_t nfrozen;
-	int state_done; /* both hashes below were computed */
+	/* state_store is always computed (the view as stored); state_done
+	 * says the re-fold's was too, and compared. */
+	int state_done;
 	/* 1 if veldd had not yet settled the records view of the ops after
 	 * log position state_settled_pos (replica.h, deferred records): the
 	 * view is then not compared with the re-fold (state_done stays 0). */

@@ -19,9 +19,10 @@
 #    before the records were settled it says so, state_unsettled_after,
 #    instead of comparing the view with the re-fold) and `veldd export`
 #    (read-only) notes exactly then that the last pushes are not in it
-#    yet.  After veldd started again, without any further sync, the export
-#    holds all 2,500 records, its live ones those the devices list, and
-#    verify compares the view with the re-fold: the same.
+#    yet, and `veldd backup` copies and checks it all the same.  After
+#    veldd started again, without any further sync, the export holds all
+#    2,500 records, its live ones those the devices list, and verify
+#    compares the view with the re-fold: the same.
 #
 # Up to 4 attempts, until both the reader and a kill have come while
 # records waited at least once (the settle starts 10 ms after the last
@@ -120,6 +121,9 @@ PY
 		hit=$((hit + 1))
 		check "attempt $attempt: unsettled view, export notes it" \
 			grep -q "not in this yet" "$tmp/export$attempt.err"
+		# A backup of it: the copy's view is the store's, unsettled.
+		check "attempt $attempt: unsettled view, veldd backup copies and checks it" \
+			"$veldd" backup --data "$srv_data" "$tmp/backup$attempt.db"
 	fi
 
 	start_server
