@@ -105,8 +105,8 @@ struct veld_verify_report {
 	uint64_t root_ops;		 /* ops signed by the root key */
 	struct veld_verify_frozen *frozen;
 	size_t nfrozen;
-	/* state_store is always computed (the view as stored); state_done
-	 * says the re-fold's was too, and compared. */
+	/* state_store: the view as stored, computed when state_done or
+	 * state_unsettled; state_done: the re-fold's too, and compared. */
 	int state_done;
 	/* 1 if veldd had not yet settled the records view of the ops after
 	 * log position state_settled_pos (replica.h, deferred records): the

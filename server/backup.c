@@ -221,14 +221,15 @@ static void report_text(const char *path, const uint8_t root[VELD_PK_LEN],
 		printf("  %-9s %9" PRIu64 " %9" PRIu64 "  %s\n",
 		       veld_verify_check_name(i), rep->checked[i],
 		       rep->failed[i], veld_verify_check_what(i));
+	if (rep->state_done || rep->state_unsettled)
+		printf("\n  state hash  %s\n",
+		       hex(h, rep->state_store, VELD_HASH_LEN));
 	if (rep->state_unsettled)
-		printf("\n  state       not compared: the records of the ops "
+		printf("  re-folded   not compared: the records of the ops "
 		       "after position %" PRIu64 " were not yet settled (veldd "
 		       "settles them within a second, or at its next start)\n",
 		       rep->state_settled_pos);
 	if (rep->state_done) {
-		printf("\n  state hash  %s\n",
-		       hex(h, rep->state_store, VELD_HASH_LEN));
 		if (memcmp(rep->state_store, rep->state_refold, VELD_HASH_LEN))
 			printf("  re-folded   %s (differs)\n",
 			       hex(h, rep->state_refold, VELD_HASH_LEN));
@@ -332,7 +333,7 @@ static int report_json(struct veld_store *s, const char *path,
 		j_raw(&j, "}");
 	}
 	j_raw(&j, "], \"state_hash\": ");
-	if (rep->state_done)
+	if (rep->state_done || rep->state_unsettled)
 		j_hex(&j, rep->state_store, VELD_HASH_LEN);
 	else
 		j_raw(&j, "null");
@@ -814,7 +815,7 @@ int veld_backup_restore(const char *data_dir, const struct veld_key *key,
 
 	printf("restored %s from %s\n", db, file);
 	print_snapshot(&rep.counts);
-	if (rep.state_done)
+	if (rep.state_done || rep.state_unsettled)
 		printf("  state hash  %s\n",
 		       hex(h, rep.state_store, VELD_HASH_LEN));
 	printf("  verified    %s\n",
