@@ -177,6 +177,99 @@ static int header_from_obj(const msgpack_object *o, struct veld_op_header *h)
 	return check_fields(h);
 }
 
+/*
+ * The fast path of veld_op_header_decode: every header veldwerk writes has
+ * one shape, a fixarray of 9 whose uints are in msgpack-c's shortest form
+ * and whose bins are bin 8.  Read that shape straight from the bytes, with
+ * no msgpack zone and no tree: 1 and *h filled if buf is exactly that and
+ * its fields pass check_fields(), else 0 and the full decoder decides (and
+ * says what is wrong).  What it accepts is thus what the full decoder
+ * accepts, with the same fields: the canonical encoding of a valid header
+ * (test_op checks that encoding *h again gives buf).
+ */
+struct hdr_reader {
+	const uint8_t *p, *end;
+};
+
+/* A uint in its shortest form: below 0x80 a fixint, else the narrowest
+ * of uint 8, 16, 32, 64 that holds it. */
+static int read_uint(struct hdr_reader *r, uint64_t *v)
+{
+	uint64_t min;
+	size_t n;
+
+	if (r->p >= r->end)
+		return 0;
+	if (*r->p < 0x80) {
+		*v = *r->p++;
+		return 1;
+	}
+	switch (*r->p) {
+	case 0xcc:
+		n = 1;
+		min = 0x80;
+		break;
+	case 0xcd:
+		n = 2;
+		min = 0x100;
+		break;
+	case 0xce:
+		n = 4;
+		min = 0x10000;
+		break;
+	case 0xcf:
+		n = 8;
+		min = 0x100000000;
+		break;
+	default:
+		return 0;
+	}
+	if ((size_t)(r->end - r->p) < 1 + n)
+		return 0;
+	*v = 0;
+	for (size_t i = 1; i <= n; i++)
+		*v = (*v << 8) | r->p[i];
+	if (*v < min)
+		return 0;
+	r->p += 1 + n;
+	return 1;
+}
+
+/* bin 8 of exactly n bytes (n < 256) into out */
+static int read_bin(struct hdr_reader *r, uint8_t *out, size_t n)
+{
+	if ((size_t)(r->end - r->p) < 2 + n || r->p[0] != 0xc4 || r->p[1] != n)
+		return 0;
+	memcpy(out, r->p + 2, n);
+	r->p += 2 + n;
+	return 1;
+}
+
+static int header_fast(const uint8_t *buf, size_t len, struct veld_op_header *h)
+{
+	struct hdr_reader r = {buf, buf + len};
+
+	if (len < 1 || *r.p++ != 0x90 + VELD_H_COUNT)
+		return 0;
+	if (!read_uint(&r, &h->version) ||
+	    !read_bin(&r, h->author, VELD_PK_LEN) || !read_uint(&r, &h->seq))
+		return 0;
+	if (r.p < r.end && *r.p == 0xc0) {
+		r.p++;
+		h->has_prev = 0;
+		memset(h->prev, 0, VELD_HASH_LEN);
+	} else if (read_bin(&r, h->prev, VELD_HASH_LEN)) {
+		h->has_prev = 1;
+	} else {
+		return 0;
+	}
+	return read_uint(&r, &h->hlc) &&
+	       read_bin(&r, h->record, VELD_RECORD_LEN) &&
+	       read_uint(&r, &h->kind) && read_uint(&r, &h->body_len) &&
+	       read_bin(&r, h->body_hash, VELD_HASH_LEN) && r.p == r.end &&
+	       check_fields(h) == 0;
+}
+
 int veld_op_header_decode(const uint8_t *buf, size_t len,
 			  struct veld_op_header *h)
 {
@@ -185,6 +278,8 @@ int veld_op_header_decode(const uint8_t *buf, size_t len,
 
 	if (len > VELD_HEADER_MAX)
 		return VELD_EHDRSIZE;
+	if (buf && header_fast(buf, len, h))
+		return 0;
 	msgpack_unpacked_init(&u);
 	rc = veld_canon_decode(buf, len, &u);
 	if (rc == 0)

@@ -2,9 +2,10 @@
  * store.c - the replica's SQLite store; see store.h.
  *
  * This is the only file in veldwerk that contains SQL.  Statements are
- * listed once, in the table `sql` below, prepared at open and reset after
- * each use.  Every function maps SQLite errors to VELD_ESTORE at its edge;
- * the message stays available through veld_store_errmsg().
+ * listed once, in the table `sql` below, prepared on first use (stmt()),
+ * kept until close and reset after each use.  Every function maps SQLite
+ * errors to VELD_ESTORE at its edge, a statement that cannot be prepared
+ * too; the message stays available through veld_store_errmsg().
  *
  * hlc values are stored as SQLite's signed 64-bit INTEGER.  The replica
  * refuses clocks more than the drift bound ahead of now, so stored values
@@ -408,10 +409,27 @@ static const char *const sql[S_COUNT] = {
 
 struct veld_store {
 	sqlite3 *db;
-	sqlite3_stmt *st[S_COUNT];
+	sqlite3_stmt *st[S_COUNT]; /* NULL until first used: stmt() */
 	int in_tx;
 	struct veld_buf vals; /* a record's field_vals, packed (reused) */
 };
+
+/*
+ * The statement `which` of the table, prepared on its first use and kept
+ * until veld_store_close().  Lazily: preparing all of them at open cost a
+ * device more than its whole log read for a push, which uses a handful.
+ * NULL if it cannot be prepared (a table missing from a damaged store, no
+ * memory): the caller fails with VELD_ESTORE, and veld_store_errmsg() says
+ * why; the next call tries again.
+ */
+static sqlite3_stmt *stmt(struct veld_store *s, enum stmt which)
+{
+	if (!s->st[which] &&
+	    sqlite3_prepare_v3(s->db, sql[which], -1, SQLITE_PREPARE_PERSISTENT,
+			       &s->st[which], NULL) != SQLITE_OK)
+		s->st[which] = NULL;
+	return s->st[which];
+}
 
 int veld_store_cache_set(struct veld_store *s, int kib)
 {
@@ -443,10 +461,15 @@ int veld_store_refine(const struct veld_store *s, int rc)
 	return rc;
 }
 
-/* Run and reset a statement that returns no rows. */
+/* Run and reset a statement that returns no rows; NULL (stmt() could not
+ * prepare it) is VELD_ESTORE. */
 static int exec_stmt(sqlite3_stmt *st)
 {
-	int rc = sqlite3_step(st);
+	int rc;
+
+	if (!st)
+		return VELD_ESTORE;
+	rc = sqlite3_step(st);
 
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
@@ -588,17 +611,11 @@ int veld_store_open(const char *path, struct veld_store **out)
 		rc = VELD_ESTORE;
 		goto fail;
 	}
+	/* The schema version is the check at open; the statements are
+	 * prepared on first use (stmt()). */
 	rc = migrate(s);
 	if (rc < 0)
 		goto fail;
-	for (int i = 0; i < S_COUNT; i++) {
-		if (sqlite3_prepare_v3(s->db, sql[i], -1,
-				       SQLITE_PREPARE_PERSISTENT, &s->st[i],
-				       NULL) != SQLITE_OK) {
-			rc = VELD_ESTORE;
-			goto fail;
-		}
-	}
 	*out = s;
 	return 0;
 fail:
@@ -640,17 +657,22 @@ int veld_store_integrity(struct veld_store *s, char *msg, size_t msg_len)
 
 int veld_store_data_version(struct veld_store *s, int64_t *v)
 {
-	sqlite3_stmt *st = s->st[S_DATA_VERSION];
-	int rc = sqlite3_step(st);
+	sqlite3_stmt *st = stmt(s, S_DATA_VERSION);
+	int rc;
 
-	*v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	*v = 0;
+	if (!st)
+		return VELD_ESTORE;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*v = sqlite3_column_int64(st, 0);
 	done(st);
 	return rc == SQLITE_ROW ? 0 : VELD_ESTORE;
 }
 
 int veld_store_begin(struct veld_store *s)
 {
-	int rc = exec_stmt(s->st[S_BEGIN]);
+	int rc = exec_stmt(stmt(s, S_BEGIN));
 
 	if (rc == 0)
 		s->in_tx = 1;
@@ -659,7 +681,7 @@ int veld_store_begin(struct veld_store *s)
 
 int veld_store_commit(struct veld_store *s)
 {
-	int rc = exec_stmt(s->st[S_COMMIT]);
+	int rc = exec_stmt(stmt(s, S_COMMIT));
 
 	if (rc == 0)
 		s->in_tx = 0;
@@ -668,8 +690,10 @@ int veld_store_commit(struct veld_store *s)
 
 void veld_store_rollback(struct veld_store *s)
 {
-	if (exec_stmt(s->st[S_ROLLBACK]) < 0) {
-		/* ROLLBACK fails only when there is no transaction left. */
+	if (exec_stmt(stmt(s, S_ROLLBACK)) < 0) {
+		/* ROLLBACK fails only when there is no transaction left (or
+		 * it cannot be prepared: then closing the connection rolls
+		 * back). */
 	}
 	s->in_tx = 0;
 }
@@ -688,7 +712,7 @@ int veld_store_part_begin(struct veld_store *s)
 {
 	if (!s->in_tx || sqlite3_get_autocommit(s->db))
 		return VELD_ESTORE;
-	return exec_stmt(s->st[S_SAVEPOINT]);
+	return exec_stmt(stmt(s, S_SAVEPOINT));
 }
 
 int veld_store_part_end(struct veld_store *s, int keep)
@@ -699,17 +723,19 @@ int veld_store_part_end(struct veld_store *s, int keep)
 		s->in_tx = 0;
 		return VELD_ESTORE;
 	}
-	if (!keep && exec_stmt(s->st[S_ROLLBACK_TO]) < 0)
+	if (!keep && exec_stmt(stmt(s, S_ROLLBACK_TO)) < 0)
 		return VELD_ESTORE;
-	return exec_stmt(s->st[S_RELEASE]);
+	return exec_stmt(stmt(s, S_RELEASE));
 }
 
 int veld_store_op_status(struct veld_store *s, const uint8_t id[VELD_HASH_LEN],
 			 int *status)
 {
-	sqlite3_stmt *st = s->st[S_OP_STATUS];
+	sqlite3_stmt *st = stmt(s, S_OP_STATUS);
 	int rc;
 
+	if (!st)
+		return VELD_ESTORE;
 	bind_blob(st, 1, id, VELD_HASH_LEN);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
@@ -721,9 +747,11 @@ int veld_store_op_status(struct veld_store *s, const uint8_t id[VELD_HASH_LEN],
 int veld_store_op_at(struct veld_store *s, const uint8_t author[VELD_PK_LEN],
 		     uint64_t seq, uint8_t id[VELD_HASH_LEN])
 {
-	sqlite3_stmt *st = s->st[S_OP_AT];
+	sqlite3_stmt *st = stmt(s, S_OP_AT);
 	int rc;
 
+	if (!st)
+		return VELD_ESTORE;
 	bind_blob(st, 1, author, VELD_PK_LEN);
 	bind_u64(st, 2, seq);
 	rc = sqlite3_step(st);
@@ -736,8 +764,10 @@ int veld_store_op_at(struct veld_store *s, const uint8_t author[VELD_PK_LEN],
 int veld_store_op_insert(struct veld_store *s, const struct veld_op *op,
 			 int with_body, int status)
 {
-	sqlite3_stmt *st = s->st[S_OP_INSERT];
+	sqlite3_stmt *st = stmt(s, S_OP_INSERT);
 
+	if (!st)
+		return VELD_ESTORE;
 	bind_blob(st, 1, op->id, VELD_HASH_LEN);
 	bind_blob(st, 2, op->h.author, VELD_PK_LEN);
 	bind_u64(st, 3, op->h.seq);
@@ -804,18 +834,24 @@ int veld_store_record_ops(struct veld_store *s,
 			  const uint8_t record[VELD_RECORD_LEN],
 			  veld_store_op_fn fn, void *ctx)
 {
-	bind_blob(s->st[S_RECORD_OPS], 1, record, VELD_RECORD_LEN);
-	return each_op(s->st[S_RECORD_OPS], fn, ctx);
+	sqlite3_stmt *st = stmt(s, S_RECORD_OPS);
+
+	if (!st)
+		return VELD_ESTORE;
+	bind_blob(st, 1, record, VELD_RECORD_LEN);
+	return each_op(st, fn, ctx);
 }
 
 int veld_store_record_fold_ops(struct veld_store *s,
 			       const uint8_t record[VELD_RECORD_LEN],
 			       veld_store_op_fn fn, void *ctx)
 {
-	sqlite3_stmt *st = s->st[S_RECORD_FOLD_OPS];
+	sqlite3_stmt *st = stmt(s, S_RECORD_FOLD_OPS);
 	struct veld_stored_op op;
 	int rc;
 
+	if (!st)
+		return VELD_ESTORE;
 	bind_blob(st, 1, record, VELD_RECORD_LEN);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		int r = 0;
@@ -846,23 +882,33 @@ int veld_store_record_fold_ops(struct veld_store *s,
 
 int veld_store_device_ops(struct veld_store *s, veld_store_op_fn fn, void *ctx)
 {
-	return each_op(s->st[S_DEVICE_OPS], fn, ctx);
+	sqlite3_stmt *st = stmt(s, S_DEVICE_OPS);
+
+	return st ? each_op(st, fn, ctx) : VELD_ESTORE;
 }
 
 int veld_store_ops_since(struct veld_store *s, int64_t after, int limit,
 			 veld_store_op_fn fn, void *ctx)
 {
-	sqlite3_bind_int64(s->st[S_OPS_SINCE], 1, after);
-	sqlite3_bind_int(s->st[S_OPS_SINCE], 2, limit);
-	return each_op(s->st[S_OPS_SINCE], fn, ctx);
+	sqlite3_stmt *st = stmt(s, S_OPS_SINCE);
+
+	if (!st)
+		return VELD_ESTORE;
+	sqlite3_bind_int64(st, 1, after);
+	sqlite3_bind_int(st, 2, limit);
+	return each_op(st, fn, ctx);
 }
 
 int veld_store_author_ops(struct veld_store *s,
 			  const uint8_t author[VELD_PK_LEN],
 			  veld_store_op_fn fn, void *ctx)
 {
-	bind_blob(s->st[S_AUTHOR_OPS], 1, author, VELD_PK_LEN);
-	return each_op(s->st[S_AUTHOR_OPS], fn, ctx);
+	sqlite3_stmt *st = stmt(s, S_AUTHOR_OPS);
+
+	if (!st)
+		return VELD_ESTORE;
+	bind_blob(st, 1, author, VELD_PK_LEN);
+	return each_op(st, fn, ctx);
 }
 
 int veld_store_author_ops_after(struct veld_store *s,
@@ -870,8 +916,10 @@ int veld_store_author_ops_after(struct veld_store *s,
 				uint64_t after, int limit, veld_store_op_fn fn,
 				void *ctx)
 {
-	sqlite3_stmt *st = s->st[S_AUTHOR_OPS_AFTER];
+	sqlite3_stmt *st = stmt(s, S_AUTHOR_OPS_AFTER);
 
+	if (!st)
+		return VELD_ESTORE;
 	bind_blob(st, 1, author, VELD_PK_LEN);
 	bind_u64(st, 2, after);
 	sqlite3_bind_int(st, 3, limit);
@@ -881,8 +929,10 @@ int veld_store_author_ops_after(struct veld_store *s,
 int veld_store_op_set_status(struct veld_store *s,
 			     const uint8_t id[VELD_HASH_LEN], int status)
 {
-	sqlite3_stmt *st = s->st[S_OP_SET_STATUS];
+	sqlite3_stmt *st = stmt(s, S_OP_SET_STATUS);
 
+	if (!st)
+		return VELD_ESTORE;
 	bind_blob(st, 1, id, VELD_HASH_LEN);
 	sqlite3_bind_int(st, 2, status);
 	return exec_stmt(st);
@@ -898,11 +948,13 @@ int veld_store_drop_bodies(struct veld_store *s,
 			   const uint8_t record[VELD_RECORD_LEN],
 			   uint64_t keep_kind)
 {
-	sqlite3_stmt *st = s->st[S_DROP_BODIES];
+	sqlite3_stmt *st = stmt(s, S_DROP_BODIES);
 	struct op_key *dropped = NULL;
 	size_t n = 0, cap = 0;
 	int rc;
 
+	if (!st)
+		return VELD_ESTORE;
 	bind_blob(st, 1, record, VELD_RECORD_LEN);
 	bind_u64(st, 2, keep_kind);
 	/* The ops whose bodies went: their salts go too (salts.h). */
@@ -952,10 +1004,12 @@ int veld_store_salt_nodes(struct veld_store *s,
 			  const uint8_t author[VELD_PK_LEN], uint64_t lo,
 			  uint64_t hi, struct veld_salt_set *out)
 {
-	sqlite3_stmt *st = s->st[S_SALT_NODES];
+	sqlite3_stmt *st = stmt(s, S_SALT_NODES);
 	struct veld_salt_node n;
 	int rc;
 
+	if (!st)
+		return VELD_ESTORE;
 	bind_blob(st, 1, author, VELD_PK_LEN);
 	bind_u64(st, 2, lo);
 	bind_u64(st, 3, hi);
@@ -981,9 +1035,11 @@ int veld_store_salt_source(void *store, const uint8_t author[VELD_PK_LEN],
 static int salt_at(struct veld_store *s, const uint8_t author[VELD_PK_LEN],
 		   uint64_t seq, struct veld_salt_node *n)
 {
-	sqlite3_stmt *st = s->st[S_SALT_AT];
+	sqlite3_stmt *st = stmt(s, S_SALT_AT);
 	int rc, found = 0;
 
+	if (!st)
+		return VELD_ESTORE;
 	bind_blob(st, 1, author, VELD_PK_LEN);
 	bind_u64(st, 2, seq);
 	rc = sqlite3_step(st);
@@ -996,8 +1052,10 @@ static int salt_at(struct veld_store *s, const uint8_t author[VELD_PK_LEN],
 static int salt_put(struct veld_store *s, const uint8_t author[VELD_PK_LEN],
 		    const struct veld_salt_node *n)
 {
-	sqlite3_stmt *st = s->st[S_SALT_PUT];
+	sqlite3_stmt *st = stmt(s, S_SALT_PUT);
 
+	if (!st)
+		return VELD_ESTORE;
 	bind_blob(st, 1, author, VELD_PK_LEN);
 	bind_u64(st, 2, n->lo);
 	sqlite3_bind_int(st, 3, n->depth);
@@ -1008,8 +1066,10 @@ static int salt_put(struct veld_store *s, const uint8_t author[VELD_PK_LEN],
 static int salt_del(struct veld_store *s, enum stmt which,
 		    const uint8_t author[VELD_PK_LEN], uint64_t lo, uint64_t hi)
 {
-	sqlite3_stmt *st = s->st[which];
+	sqlite3_stmt *st = stmt(s, which);
 
+	if (!st)
+		return VELD_ESTORE;
 	bind_blob(st, 1, author, VELD_PK_LEN);
 	bind_u64(st, 2, lo);
 	if (which == S_SALT_DEL_IN)
@@ -1042,11 +1102,13 @@ int veld_store_salt_puncture(struct veld_store *s,
 static int salt_prune(struct veld_store *s, const uint8_t author[VELD_PK_LEN],
 		      uint64_t lo, uint64_t hi)
 {
-	sqlite3_stmt *st = s->st[S_SALT_BODIES];
+	sqlite3_stmt *st = stmt(s, S_SALT_BODIES);
 	uint64_t *missing = NULL, next = lo;
 	size_t n = 0;
 	int rc;
 
+	if (!st)
+		return VELD_ESTORE;
 	missing = malloc((size_t)(hi - lo + 1) * sizeof(*missing));
 	if (!missing)
 		return VELD_ENOMEM;
@@ -1122,9 +1184,12 @@ int veld_store_salt_keep_own(struct veld_store *s,
 
 int veld_store_op_count(struct veld_store *s, int64_t *count, uint64_t *max_hlc)
 {
-	sqlite3_stmt *st = s->st[S_OP_COUNT];
-	int rc = sqlite3_step(st);
+	sqlite3_stmt *st = stmt(s, S_OP_COUNT);
+	int rc;
 
+	if (!st)
+		return VELD_ESTORE;
+	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		*count = sqlite3_column_int64(st, 0);
 		*max_hlc = col_u64(st, 1);
@@ -1145,10 +1210,12 @@ static void row_head(sqlite3_stmt *st, int first, struct veld_head *h)
 int veld_store_head(struct veld_store *s, const uint8_t author[VELD_PK_LEN],
 		    struct veld_head *head)
 {
-	sqlite3_stmt *st = s->st[S_HEAD];
+	sqlite3_stmt *st = stmt(s, S_HEAD);
 	int rc;
 
 	memset(head, 0, sizeof(*head));
+	if (!st)
+		return VELD_ESTORE;
 	bind_blob(st, 1, author, VELD_PK_LEN);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
@@ -1160,8 +1227,10 @@ int veld_store_head(struct veld_store *s, const uint8_t author[VELD_PK_LEN],
 int veld_store_head_set(struct veld_store *s, const uint8_t author[VELD_PK_LEN],
 			const struct veld_head *head)
 {
-	sqlite3_stmt *st = s->st[S_HEAD_SET];
+	sqlite3_stmt *st = stmt(s, S_HEAD_SET);
 
+	if (!st)
+		return VELD_ESTORE;
 	bind_blob(st, 1, author, VELD_PK_LEN);
 	bind_u64(st, 2, head->seq);
 	bind_blob(st, 3, head->id, VELD_HASH_LEN);
@@ -1172,11 +1241,13 @@ int veld_store_head_set(struct veld_store *s, const uint8_t author[VELD_PK_LEN],
 
 int veld_store_heads(struct veld_store *s, veld_store_head_fn fn, void *ctx)
 {
-	sqlite3_stmt *st = s->st[S_HEADS];
+	sqlite3_stmt *st = stmt(s, S_HEADS);
 	struct veld_head h;
 	uint8_t author[VELD_PK_LEN];
 	int rc;
 
+	if (!st)
+		return VELD_ESTORE;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		int r;
 		if (!col_fixed(st, 0, author, VELD_PK_LEN)) {
@@ -1197,8 +1268,10 @@ int veld_store_heads(struct veld_store *s, veld_store_head_fn fn, void *ctx)
 int veld_store_pending_add(struct veld_store *s, const struct veld_op *op,
 			   const uint8_t *raw, size_t raw_len, int reason)
 {
-	sqlite3_stmt *st = s->st[S_PENDING_ADD];
+	sqlite3_stmt *st = stmt(s, S_PENDING_ADD);
 
+	if (!st)
+		return VELD_ESTORE;
 	bind_blob(st, 1, op->h.author, VELD_PK_LEN);
 	bind_u64(st, 2, op->h.seq);
 	bind_blob(st, 3, op->id, VELD_HASH_LEN);
@@ -1211,9 +1284,11 @@ int veld_store_pending_take(struct veld_store *s,
 			    const uint8_t author[VELD_PK_LEN], uint64_t seq,
 			    struct veld_buf *out)
 {
-	sqlite3_stmt *st = s->st[S_PENDING_GET];
+	sqlite3_stmt *st = stmt(s, S_PENDING_GET);
 	int rc, found = 0;
 
+	if (!st)
+		return VELD_ESTORE;
 	bind_blob(st, 1, author, VELD_PK_LEN);
 	bind_u64(st, 2, seq);
 	rc = sqlite3_step(st);
@@ -1228,7 +1303,9 @@ int veld_store_pending_take(struct veld_store *s,
 	done(st);
 	if (rc < 0 || !found)
 		return rc;
-	st = s->st[S_PENDING_DEL];
+	st = stmt(s, S_PENDING_DEL);
+	if (!st)
+		return VELD_ESTORE;
 	bind_blob(st, 1, author, VELD_PK_LEN);
 	bind_u64(st, 2, seq);
 	rc = exec_stmt(st);
@@ -1238,10 +1315,12 @@ int veld_store_pending_take(struct veld_store *s,
 int veld_store_pending_authors(struct veld_store *s, int reason,
 			       veld_store_key_fn fn, void *ctx)
 {
-	sqlite3_stmt *st = s->st[S_PENDING_AUTHORS];
+	sqlite3_stmt *st = stmt(s, S_PENDING_AUTHORS);
 	uint8_t key[VELD_PK_LEN];
 	int rc;
 
+	if (!st)
+		return VELD_ESTORE;
 	/* Collect first: fn may modify the pending table. */
 	struct veld_buf keys;
 	veld_buf_init(&keys, (size_t)1 << 30);
@@ -1268,9 +1347,12 @@ int veld_store_pending_authors(struct veld_store *s, int reason,
 int veld_store_pending_min_seq(struct veld_store *s,
 			       const uint8_t author[VELD_PK_LEN], uint64_t *seq)
 {
-	sqlite3_stmt *st = s->st[S_PENDING_MIN];
+	sqlite3_stmt *st = stmt(s, S_PENDING_MIN);
 	int rc;
 
+	*seq = 0;
+	if (!st)
+		return VELD_ESTORE;
 	bind_blob(st, 1, author, VELD_PK_LEN);
 	rc = sqlite3_step(st);
 	*seq = rc == SQLITE_ROW ? col_u64(st, 0) : 0;
@@ -1280,10 +1362,15 @@ int veld_store_pending_min_seq(struct veld_store *s,
 
 int veld_store_pending_count(struct veld_store *s, int64_t *count)
 {
-	sqlite3_stmt *st = s->st[S_PENDING_COUNT];
-	int rc = sqlite3_step(st);
+	sqlite3_stmt *st = stmt(s, S_PENDING_COUNT);
+	int rc;
 
-	*count = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	*count = 0;
+	if (!st)
+		return VELD_ESTORE;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*count = sqlite3_column_int64(st, 0);
 	done(st);
 	return rc == SQLITE_ROW ? 0 : VELD_ESTORE;
 }
@@ -1291,9 +1378,11 @@ int veld_store_pending_count(struct veld_store *s, int64_t *count)
 int veld_store_erased(struct veld_store *s,
 		      const uint8_t record[VELD_RECORD_LEN])
 {
-	sqlite3_stmt *st = s->st[S_ERASED];
+	sqlite3_stmt *st = stmt(s, S_ERASED);
 	int rc;
 
+	if (!st)
+		return VELD_ESTORE;
 	bind_blob(st, 1, record, VELD_RECORD_LEN);
 	rc = sqlite3_step(st);
 	done(st);
@@ -1302,9 +1391,12 @@ int veld_store_erased(struct veld_store *s,
 
 int veld_store_erased_any(struct veld_store *s)
 {
-	sqlite3_stmt *st = s->st[S_ERASED_ANY];
-	int rc = sqlite3_step(st);
+	sqlite3_stmt *st = stmt(s, S_ERASED_ANY);
+	int rc;
 
+	if (!st)
+		return VELD_ESTORE;
+	rc = sqlite3_step(st);
 	done(st);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : VELD_ESTORE;
 }
@@ -1312,15 +1404,23 @@ int veld_store_erased_any(struct veld_store *s)
 int veld_store_erase_mark(struct veld_store *s,
 			  const uint8_t record[VELD_RECORD_LEN])
 {
-	bind_blob(s->st[S_ERASE_MARK], 1, record, VELD_RECORD_LEN);
-	return exec_stmt(s->st[S_ERASE_MARK]);
+	sqlite3_stmt *st = stmt(s, S_ERASE_MARK);
+
+	if (!st)
+		return VELD_ESTORE;
+	bind_blob(st, 1, record, VELD_RECORD_LEN);
+	return exec_stmt(st);
 }
 
 static int delete_for(struct veld_store *s, enum stmt which,
 		      const uint8_t id[VELD_RECORD_LEN])
 {
-	bind_blob(s->st[which], 1, id, VELD_RECORD_LEN);
-	return exec_stmt(s->st[which]);
+	sqlite3_stmt *st = stmt(s, which);
+
+	if (!st)
+		return VELD_ESTORE;
+	bind_blob(st, 1, id, VELD_RECORD_LEN);
+	return exec_stmt(st);
 }
 
 /* The log positions of a record's stored notes that the refold no longer
@@ -1354,9 +1454,11 @@ static int notes_stale(struct veld_store *s, int64_t rid,
 		       const struct veld_note_row *notes, size_t nnotes,
 		       struct stale_list *l)
 {
-	sqlite3_stmt *st = s->st[S_NOTE_KEYS];
+	sqlite3_stmt *st = stmt(s, S_NOTE_KEYS);
 	int rc;
 
+	if (!st)
+		return VELD_ESTORE;
 	sqlite3_bind_int64(st, 1, rid);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t pos = sqlite3_column_int64(st, 0);
@@ -1379,9 +1481,11 @@ static int notes_stale(struct veld_store *s, int64_t rid,
 /* The record's local number: 1 and *rid set, 0 if it has no row. */
 static int record_rid(struct veld_store *s, const uint8_t *id, int64_t *rid)
 {
-	sqlite3_stmt *st = s->st[S_REC_RID];
+	sqlite3_stmt *st = stmt(s, S_REC_RID);
 	int rc;
 
+	if (!st)
+		return VELD_ESTORE;
 	bind_blob(st, 1, id, VELD_RECORD_LEN);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
@@ -1409,9 +1513,11 @@ static void bind_record(sqlite3_stmt *st, const struct veld_record_row *rec)
 static int notes_insert(struct veld_store *s, int64_t rid,
 			const struct veld_note_row *notes, size_t nnotes)
 {
-	sqlite3_stmt *st = s->st[S_NOTE_INSERT];
+	sqlite3_stmt *st = stmt(s, S_NOTE_INSERT);
 	int rc = 0;
 
+	if (!st)
+		return VELD_ESTORE;
 	for (size_t i = 0; i < nnotes && rc == 0; i++) {
 		sqlite3_bind_int64(st, 1, rid);
 		sqlite3_bind_int64(st, 2, notes[i].pos);
@@ -1435,10 +1541,12 @@ int veld_store_record_replace(struct veld_store *s,
 			      size_t nnotes)
 {
 	struct stale_list ns = {0};
-	sqlite3_stmt *st = s->st[S_REC_NEW];
+	sqlite3_stmt *st = stmt(s, S_REC_NEW);
 	int64_t rid = 0;
 	int rc;
 
+	if (!st)
+		return VELD_ESTORE;
 	/* The values go into the records row, packed once for either
 	 * statement (recvals.h). */
 	if ((rc = veld_recvals_pack(values, nvalues, &s->vals)) < 0)
@@ -1457,8 +1565,8 @@ int veld_store_record_replace(struct veld_store *s,
 		return VELD_ESTORE; /* neither new nor stored */
 	if ((rc = notes_stale(s, rid, notes, nnotes, &ns)) < 0)
 		goto out;
-	rc = 0;
-	st = s->st[S_NOTE_DEL_ONE];
+	st = stmt(s, S_NOTE_DEL_ONE);
+	rc = st ? 0 : VELD_ESTORE;
 	for (size_t i = 0; i < ns.n && rc == 0; i++) {
 		sqlite3_bind_int64(st, 1, rid);
 		sqlite3_bind_int64(st, 2, ns.pos[i]);
@@ -1467,7 +1575,11 @@ int veld_store_record_replace(struct veld_store *s,
 	if (rc < 0)
 		goto out;
 
-	st = s->st[S_REC_INSERT];
+	st = stmt(s, S_REC_INSERT);
+	if (!st) {
+		rc = VELD_ESTORE;
+		goto out;
+	}
 	bind_record(st, rec);
 	if (s->vals.len)
 		bind_blob(st, 12, s->vals.data, s->vals.len);
@@ -1499,8 +1611,8 @@ int veld_store_form_delete(struct veld_store *s,
 int veld_store_devices_replace(struct veld_store *s,
 			       const struct veld_device_row *rows, size_t n)
 {
-	sqlite3_stmt *st = s->st[S_DEV_INSERT];
-	int rc = exec_stmt(s->st[S_DEV_DEL]);
+	sqlite3_stmt *st = stmt(s, S_DEV_INSERT);
+	int rc = st ? exec_stmt(stmt(s, S_DEV_DEL)) : VELD_ESTORE;
 
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		bind_blob(st, 1, rows[i].key, VELD_PK_LEN);
@@ -1518,8 +1630,10 @@ int veld_store_devices_replace(struct veld_store *s,
 int veld_store_form_replace(struct veld_store *s,
 			    const struct veld_form_row *form)
 {
-	sqlite3_stmt *st = s->st[S_FORM_REPLACE];
+	sqlite3_stmt *st = stmt(s, S_FORM_REPLACE);
 
+	if (!st)
+		return VELD_ESTORE;
 	bind_blob(st, 1, form->id, VELD_RECORD_LEN);
 	bind_text(st, 2, form->name);
 	bind_blob(st, 3, form->def, form->def_len);
@@ -1530,10 +1644,12 @@ int veld_store_form_replace(struct veld_store *s,
 
 int veld_store_devices(struct veld_store *s, veld_store_device_fn fn, void *ctx)
 {
-	sqlite3_stmt *st = s->st[S_DEVICES];
+	sqlite3_stmt *st = stmt(s, S_DEVICES);
 	struct veld_device_row d;
 	int rc;
 
+	if (!st)
+		return VELD_ESTORE;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		int r;
 		memset(&d, 0, sizeof(d));
@@ -1558,10 +1674,12 @@ int veld_store_devices(struct veld_store *s, veld_store_device_fn fn, void *ctx)
 
 int veld_store_forms(struct veld_store *s, veld_store_form_fn fn, void *ctx)
 {
-	sqlite3_stmt *st = s->st[S_FORMS];
+	sqlite3_stmt *st = stmt(s, S_FORMS);
 	struct veld_form_row f;
 	int rc;
 
+	if (!st)
+		return VELD_ESTORE;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		int r;
 		memset(&f, 0, sizeof(f));
@@ -1619,9 +1737,11 @@ static int each_record(sqlite3_stmt *st, veld_store_record_fn fn, void *ctx,
 int veld_store_records(struct veld_store *s, const struct veld_record_filter *f,
 		       veld_store_record_fn fn, void *ctx)
 {
-	sqlite3_stmt *st = s->st[S_RECORDS];
+	sqlite3_stmt *st = stmt(s, S_RECORDS);
 	int count = 0;
 
+	if (!st)
+		return VELD_ESTORE;
 	bind_text(st, 1, f ? f->form : NULL);
 	bind_text(st, 2, f ? f->area : NULL);
 	bind_text(st, 3, f ? f->street : NULL);
@@ -1635,9 +1755,11 @@ int veld_store_records(struct veld_store *s, const struct veld_record_filter *f,
 int veld_store_record(struct veld_store *s, const uint8_t id[VELD_RECORD_LEN],
 		      veld_store_record_fn fn, void *ctx)
 {
-	sqlite3_stmt *st = s->st[S_RECORD];
+	sqlite3_stmt *st = stmt(s, S_RECORD);
 	int count = 0, rc;
 
+	if (!st)
+		return VELD_ESTORE;
 	bind_blob(st, 1, id, VELD_RECORD_LEN);
 	rc = each_record(st, fn, ctx, &count);
 	return rc < 0 ? rc : rc > 0 ? rc : count;
@@ -1646,10 +1768,12 @@ int veld_store_record(struct veld_store *s, const uint8_t id[VELD_RECORD_LEN],
 int veld_store_values(struct veld_store *s, const uint8_t id[VELD_RECORD_LEN],
 		      veld_store_value_fn fn, void *ctx)
 {
-	sqlite3_stmt *st = s->st[S_VALUES];
+	sqlite3_stmt *st = stmt(s, S_VALUES);
 	struct veld_value_row v;
 	int rc;
 
+	if (!st)
+		return VELD_ESTORE;
 	bind_blob(st, 1, id, VELD_RECORD_LEN);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		int x;
@@ -1678,10 +1802,12 @@ int veld_store_values(struct veld_store *s, const uint8_t id[VELD_RECORD_LEN],
 int veld_store_notes(struct veld_store *s, const uint8_t id[VELD_RECORD_LEN],
 		     veld_store_note_fn fn, void *ctx)
 {
-	sqlite3_stmt *st = s->st[S_NOTES];
+	sqlite3_stmt *st = stmt(s, S_NOTES);
 	struct veld_note_row n;
 	int rc;
 
+	if (!st)
+		return VELD_ESTORE;
 	bind_blob(st, 1, id, VELD_RECORD_LEN);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		int x;
@@ -1704,10 +1830,12 @@ int veld_store_notes(struct veld_store *s, const uint8_t id[VELD_RECORD_LEN],
 
 int veld_store_record_ids(struct veld_store *s, veld_store_key_fn fn, void *ctx)
 {
-	sqlite3_stmt *st = s->st[S_RECORD_IDS];
+	sqlite3_stmt *st = stmt(s, S_RECORD_IDS);
 	uint8_t id[VELD_RECORD_LEN];
 	int rc;
 
+	if (!st)
+		return VELD_ESTORE;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		int x;
 		if (!col_fixed(st, 0, id, VELD_RECORD_LEN)) {
@@ -1726,9 +1854,11 @@ int veld_store_record_ids(struct veld_store *s, veld_store_key_fn fn, void *ctx)
 int veld_store_meta_get(struct veld_store *s, const char *key,
 			struct veld_buf *out)
 {
-	sqlite3_stmt *st = s->st[S_META_GET];
+	sqlite3_stmt *st = stmt(s, S_META_GET);
 	int rc;
 
+	if (!st)
+		return VELD_ESTORE;
 	bind_text(st, 1, key);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
@@ -1745,8 +1875,10 @@ int veld_store_meta_get(struct veld_store *s, const char *key,
 int veld_store_meta_set(struct veld_store *s, const char *key,
 			const void *value, size_t len)
 {
-	sqlite3_stmt *st = s->st[S_META_SET];
+	sqlite3_stmt *st = stmt(s, S_META_SET);
 
+	if (!st)
+		return VELD_ESTORE;
 	bind_text(st, 1, key);
 	/* A zero-length blob must still be a blob, not NULL. */
 	sqlite3_bind_blob(st, 2, len ? value : "", (int)len, SQLITE_STATIC);
@@ -1756,10 +1888,12 @@ int veld_store_meta_set(struct veld_store *s, const char *key,
 int veld_store_meta_get_u64(struct veld_store *s, const char *key, uint64_t *v)
 {
 	uint8_t be[8];
-	sqlite3_stmt *st = s->st[S_META_GET];
+	sqlite3_stmt *st = stmt(s, S_META_GET);
 	int rc, found = 0;
 
 	*v = 0;
+	if (!st)
+		return VELD_ESTORE;
 	bind_text(st, 1, key);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 8) {
@@ -1784,8 +1918,10 @@ int veld_store_meta_set_u64(struct veld_store *s, const char *key, uint64_t v)
 int veld_store_code_add(struct veld_store *s, const uint8_t hash[32],
 			const struct veld_code_row *c)
 {
-	sqlite3_stmt *st = s->st[S_CODE_ADD];
+	sqlite3_stmt *st = stmt(s, S_CODE_ADD);
 
+	if (!st)
+		return VELD_ESTORE;
 	bind_blob(st, 1, hash, 32);
 	bind_text(st, 2, c->role);
 	bind_text(st, 3, c->name);
@@ -1797,12 +1933,16 @@ int veld_store_code_add(struct veld_store *s, const uint8_t hash[32],
 int veld_store_codes_prune(struct veld_store *s, uint64_t now_ms,
 			   uint64_t retention_ms)
 {
+	sqlite3_stmt *st;
 	int rc;
 
 	if (retention_ms >= now_ms)
 		return 0;
-	bind_u64(s->st[S_CODE_PRUNE], 1, now_ms - retention_ms);
-	rc = exec_stmt(s->st[S_CODE_PRUNE]);
+	st = stmt(s, S_CODE_PRUNE);
+	if (!st)
+		return VELD_ESTORE;
+	bind_u64(st, 1, now_ms - retention_ms);
+	rc = exec_stmt(st);
 	return rc < 0 ? rc : sqlite3_changes(s->db);
 }
 
@@ -1810,10 +1950,12 @@ int veld_store_code_take(struct veld_store *s, const uint8_t hash[32],
 			 uint64_t now_ms, struct veld_code_row *c,
 			 char *strings, size_t strings_len)
 {
-	sqlite3_stmt *st = s->st[S_CODE_GET];
+	sqlite3_stmt *st = stmt(s, S_CODE_GET);
 	int rc, used;
 	size_t off = 0;
 
+	if (!st)
+		return VELD_ESTORE;
 	bind_blob(st, 1, hash, 32);
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
@@ -1845,7 +1987,9 @@ int veld_store_code_take(struct veld_store *s, const uint8_t hash[32],
 		return VELD_ECODEUSED;
 	if (now_ms >= c->expires)
 		return VELD_ECODEEXPIRED;
-	st = s->st[S_CODE_USE];
+	st = stmt(s, S_CODE_USE);
+	if (!st)
+		return VELD_ESTORE;
 	bind_blob(st, 1, hash, 32);
 	rc = exec_stmt(st);
 	if (rc == 0 && sqlite3_changes(s->db) != 1)
@@ -3025,9 +3169,9 @@ int veld_store_count_created(struct veld_store *s,
 /* --- backup and verify ---
  *
  * Read-only access for veldd backup and veldd verify (see store.h).  These
- * run once per command, so their statements are prepared per call, except
- * the table above, which a read-only store prepares too (SQLite prepares a
- * write on a read-only connection; only running it fails).
+ * run once per command, so their statements are prepared per call; the
+ * table above is prepared on first use as in a writable store (SQLite
+ * prepares a write on a read-only connection; only running it fails).
  */
 
 int veld_store_open_readonly(const char *path, struct veld_store **out)
@@ -3064,11 +3208,6 @@ int veld_store_open_readonly(const char *path, struct veld_store **out)
 		rc = VELD_ESCHEMA;
 		goto fail;
 	}
-	for (int i = 0; i < S_COUNT; i++)
-		if (sqlite3_prepare_v3(s->db, sql[i], -1,
-				       SQLITE_PREPARE_PERSISTENT, &s->st[i],
-				       NULL) != SQLITE_OK)
-			goto fail;
 	*out = s;
 	return 0;
 fail:

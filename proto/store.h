@@ -29,7 +29,12 @@
  * versions live in PRAGMA user_version and are migrated forward on open.
  *
  * The merge rules never see SQL; they see the structs below.  Every
- * statement is prepared once at open and reused.  Errors: VELD_ESTORE
+ * statement is prepared on its first use, kept by the store (finalized by
+ * veld_store_close) and reused: opening a store prepares none, so a device
+ * that only pushes pays for the few it runs.  A statement that cannot be
+ * prepared fails the call that needs it, with VELD_ESTORE like any other
+ * SQLite error (its message, e.g. "no such table: pending", through
+ * veld_store_errmsg()); a later call tries again.  Errors: VELD_ESTORE
  * (SQLite failed; veld_store_errmsg() tells why), VELD_ESCHEMA (the file
  * is from a newer veldwerk), VELD_ENOMEM.
  */
@@ -142,6 +147,13 @@ struct veld_form_row {
  * veld_store_open - open (creating if needed) the store at path; ":memory:"
  * for a throwaway one.  Migrates the schema forward.  *out is set on
  * success only; release with veld_store_close().
+ *
+ * What open checks: that the file is an SQLite database it can put in WAL
+ * mode (VELD_ESTORE if not) and its schema version (PRAGMA user_version:
+ * older is migrated, newer is VELD_ESCHEMA).  It does not prepare the
+ * statements, so it no longer notices a store damaged beyond that (a
+ * table dropped by hand): the first call that needs what is missing
+ * fails with VELD_ESTORE instead.
  */
 int veld_store_open(const char *path, struct veld_store **out)
 	__attribute__((warn_unused_result));
@@ -766,8 +778,10 @@ int veld_store_count_created(struct veld_store *s,
  * file must carry this veldwerk's schema version: an older one would need a
  * migration, which is a write, and a newer one is not understood (both
  * VELD_ESCHEMA).  VELD_ESTORE if it cannot be opened (missing, not a
- * database).  Like any reader of a WAL file, SQLite creates its -shm and
- * -wal files beside it if they are missing.  Close with veld_store_close().
+ * database).  As with veld_store_open, the schema version is the check:
+ * statements are prepared on first use.  Like any reader of a WAL file,
+ * SQLite creates its -shm and -wal files beside it if they are missing.
+ * Close with veld_store_close().
  */
 int veld_store_open_readonly(const char *path, struct veld_store **out)
 	__attribute__((warn_unused_result));

@@ -492,6 +492,102 @@ static void header_encode_checks_fields(void)
 	veld_buf_release(&body);
 }
 
+/* Decode n bytes of p from a buffer of exactly n bytes (ASan sees any
+ * read past them); 0 and *h, or the error. */
+static int decode_exact(const uint8_t *p, size_t n, struct veld_op_header *h)
+{
+	uint8_t *q = malloc(n ? n : 1);
+	int rc;
+
+	CHECK(q != NULL);
+	if (n)
+		memcpy(q, p, n);
+	rc = veld_op_header_decode(q, n, h);
+	free(q);
+	return rc;
+}
+
+/* 1 if decoding p gives a header that encodes back to exactly p. */
+static int encodes_back(const uint8_t *p, size_t n,
+			const struct veld_op_header *h)
+{
+	struct veld_buf b;
+	int same;
+
+	veld_buf_init(&b, VELD_HEADER_MAX);
+	same = veld_op_header_encode(h, &b) == 0 && b.len == n &&
+	       memcmp(b.data, p, n) == 0;
+	veld_buf_release(&b);
+	return same;
+}
+
+/*
+ * Headers with their numbers at every uint width decode to their fields;
+ * and whatever the decoder accepts, of any one-byte change, cut or
+ * extension of such a header, is exactly the canonical encoding of the
+ * header it returns: the fast path (op.c, header_fast) takes nothing the
+ * full decoder would refuse or read otherwise.
+ */
+static void header_decode_is_exact(void)
+{
+	static const uint64_t nums[] = {1,
+					0x7f,
+					0x80,
+					0xff,
+					0x100,
+					0xffff,
+					0x10000,
+					UINT64_C(0xffffffff),
+					UINT64_C(0x100000000),
+					UINT64_C(1795000000000) << 16};
+	static const uint8_t subst[] = {0x00, 0x01, 0x7f, 0x80, 0x99, 0x98,
+					0x9a, 0xc0, 0xc4, 0xc5, 0xcc, 0xcd,
+					0xce, 0xcf, 0xd0, 0xff};
+	struct veld_op_header h, d;
+	struct veld_buf a;
+	uint8_t m[VELD_HEADER_MAX + 1];
+	int accepted = 0, refused = 0;
+
+	veld_buf_init(&a, VELD_HEADER_MAX);
+	for (size_t w = 0; w < sizeof(nums) / sizeof(nums[0]); w++) {
+		base_header(&h, nums[w] <= VELD_SEQ_MAX ? nums[w] : 2);
+		h.version = VELD_OP_VERSION;
+		h.hlc = nums[w];
+		h.body_len = nums[w] <= VELD_BODY_MAX ? nums[w] : 7;
+		h.kind = 1 + w % VELD_KIND_MAX;
+		veld_buf_reset(&a);
+		CHECK_ERR(veld_op_header_encode(&h, &a), 0);
+		CHECK_ERR(decode_exact(a.data, a.len, &d), 0);
+		CHECK_U64(d.seq, h.seq);
+		CHECK_U64(d.hlc, h.hlc);
+		CHECK_U64(d.body_len, h.body_len);
+		CHECK_U64(d.kind, h.kind);
+		CHECK_EQ(d.has_prev, h.has_prev);
+		CHECK(encodes_back(a.data, a.len, &d));
+
+		for (size_t i = 0; i < a.len; i++) {
+			for (size_t k = 0; k <= sizeof(subst); k++) {
+				memcpy(m, a.data, a.len);
+				m[i] = k < sizeof(subst) ? subst[k]
+							 : (uint8_t)(m[i] ^ 1);
+				if (decode_exact(m, a.len, &d) == 0) {
+					CHECK(encodes_back(m, a.len, &d));
+					accepted++;
+				} else {
+					refused++;
+				}
+			}
+			CHECK(decode_exact(a.data, i, &d) < 0);
+		}
+		memcpy(m, a.data, a.len);
+		m[a.len] = 0x00;
+		CHECK(decode_exact(m, a.len + 1, &d) < 0);
+	}
+	CHECK(accepted > 0);
+	CHECK(refused > 0);
+	veld_buf_release(&a);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -505,6 +601,7 @@ int main(void)
 	signature_rejections();
 	envelope_and_body_rejections();
 	header_encode_checks_fields();
+	header_decode_is_exact();
 	veld_key_release(&key);
 	veld_key_release(&other);
 	return test_summary("test_op");

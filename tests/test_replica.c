@@ -722,6 +722,88 @@ static void migrate_from_v2(void)
 	rmdir(dir);
 }
 
+/* Count the authors veld_store_pending_authors hands over. */
+static int count_keys(void *ctx, const uint8_t *key)
+{
+	(void)key;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+/* Open checks the schema version; statements are prepared on first use.
+ * A store with a table missing opens, and each call that needs the table
+ * fails with VELD_ESTORE and SQLite's reason, again on the next try, while
+ * the rest of the store works; a newer schema is still refused at open. */
+static void damaged_store_fails_at_use(void)
+{
+	char dir[] = "/tmp/veld-test-XXXXXX", path[64], p2[80];
+	struct veld_store *s;
+	struct veld_buf v;
+	uint64_t seq = 7;
+	int64_t n = -1;
+	int keys = 0;
+	sqlite3 *db;
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/d.db", dir);
+	CHECK_ERR(veld_store_open(path, &s), 0);
+	CHECK_ERR(veld_store_meta_set(s, "k", "v", 1), 0);
+	CHECK_ERR(veld_store_pending_count(s, &n), 0);
+	CHECK_EQ(n, 0);
+	veld_store_close(s);
+
+	CHECK_EQ(sqlite3_open(path, &db), SQLITE_OK);
+	CHECK_EQ(sqlite3_exec(db, "DROP TABLE pending", NULL, NULL, NULL),
+		 SQLITE_OK);
+	sqlite3_close(db);
+
+	veld_buf_init(&v, 64);
+	CHECK_ERR(veld_store_open(path, &s), 0);
+	for (int i = 0; i < 2; i++) {
+		CHECK_ERR(veld_store_pending_count(s, &n), VELD_ESTORE);
+		CHECK_EQ(n, 0);
+		CHECK(strstr(veld_store_errmsg(s), "no such table") != NULL);
+	}
+	CHECK_ERR(veld_store_pending_min_seq(s, kA.pk, &seq), VELD_ESTORE);
+	CHECK_U64(seq, 0);
+	CHECK_ERR(veld_store_pending_take(s, kA.pk, 1, &v), VELD_ESTORE);
+	CHECK_ERR(veld_store_pending_authors(s, VELD_PENDING_GAP, count_keys,
+					     &keys),
+		  VELD_ESTORE);
+	CHECK_EQ(keys, 0);
+	/* the rest of the store, inside a transaction too */
+	CHECK_ERR(veld_store_begin(s), 0);
+	CHECK_ERR(veld_store_pending_count(s, &n), VELD_ESTORE);
+	CHECK_ERR(veld_store_meta_set(s, "k2", "w", 1), 0);
+	CHECK_ERR(veld_store_commit(s), 0);
+	CHECK_EQ(veld_store_meta_get(s, "k", &v), 1);
+	CHECK_MEM(v.data, "v", 1);
+	CHECK_EQ(veld_store_meta_get(s, "k2", &v), 1);
+	veld_store_close(s);
+
+	/* read-only: the same */
+	CHECK_ERR(veld_store_open_readonly(path, &s), 0);
+	CHECK_ERR(veld_store_pending_count(s, &n), VELD_ESTORE);
+	CHECK_EQ(veld_store_meta_get(s, "k", &v), 1);
+	veld_store_close(s);
+
+	/* a newer schema: refused at open, writable or not */
+	CHECK_EQ(sqlite3_open(path, &db), SQLITE_OK);
+	CHECK_EQ(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL),
+		 SQLITE_OK);
+	sqlite3_close(db);
+	CHECK_ERR(veld_store_open(path, &s), VELD_ESCHEMA);
+	CHECK_ERR(veld_store_open_readonly(path, &s), VELD_ESCHEMA);
+
+	veld_buf_release(&v);
+	unlink(path);
+	snprintf(p2, sizeof(p2), "%s-wal", path);
+	unlink(p2);
+	snprintf(p2, sizeof(p2), "%s-shm", path);
+	unlink(p2);
+	rmdir(dir);
+}
+
 /* A pushed batch is taken whole or not at all. */
 static void apply_all_or_nothing(void)
 {
@@ -1585,6 +1667,7 @@ int main(void)
 	revocation();
 	persistence();
 	migrate_from_v2();
+	damaged_store_fails_at_use();
 	reads_and_filters();
 	apply_all_or_nothing();
 	group_of_pushes();
