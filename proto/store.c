@@ -655,9 +655,10 @@ int veld_store_integrity(struct veld_store *s, char *msg, size_t msg_len)
 	return ok ? 0 : VELD_ESTORE;
 }
 
-int veld_store_data_version(struct veld_store *s, int64_t *v)
+/* The one integer statement `which` gives: 0 and *v, or VELD_ESTORE. */
+static int query_int64(struct veld_store *s, enum stmt which, int64_t *v)
 {
-	sqlite3_stmt *st = stmt(s, S_DATA_VERSION);
+	sqlite3_stmt *st = stmt(s, which);
 	int rc;
 
 	*v = 0;
@@ -668,6 +669,11 @@ int veld_store_data_version(struct veld_store *s, int64_t *v)
 		*v = sqlite3_column_int64(st, 0);
 	done(st);
 	return rc == SQLITE_ROW ? 0 : VELD_ESTORE;
+}
+
+int veld_store_data_version(struct veld_store *s, int64_t *v)
+{
+	return query_int64(s, S_DATA_VERSION, v);
 }
 
 int veld_store_begin(struct veld_store *s)
@@ -1362,17 +1368,7 @@ int veld_store_pending_min_seq(struct veld_store *s,
 
 int veld_store_pending_count(struct veld_store *s, int64_t *count)
 {
-	sqlite3_stmt *st = stmt(s, S_PENDING_COUNT);
-	int rc;
-
-	*count = 0;
-	if (!st)
-		return VELD_ESTORE;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*count = sqlite3_column_int64(st, 0);
-	done(st);
-	return rc == SQLITE_ROW ? 0 : VELD_ESTORE;
+	return query_int64(s, S_PENDING_COUNT, count);
 }
 
 int veld_store_erased(struct veld_store *s,

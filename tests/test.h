@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "err.h"
 
@@ -87,6 +88,18 @@ static inline int test_summary(const char *name)
 }
 
 /* Deterministic pseudo-random numbers for property tests (splitmix64). */
+/* Remove an SQLite file and its -wal and -shm (if there). */
+static inline void test_remove_db(const char *path)
+{
+	char p[512];
+
+	unlink(path);
+	snprintf(p, sizeof(p), "%s-wal", path);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", path);
+	unlink(p);
+}
+
 static inline uint64_t test_rand(uint64_t *state)
 {
 	uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));

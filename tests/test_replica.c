@@ -526,6 +526,13 @@ static void revocation(void)
 	teardown();
 }
 
+/* Remove a store file made in its own directory, then the directory. */
+static void remove_store(const char *dir, const char *path)
+{
+	test_remove_db(path);
+	rmdir(dir);
+}
+
 static void persistence(void)
 {
 	char dir[] = "/tmp/veld-test-XXXXXX", path[64];
@@ -550,12 +557,7 @@ static void persistence(void)
 	/* The clock continues after the last op, also after a restart. */
 	put1(r, rec, 0, "wish", "later");
 	veld_replica_close(r);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/a.db-wal", dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/a.db-shm", dir);
-	unlink(path);
-	rmdir(dir);
+	remove_store(dir, path);
 }
 
 /* Turn a store of this version back into what schema 2 wrote: bodies in
@@ -664,7 +666,7 @@ static int count_all_bodies(void *ctx, const struct veld_stored_op *op)
  * same bodies, erased ones still gone, and it takes new ops. */
 static void migrate_from_v2(void)
 {
-	char dir[] = "/tmp/veld-test-XXXXXX", path[64], p2[80];
+	char dir[] = "/tmp/veld-test-XXXXXX", path[64];
 	uint8_t rec[16], gone[16], h1[32], h2[32];
 	struct veld_store_counts c1, c2;
 	struct veld_replica *r;
@@ -714,12 +716,7 @@ static void migrate_from_v2(void)
 	CHECK_EQ(veld_store_integrity(veld_replica_store(r), msg, sizeof(msg)),
 		 0);
 	veld_replica_close(r);
-	unlink(path);
-	snprintf(p2, sizeof(p2), "%s-wal", path);
-	unlink(p2);
-	snprintf(p2, sizeof(p2), "%s-shm", path);
-	unlink(p2);
-	rmdir(dir);
+	remove_store(dir, path);
 }
 
 /* Count the authors veld_store_pending_authors hands over. */
@@ -736,7 +733,7 @@ static int count_keys(void *ctx, const uint8_t *key)
  * the rest of the store works; a newer schema is still refused at open. */
 static void damaged_store_fails_at_use(void)
 {
-	char dir[] = "/tmp/veld-test-XXXXXX", path[64], p2[80];
+	char dir[] = "/tmp/veld-test-XXXXXX", path[64];
 	struct veld_store *s;
 	struct veld_buf v;
 	uint64_t seq = 7;
@@ -796,12 +793,7 @@ static void damaged_store_fails_at_use(void)
 	CHECK_ERR(veld_store_open_readonly(path, &s), VELD_ESCHEMA);
 
 	veld_buf_release(&v);
-	unlink(path);
-	snprintf(p2, sizeof(p2), "%s-wal", path);
-	unlink(p2);
-	snprintf(p2, sizeof(p2), "%s-shm", path);
-	unlink(p2);
-	rmdir(dir);
+	remove_store(dir, path);
 }
 
 /* A pushed batch is taken whole or not at all. */
@@ -832,16 +824,56 @@ static void apply_all_or_nothing(void)
 }
 
 /*
+ * The pushes of the group tests: A's a=1 (ba), B's b=1 and a note that is
+ * refused as content (bb), C's c=1 (bc), then A's a=2 (ba2).
+ */
+struct pushes {
+	struct veld_buf a1, b1, b2, c1, a2;
+	uint8_t ida1[32], idb1[32], idc1[32], ida2[32];
+	uint8_t ra[16], rb[16], rc[16];
+	struct veld_bytes ba[1], bb[2], bc[1], ba2[1];
+};
+
+static void pushes_make(struct pushes *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->ra[0] = 7;
+	p->rb[0] = 8;
+	p->rc[0] = 9;
+	make_op(&kA, 1, NULL, VELD_KIND_PUT, p->ra, "a", "1", 0, &p->a1);
+	op_id_of(&p->a1, p->ida1);
+	make_op(&kB, 1, NULL, VELD_KIND_PUT, p->rb, "b", "1", 0, &p->b1);
+	op_id_of(&p->b1, p->idb1);
+	make_op(&kB, 2, p->idb1, VELD_KIND_NOTE, p->rb, NULL, NULL, 0, &p->b2);
+	make_op(&kC, 1, NULL, VELD_KIND_PUT, p->rc, "c", "1", 0, &p->c1);
+	op_id_of(&p->c1, p->idc1);
+	make_op(&kA, 2, p->ida1, VELD_KIND_PUT, p->ra, "a", "2", 0, &p->a2);
+	op_id_of(&p->a2, p->ida2);
+	p->ba[0] = (struct veld_bytes){p->a1.data, p->a1.len};
+	p->bb[0] = (struct veld_bytes){p->b1.data, p->b1.len};
+	p->bb[1] = (struct veld_bytes){p->b2.data, p->b2.len};
+	p->bc[0] = (struct veld_bytes){p->c1.data, p->c1.len};
+	p->ba2[0] = (struct veld_bytes){p->a2.data, p->a2.len};
+}
+
+static void pushes_release(struct pushes *p)
+{
+	veld_buf_release(&p->a1);
+	veld_buf_release(&p->b1);
+	veld_buf_release(&p->b2);
+	veld_buf_release(&p->c1);
+	veld_buf_release(&p->a2);
+}
+
+/*
  * Group commit: three devices' pushes in one transaction.  The one with a
  * refused op is undone alone; the others are kept, exactly as if each had
  * been applied on its own; a group rolled back keeps nothing.
  */
 static void group_of_pushes(void)
 {
-	struct veld_buf a1, b1, b2, c1, a2;
-	uint8_t ida1[32], idb1[32], idc1[32], ida2[32], h1[32], h2[32];
-	uint8_t ra[16] = {7}, rb[16] = {8}, rc_[16] = {9};
-	struct veld_bytes ba[1], bb[2], bc[1], ba2[1];
+	struct pushes p;
+	uint8_t h1[32], h2[32];
 	struct veld_replica *S2;
 	size_t bad = 99;
 	int status;
@@ -849,61 +881,48 @@ static void group_of_pushes(void)
 	setup();
 	S2 = open_replica(&kS, ":memory:");
 	ship(S, S2);
-	make_op(&kA, 1, NULL, VELD_KIND_PUT, ra, "a", "1", 0, &a1);
-	op_id_of(&a1, ida1);
-	make_op(&kB, 1, NULL, VELD_KIND_PUT, rb, "b", "1", 0, &b1);
-	op_id_of(&b1, idb1);
-	make_op(&kB, 2, idb1, VELD_KIND_NOTE, rb, NULL, NULL, 0, &b2);
-	make_op(&kC, 1, NULL, VELD_KIND_PUT, rc_, "c", "1", 0, &c1);
-	op_id_of(&c1, idc1);
-	make_op(&kA, 2, ida1, VELD_KIND_PUT, ra, "a", "2", 0, &a2);
-	op_id_of(&a2, ida2);
-	ba[0] = (struct veld_bytes){a1.data, a1.len};
-	bb[0] = (struct veld_bytes){b1.data, b1.len};
-	bb[1] = (struct veld_bytes){b2.data, b2.len};
-	bc[0] = (struct veld_bytes){c1.data, c1.len};
-	ba2[0] = (struct veld_bytes){a2.data, a2.len};
+	pushes_make(&p);
 
 	CHECK_ERR(veld_replica_group_begin(S), 0);
-	CHECK_ERR(veld_replica_group_apply_all(S, ba, NULL, 1, 0, &bad), 0);
-	CHECK_ERR(veld_replica_group_apply_all(S, bb, NULL, 2, 0, &bad),
+	CHECK_ERR(veld_replica_group_apply_all(S, p.ba, NULL, 1, 0, &bad), 0);
+	CHECK_ERR(veld_replica_group_apply_all(S, p.bb, NULL, 2, 0, &bad),
 		  VELD_ECONTENT);
 	CHECK_EQ(bad, 1);
-	CHECK_ERR(veld_replica_group_apply_all(S, bc, NULL, 1, 0, &bad), 0);
+	CHECK_ERR(veld_replica_group_apply_all(S, p.bc, NULL, 1, 0, &bad), 0);
 	CHECK_ERR(veld_replica_group_commit(S), 0);
-	CHECK_EQ(veld_store_op_status(veld_replica_store(S), ida1, &status), 1);
-	CHECK_EQ(veld_store_op_status(veld_replica_store(S), idb1, &status), 0);
-	CHECK_EQ(veld_store_op_status(veld_replica_store(S), idc1, &status), 1);
-	CHECK(snapshot(S, ra).found && !snapshot(S, rb).found &&
-	      snapshot(S, rc_).found);
+	CHECK_EQ(veld_store_op_status(veld_replica_store(S), p.ida1, &status),
+		 1);
+	CHECK_EQ(veld_store_op_status(veld_replica_store(S), p.idb1, &status),
+		 0);
+	CHECK_EQ(veld_store_op_status(veld_replica_store(S), p.idc1, &status),
+		 1);
+	CHECK(snapshot(S, p.ra).found && !snapshot(S, p.rb).found &&
+	      snapshot(S, p.rc).found);
 	/* The same as each push applied on its own. */
-	CHECK_ERR(veld_replica_apply_all(S2, ba, 1, 0, &bad), 0);
-	CHECK_ERR(veld_replica_apply_all(S2, bc, 1, 0, &bad), 0);
+	CHECK_ERR(veld_replica_apply_all(S2, p.ba, 1, 0, &bad), 0);
+	CHECK_ERR(veld_replica_apply_all(S2, p.bc, 1, 0, &bad), 0);
 	state_hash(S, h1);
 	state_hash(S2, h2);
 	CHECK_MEM(h1, h2, 32);
 	/* B's chain was left as it was: its first op still fits. */
-	CHECK_ERR(veld_replica_apply_all(S, bb, 1, 0, &bad), 0);
-	CHECK(snapshot(S, rb).found);
+	CHECK_ERR(veld_replica_apply_all(S, p.bb, 1, 0, &bad), 0);
+	CHECK(snapshot(S, p.rb).found);
 
 	/* A group rolled back keeps nothing; the next one goes on. */
 	CHECK_ERR(veld_replica_group_begin(S), 0);
-	CHECK_ERR(veld_replica_group_apply_all(S, ba2, NULL, 1, 0, &bad), 0);
+	CHECK_ERR(veld_replica_group_apply_all(S, p.ba2, NULL, 1, 0, &bad), 0);
 	veld_replica_group_rollback(S);
-	CHECK_EQ(veld_store_op_status(veld_replica_store(S), ida2, &status), 0);
+	CHECK_EQ(veld_store_op_status(veld_replica_store(S), p.ida2, &status),
+		 0);
 	CHECK_ERR(veld_replica_group_begin(S), 0);
-	CHECK_ERR(veld_replica_group_apply_all(S, ba2, NULL, 1, 0, &bad), 0);
+	CHECK_ERR(veld_replica_group_apply_all(S, p.ba2, NULL, 1, 0, &bad), 0);
 	CHECK_ERR(veld_replica_group_commit(S), 0);
 	{
-		struct snap sn = snapshot(S, ra);
+		struct snap sn = snapshot(S, p.ra);
 		CHECK(sn.found && has_value(&sn, "a=2"));
 	}
 	veld_replica_close(S2);
-	veld_buf_release(&a1);
-	veld_buf_release(&b1);
-	veld_buf_release(&b2);
-	veld_buf_release(&c1);
-	veld_buf_release(&a2);
+	pushes_release(&p);
 	teardown();
 }
 
@@ -917,10 +936,8 @@ static void group_of_pushes(void)
 static void deferred_records(void)
 {
 	char dir[] = "/tmp/veld-defer-XXXXXX", path[64], rm[96];
-	struct veld_buf a1, b1, b2, c1, a2;
-	uint8_t ida1[32], idb1[32], h1[32], h2[32];
-	uint8_t ra[16] = {7}, rb[16] = {8}, rc_[16] = {9};
-	struct veld_bytes ba[1], bb[2], bc[1], ba2[1];
+	struct pushes p;
+	uint8_t h1[32], h2[32];
 	struct veld_replica *F, *S2;
 	uint64_t pos;
 	size_t bad = 99;
@@ -941,30 +958,19 @@ static void deferred_records(void)
 		  1);
 	CHECK_EQ(pos, (uint64_t)veld_store_ops_last(veld_replica_store(F)));
 
-	make_op(&kA, 1, NULL, VELD_KIND_PUT, ra, "a", "1", 0, &a1);
-	op_id_of(&a1, ida1);
-	make_op(&kB, 1, NULL, VELD_KIND_PUT, rb, "b", "1", 0, &b1);
-	op_id_of(&b1, idb1);
-	make_op(&kB, 2, idb1, VELD_KIND_NOTE, rb, NULL, NULL, 0, &b2);
-	make_op(&kC, 1, NULL, VELD_KIND_PUT, rc_, "c", "1", 0, &c1);
-	make_op(&kA, 2, ida1, VELD_KIND_PUT, ra, "a", "2", 0, &a2);
-	ba[0] = (struct veld_bytes){a1.data, a1.len};
-	bb[0] = (struct veld_bytes){b1.data, b1.len};
-	bb[1] = (struct veld_bytes){b2.data, b2.len};
-	bc[0] = (struct veld_bytes){c1.data, c1.len};
-	ba2[0] = (struct veld_bytes){a2.data, a2.len};
+	pushes_make(&p);
 
 	/* Committed, the ops are in the log; their records wait. */
 	CHECK_ERR(veld_replica_group_begin(F), 0);
-	CHECK_ERR(veld_replica_group_apply_all(F, ba, NULL, 1, 0, &bad), 0);
+	CHECK_ERR(veld_replica_group_apply_all(F, p.ba, NULL, 1, 0, &bad), 0);
 	CHECK_ERR(veld_replica_settle_deferred(F, 8), VELD_EINVAL);
-	CHECK_ERR(veld_replica_group_apply_all(F, bb, NULL, 2, 0, &bad),
+	CHECK_ERR(veld_replica_group_apply_all(F, p.bb, NULL, 2, 0, &bad),
 		  VELD_ECONTENT);
-	CHECK_ERR(veld_replica_group_apply_all(F, bc, NULL, 1, 0, &bad), 0);
+	CHECK_ERR(veld_replica_group_apply_all(F, p.bc, NULL, 1, 0, &bad), 0);
 	CHECK_EQ(veld_replica_unsettled(F), 0); /* nothing committed yet */
 	CHECK_ERR(veld_replica_group_commit(F), 0);
 	CHECK_EQ(veld_replica_unsettled(F), 2); /* a and c, not b */
-	CHECK(!snapshot(F, ra).found && !snapshot(F, rc_).found);
+	CHECK(!snapshot(F, p.ra).found && !snapshot(F, p.rc).found);
 	CHECK_ERR(veld_store_meta_get_u64(veld_replica_store(F),
 					  VELD_META_SETTLED_POS, &pos),
 		  1);
@@ -972,55 +978,51 @@ static void deferred_records(void)
 	/* One at a time, then the rest: the position moves at the end. */
 	CHECK_ERR(veld_replica_settle_deferred(F, 1), 0);
 	CHECK_EQ(veld_replica_unsettled(F), 1);
-	CHECK(snapshot(F, ra).found && !snapshot(F, rc_).found);
+	CHECK(snapshot(F, p.ra).found && !snapshot(F, p.rc).found);
 	CHECK_ERR(veld_replica_settle_deferred(F, 8), 0);
 	CHECK_EQ(veld_replica_unsettled(F), 0);
-	CHECK(snapshot(F, rc_).found && !snapshot(F, rb).found);
+	CHECK(snapshot(F, p.rc).found && !snapshot(F, p.rb).found);
 	CHECK_ERR(veld_store_meta_get_u64(veld_replica_store(F),
 					  VELD_META_SETTLED_POS, &pos),
 		  1);
 	CHECK_EQ(pos, (uint64_t)veld_store_ops_last(veld_replica_store(F)));
 	/* The state settling in the batch gives. */
-	CHECK_ERR(veld_replica_apply_all(S2, ba, 1, 0, &bad), 0);
-	CHECK_ERR(veld_replica_apply_all(S2, bc, 1, 0, &bad), 0);
+	CHECK_ERR(veld_replica_apply_all(S2, p.ba, 1, 0, &bad), 0);
+	CHECK_ERR(veld_replica_apply_all(S2, p.bc, 1, 0, &bad), 0);
 	state_hash(F, h1);
 	state_hash(S2, h2);
 	CHECK_MEM(h1, h2, 32);
 
 	/* A group rolled back leaves nothing waiting. */
 	CHECK_ERR(veld_replica_group_begin(F), 0);
-	CHECK_ERR(veld_replica_group_apply_all(F, ba2, NULL, 1, 0, &bad), 0);
+	CHECK_ERR(veld_replica_group_apply_all(F, p.ba2, NULL, 1, 0, &bad), 0);
 	veld_replica_group_rollback(F);
 	CHECK_EQ(veld_replica_unsettled(F), 0);
 
 	/* Closed with a record waiting: the next open settles it. */
 	CHECK_ERR(veld_replica_group_begin(F), 0);
-	CHECK_ERR(veld_replica_group_apply_all(F, ba2, NULL, 1, 0, &bad), 0);
+	CHECK_ERR(veld_replica_group_apply_all(F, p.ba2, NULL, 1, 0, &bad), 0);
 	CHECK_ERR(veld_replica_group_commit(F), 0);
 	CHECK_EQ(veld_replica_unsettled(F), 1);
 	{
-		struct snap sn = snapshot(F, ra);
+		struct snap sn = snapshot(F, p.ra);
 		CHECK(has_value(&sn, "a=1") && !has_value(&sn, "a=2"));
 	}
 	veld_replica_close(F);
 	F = open_replica(&kS, path);
 	CHECK_EQ(veld_replica_unsettled(F), 0);
 	{
-		struct snap sn = snapshot(F, ra);
+		struct snap sn = snapshot(F, p.ra);
 		CHECK(has_value(&sn, "a=2"));
 	}
-	CHECK_ERR(veld_replica_apply_all(S2, ba2, 1, 0, &bad), 0);
+	CHECK_ERR(veld_replica_apply_all(S2, p.ba2, 1, 0, &bad), 0);
 	state_hash(F, h1);
 	state_hash(S2, h2);
 	CHECK_MEM(h1, h2, 32);
 
 	veld_replica_close(F);
 	veld_replica_close(S2);
-	veld_buf_release(&a1);
-	veld_buf_release(&b1);
-	veld_buf_release(&b2);
-	veld_buf_release(&c1);
-	veld_buf_release(&a2);
+	pushes_release(&p);
 	snprintf(rm, sizeof(rm), "rm -rf %s", dir);
 	CHECK_EQ(system(rm), 0);
 	teardown();

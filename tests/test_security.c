@@ -44,13 +44,7 @@ static void wake(void *ctx)
 
 static void remove_db(void)
 {
-	char p[128];
-
-	unlink(db);
-	snprintf(p, sizeof(p), "%s-wal", db);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", db);
-	unlink(p);
+	test_remove_db(db);
 }
 
 /* A server with a field device and a coordinator enrolled. */
