@@ -1224,7 +1224,11 @@ static int recover_unsettled(struct veld_replica *r)
 	if (rc < 0)
 		return rc;
 	r->unsettled_committed = r->unsettled.n;
-	return veld_replica_settle_deferred(r, SIZE_MAX);
+	if (veld_replica_settle_deferred(r, SIZE_MAX) < 0) {
+		/* A store that cannot be written now (a full disk) still
+		 * opens: the records keep waiting, for the next settle. */
+	}
+	return 0;
 }
 
 int veld_replica_set_defer_records(struct veld_replica *r, int on)

@@ -201,8 +201,10 @@ void veld_replica_group_rollback(struct veld_replica *r);
  * VELD_META_SETTLED_POS, written when on is first set, moved when nothing
  * is left to settle).  veld_replica_open settles every record of the ops
  * past it, so a process that stopped between a commit and its settle
- * leaves nothing unsettled for the next one that opens the file.  A file
- * that never deferred has no such position and costs nothing.
+ * leaves nothing unsettled for the next one that opens the file (if that
+ * cannot write, a full disk, the file still opens and the records wait:
+ * veld_replica_unsettled).  A file that never deferred has no such
+ * position and costs nothing.
  *
  * veld_replica_set_defer_records: 0 or VELD_ESTORE; off settles first.
  * veld_replica_settle_deferred: settle up to max of the waiting records in

@@ -622,6 +622,8 @@ static int cmd_serve(int argc, char **argv)
 		return 1;
 	}
 	veld_settle_bind(&settle, &srv, context);
+	/* Records the open could not settle (replica.h) wait for the timer. */
+	veld_server_pushed(&srv);
 	web.wake = veld_live_wake;
 	web.wake_ctx = context;
 	print_banner(&dd, &o.listen, o.tls_cert != NULL);
