@@ -385,7 +385,8 @@ static void on_ops(struct sync *s, struct veld_msg *m)
 	if (rc == 0 && !m->more)
 		rc = veld_meta_set_u64(r, VELD_META_LAST_SYNC,
 				       veld_hlc_wall_ms());
-	s->pull_ops += m->nops;
+	/* The message that ends a pull committed everything. */
+	s->pull_ops = m->more ? s->pull_ops + m->nops : 0;
 	if (rc == 0 && m->more &&
 	    (veld_replica_pull_open(r) >= VELD_PULL_COMMIT_MS ||
 	     s->pull_ops >= VELD_PULL_COMMIT_OPS)) {
