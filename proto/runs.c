@@ -537,6 +537,13 @@ static int deflate_to(const struct veld_buf *raw, int level,
 	if (deflateInit2(&z, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) !=
 	    Z_OK)
 		return VELD_ENOMEM;
+	/* good_length only matters to the lazy matcher of levels 4..9. */
+	if (level == 1 &&
+	    deflateTune(&z, 8, VELD_RUNS_TUNE_INSERT, VELD_RUNS_TUNE_NICE,
+			VELD_RUNS_TUNE_CHAIN) != Z_OK) {
+		deflateEnd(&z);
+		return VELD_ENOMEM;
+	}
 	/* Straight into out: deflateBound is what the worst input takes. */
 	cap = deflateBound(&z, (uLong)raw->len);
 	if (cap > out->max - out->len)

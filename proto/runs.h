@@ -40,8 +40,18 @@
 /* At most this many salt nodes per run are sent (a run broken into more
  * pieces by erasures sends its salts as they are). */
 #define VELD_RUN_NODES_MAX 256
-/* Compression level of the blocks we send (zlib 1..9); see docs/bench.md. */
-#define VELD_RUNS_LEVEL 6
+/*
+ * Compression level of the blocks we send.  Levels 2..9 are zlib's; level
+ * 1 is zlib's fast (greedy) matcher searched further than zlib's own
+ * level 1 (deflateTune: VELD_RUNS_TUNE_*), which on the wijklab blocks
+ * gives within 3 % of level 6's bytes for 37 % fewer instructions
+ * (docs/bench.md, "session of 2026-11-29, fourth").  Any level is read the
+ * same way: the receiver only inflates.
+ */
+#define VELD_RUNS_LEVEL 1
+#define VELD_RUNS_TUNE_INSERT 32 /* a match up to this long is indexed */
+#define VELD_RUNS_TUNE_NICE 64	 /* a match this long ends the search */
+#define VELD_RUNS_TUNE_CHAIN 64	 /* candidates tried per position */
 
 /* Where each run sits in a decoded block. */
 struct veld_run {
@@ -89,10 +99,10 @@ struct veld_runs {
 /*
  * veld_runs_encode - cut ops[0..n) (complete, decodable op envelopes, in
  * the order they are to be applied) into runs, pack the block and append
- * it, raw-deflated at level (1..9; 0 stores it uncompressed, which is
- * still valid DEFLATE: the fuzz seeds use it), to out.  A new run starts
- * wherever the author changes or an op is not the linked successor of the
- * one before.
+ * it, raw-deflated at level (1..9, level 1 as VELD_RUNS_LEVEL says; 0
+ * stores it uncompressed, which is still valid DEFLATE: the fuzz seeds use
+ * it), to out.  A new run starts wherever the author changes or an op is
+ * not the linked successor of the one before.
  * The last op of every run must carry its own signature: else
  * VELD_ERUNSIG.  Returns 0, a veld_op_decode code (an op that does not
  * decode), VELD_ERUNSIG, VELD_ETOOBIG (block over VELD_RUNS_MAX or out's
