@@ -75,10 +75,19 @@ int veld_meta_set_u64(struct veld_replica *r, const char *key, uint64_t v)
 	return veld_store_meta_set_u64(veld_replica_store(r), key, v);
 }
 
-static int meta_str(struct veld_replica *r, const char *key, const char *p,
-		    size_t n)
+/* 1 if key holds exactly p[0..n), 0 if not (or unset), VELD_ESTORE. */
+static int meta_holds(struct veld_replica *r, const char *key, const char *p,
+		      size_t n)
 {
-	return veld_store_meta_set(veld_replica_store(r), key, p, n);
+	struct veld_buf cur;
+	int rc;
+
+	veld_buf_init(&cur, VELD_MSG_MAX);
+	rc = veld_store_meta_get(veld_replica_store(r), key, &cur);
+	if (rc == 1)
+		rc = cur.len == n && (n == 0 || memcmp(cur.data, p, n) == 0);
+	veld_buf_release(&cur);
+	return rc < 0 ? VELD_ESTORE : rc;
 }
 
 /* One progress line: the event, then the totals so far. */
@@ -265,21 +274,52 @@ static int meta_end(struct veld_replica *r, int rc)
 	return VELD_ESTORE;
 }
 
+/*
+ * WELCOME: keep what the server says about us.  What changed is written in
+ * one transaction; a sync where nothing did (the usual case) neither takes
+ * the store's write lock nor waits for the disk before its first PUSH.
+ */
 static void on_welcome(struct sync *s, const struct veld_msg *m)
 {
 	struct veld_replica *r = s->dev.replica;
-	int rc = meta_begin(r);
+	const char *ca = s->opts->ca_file;
+	const struct {
+		const char *key, *p; /* p NULL: not said, left as it is */
+		size_t n;
+	} set[] = {
+		{VELD_META_ROLE, m->role, m->role_len},
+		{VELD_META_NAME, m->name, m->name_len},
+		{VELD_META_AREA, m->area, m->area_len},
+		{VELD_META_URL, s->url, strlen(s->url)},
+		{VELD_META_CA, ca, ca ? strlen(ca) : 0},
+	};
+	const size_t nset = sizeof(set) / sizeof(set[0]);
+	int differs[sizeof(set) / sizeof(set[0])], any = 0, rc = 0;
+	uint64_t has;
 
-	if (rc == 0 &&
-	    (meta_str(r, VELD_META_ROLE, m->role, m->role_len) < 0 ||
-	     meta_str(r, VELD_META_NAME, m->name, m->name_len) < 0 ||
-	     (m->area && meta_str(r, VELD_META_AREA, m->area, m->area_len)) ||
-	     meta_str(r, VELD_META_URL, s->url, strlen(s->url)) < 0 ||
-	     (s->opts->ca_file && meta_str(r, VELD_META_CA, s->opts->ca_file,
-					   strlen(s->opts->ca_file)) < 0) ||
-	     veld_meta_set_u64(r, VELD_META_SERVER_HAS, m->seq) < 0))
+	for (size_t i = 0; rc == 0 && i < nset; i++) {
+		int h = set[i].p ? meta_holds(r, set[i].key, set[i].p, set[i].n)
+				 : 1;
+		rc = h < 0 ? h : 0;
+		differs[i] = h == 0;
+		any |= differs[i];
+	}
+	if (rc == 0 && veld_meta_get_u64(r, VELD_META_SERVER_HAS, &has) < 0)
 		rc = VELD_ESTORE;
-	if (meta_end(r, rc) < 0) {
+	if (rc == 0 && (any || has != m->seq)) {
+		rc = meta_begin(r);
+		for (size_t i = 0; rc == 0 && i < nset; i++)
+			if (differs[i] &&
+			    veld_store_meta_set(veld_replica_store(r),
+						set[i].key, set[i].p,
+						set[i].n) < 0)
+				rc = VELD_ESTORE;
+		if (rc == 0 &&
+		    veld_meta_set_u64(r, VELD_META_SERVER_HAS, m->seq) < 0)
+			rc = VELD_ESTORE;
+		rc = meta_end(r, rc);
+	}
+	if (rc < 0) {
 		fail(s, VELD_ESTORE, "cannot save the device settings", 0);
 		return;
 	}

@@ -96,6 +96,34 @@ v A sync >"$tmp/out" 2>&1
 grep -q "^synced: pushed 1 ops, pulled 0 ops; [0-9]* bytes up, [0-9]* down; receipt for our ops up to #4$" \
 	"$tmp/out" && ok || fail "summary: $(cat "$tmp/out")"
 
+# --- a sync with nothing to keep does not take the store's write lock ---
+# Another process holds it (the interactive veld saving an entry, say):
+# a push with nothing new neither waits for it nor fails.  Before, WELCOME's
+# settings were written again on every sync, which waited here for the
+# busy timeout (5 s) and then failed.
+python3 -c '
+import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=1)
+c.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+time.sleep(30)
+' "$tmp/A/veld.db" >"$tmp/lock.out" &
+locker=$!
+for _ in $(seq 100); do
+	grep -q locked "$tmp/lock.out" && break
+	sleep 0.1
+done
+grep -q locked "$tmp/lock.out" && ok || fail "python3 did not take the lock"
+timeout 4 "$veld" --dir "$tmp/A" sync --push-only </dev/null >"$tmp/out" 2>&1 &&
+	ok || fail "sync while the store is locked: $(cat "$tmp/out")"
+grep -q "^synced: pushed 0 ops" "$tmp/out" && ok || fail "locked sync: $(cat "$tmp/out")"
+kill "$locker" 2>/dev/null || true
+wait "$locker" 2>/dev/null || true
+# What the server says still reaches the store.
+v A new huisbezoek street=Brink house=10 >/dev/null
+v A sync --push-only >/dev/null && ok || fail "push after the lock"
+grep -Eq "receipt +5" <(v A status) && ok || fail "receipt after the lock: $(v A status)"
+
 # --- Dutch progress on a terminal ---
 v C new containerdag street=Dorp need=3 >/dev/null
 v C sync >/dev/null
