@@ -770,6 +770,13 @@ int veld_sync_run(const struct veld_home *home,
 	memset(&info, 0, sizeof(info));
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = protocols;
+	/*
+	 * One connection at a time, and lws's event pipe: without a limit lws
+	 * sizes its fd tables by the process's open-file limit (ulimit -n)
+	 * and zeroes them, ~1.6 MB touched per sync with a limit of 20,000.
+	 * With one, it searches a table of this many entries instead.
+	 */
+	info.fd_limit_per_thread = VELD_SYNC_FDS;
 	if (s->tls) {
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 		info.client_ssl_ca_filepath = o.ca_file;

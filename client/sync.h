@@ -80,6 +80,9 @@ int veld_sync_run(const struct veld_home *home,
  * for the store. */
 #define VELD_PULL_COMMIT_MS 250
 #define VELD_PULL_COMMIT_OPS 16384
+/* File descriptors a sync's lws context may use: its one connection (a
+ * retry closes the old one first), lws's event pipe, and room to spare. */
+#define VELD_SYNC_FDS 8
 
 #define VELD_META_URL "server_url"
 #define VELD_META_CA "ca_file" /* wss: the CA file given at enrolment */

@@ -124,6 +124,17 @@ v A new huisbezoek street=Brink house=10 >/dev/null
 v A sync --push-only >/dev/null && ok || fail "push after the lock"
 grep -Eq "receipt +5" <(v A status) && ok || fail "receipt after the lock: $(v A status)"
 
+# --- many open files: the sync's connection gets a high fd number ---
+# veld's lws context is limited to a few fds (VELD_SYNC_FDS); lws then looks
+# sockets up by value, so a socket numbered far above that limit (an
+# embedding process with many files open) must still work.
+v A new huisbezoek street=Brink house=11 >/dev/null
+(
+	for i in $(seq 3 200); do eval "exec $i</dev/null"; done
+	"$veld" --dir "$tmp/A" sync --push-only </dev/null >"$tmp/out" 2>&1
+) && ok || fail "sync with 198 files open: $(cat "$tmp/out")"
+grep -q "^synced: pushed 1 ops" "$tmp/out" && ok || fail "high fd sync: $(cat "$tmp/out")"
+
 # --- Dutch progress on a terminal ---
 v C new containerdag street=Dorp need=3 >/dev/null
 v C sync >/dev/null
