@@ -13,7 +13,8 @@
 #      wijklab form; W field devices enrolled (`veld init`) and prepared
 #      offline with the wijklab workload (`wijklab_tool prep`, seed 42);
 #   2. push: veldd runs under valgrind --tool=callgrind while all W devices
-#      run `veld sync --push-only` at once; veldd's instructions;
+#      run `veld sync --push-only` at once, the first of them under
+#      callgrind too; veldd's instructions, and that device's;
 #   3. pull: veldd again under callgrind, and a fresh coordinator's
 #      `veld init` (which pulls everything) under callgrind too:
 #      veldd's instructions serving it, and the coordinator's.
@@ -126,8 +127,15 @@ measure() { # NAME BUILD -> sets push_ir serve_ir pull_ir
 	pids=()
 	for ((i = 0; i < W; i++)); do
 		n=$(printf 'd%03d' "$i")
-		"$b/client/veld" --dir "$d/dev/$n" sync --push-only \
-			>"$d/$n.push" 2>&1 &
+		if [ "$i" = 0 ]; then # one device's own work, beside the others
+			valgrind --tool=callgrind \
+				--callgrind-out-file="$d/device.cg" \
+				"$b/client/veld" --dir "$d/dev/$n" sync \
+				--push-only >"$d/$n.push" 2>"$d/device.log" &
+		else
+			"$b/client/veld" --dir "$d/dev/$n" sync --push-only \
+				>"$d/$n.push" 2>&1 &
+		fi
 		pids+=($!)
 	done
 	for p in "${pids[@]}"; do wait "$p" || die "$name: a push failed"; done
@@ -138,6 +146,7 @@ measure() { # NAME BUILD -> sets push_ir serve_ir pull_ir
 	done
 	veldd_stop
 	push_ir=$(ir_of "$d/push-veldd.log")
+	device_ir=$(ir_of "$d/device.log")
 	# 3. pull
 	veldd_cg "$b" "$d/srv" "$d/pull-veldd.log" "$d/serve.cg" ||
 		die "$name: veldd (callgrind) did not start"
@@ -153,7 +162,8 @@ measure() { # NAME BUILD -> sets push_ir serve_ir pull_ir
 		die "$name: the coordinator pulled ${n:-0} ops"
 	serve_ir=$(ir_of "$d/pull-veldd.log")
 	pull_ir=$(ir_of "$d/pull.log")
-	[ -n "$push_ir" ] && [ -n "$serve_ir" ] && [ -n "$pull_ir" ] ||
+	[ -n "$push_ir" ] && [ -n "$serve_ir" ] && [ -n "$pull_ir" ] &&
+		[ -n "$device_ir" ] ||
 		die "$name: a count is missing (valgrind logs in $d)"
 	ops=$((W * (R + E + D)))
 }
@@ -161,23 +171,28 @@ measure() { # NAME BUILD -> sets push_ir serve_ir pull_ir
 port=
 echo "$me: W=$W R=$R; valgrind makes this take a minute or two per build" >&2
 measure build "$build"
-b_push=$push_ir b_serve=$serve_ir b_pull=$pull_ir
+b_push=$push_ir b_serve=$serve_ir b_pull=$pull_ir b_device=$device_ir
 if [ -n "$base_build" ]; then
 	veldd_kill
 	measure base "$base_build"
-	o_push=$push_ir o_serve=$serve_ir o_pull=$pull_ir
+	o_push=$push_ir o_serve=$serve_ir o_pull=$pull_ir o_device=$device_ir
 fi
 
 mkdir -p "$(dirname "$out")"
 python3 - "$out" "$W" "$R" "$ops" "$build" "$b_push" "$b_serve" "$b_pull" \
-	"${base_build:-}" "${o_push:-0}" "${o_serve:-0}" "${o_pull:-0}" <<'EOF'
+	"$b_device" "${base_build:-}" "${o_push:-0}" "${o_serve:-0}" \
+	"${o_pull:-0}" "${o_device:-0}" <<'EOF'
 import json, sys
 out, W, R, ops, build = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), \
     int(sys.argv[4]), sys.argv[5]
-b = [int(x) for x in sys.argv[6:9]]
-base = sys.argv[9]
-o = [int(x) for x in sys.argv[10:13]]
-names = ["push: veldd", "pull: veldd serving", "pull: coordinator veld"]
+b = [int(x) for x in sys.argv[6:10]]
+base = sys.argv[10]
+o = [int(x) for x in sys.argv[11:15]]
+names = ["push: veldd", "pull: veldd serving", "pull: coordinator veld",
+         "push: one device's veld (its own ops)"]
+keys = ["pushVeldd", "pullVeldd", "pullVeld", "pushDevice"]
+# the device row counts per op of its own ops, the others per op of all
+per = [ops, ops, ops, ops // W]
 print(f"wijklab W={W} R={R}: {ops} device ops; user-space instructions "
       "(valgrind callgrind), M = 10^6")
 print()
@@ -185,17 +200,17 @@ head = "| | build M | per op |" + (" base M | per op | build / base |" if base e
 print(head)
 print("|---|---:|---:|" + ("---:|---:|---:|" if base else ""))
 for i, n in enumerate(names):
-    row = f"| {n} | {b[i] / 1e6:.1f} | {b[i] / ops:,.0f} |"
+    row = f"| {n} | {b[i] / 1e6:.1f} | {b[i] / per[i]:,.0f} |"
     if base:
-        row += f" {o[i] / 1e6:.1f} | {o[i] / ops:,.0f} | {b[i] / o[i]:.2f} |"
+        row += (f" {o[i] / 1e6:.1f} | {o[i] / per[i]:,.0f} |"
+                f" {b[i] / o[i]:.2f} |")
     print(row)
 res = {"W": W, "R": R, "ops": ops, "build": build,
-       "instructions": dict(zip(["pushVeldd", "pullVeldd", "pullVeld"], b))}
+       "instructions": dict(zip(keys, b))}
 if base:
     res["base"] = base
-    res["baseInstructions"] = dict(zip(["pushVeldd", "pullVeldd", "pullVeld"], o))
-    res["ratios"] = {k: b[i] / o[i] for i, k in
-                     enumerate(["pushVeldd", "pullVeldd", "pullVeld"])}
+    res["baseInstructions"] = dict(zip(keys, o))
+    res["ratios"] = {k: b[i] / o[i] for i, k in enumerate(keys)}
 with open(out, "w") as f:
     json.dump(res, f, indent=2)
 print(f"\nwrote {out}")
