@@ -773,8 +773,8 @@ int veld_sync_run(const struct veld_home *home,
 	/*
 	 * One connection at a time, and lws's event pipe: without a limit lws
 	 * sizes its fd tables by the process's open-file limit (ulimit -n)
-	 * and zeroes them, ~1.6 MB touched per sync with a limit of 20,000.
-	 * With one, it searches a table of this many entries instead.
+	 * and zeroes them: ~300 KB touched per sync with a limit of 20,000
+	 * (docs/bench.md).  With one, it searches a table this long instead.
 	 */
 	info.fd_limit_per_thread = VELD_SYNC_FDS;
 	if (s->tls) {

@@ -119,7 +119,7 @@ timeout 4 "$veld" --dir "$tmp/A" sync --push-only </dev/null >"$tmp/out" 2>&1 &&
 grep -q "^synced: pushed 0 ops" "$tmp/out" && ok || fail "locked sync: $(cat "$tmp/out")"
 kill "$locker" 2>/dev/null || true
 wait "$locker" 2>/dev/null || true
-# What the server says still reaches the store.
+# With the lock gone, a push with something new keeps its receipt.
 v A new huisbezoek street=Brink house=10 >/dev/null
 v A sync --push-only >/dev/null && ok || fail "push after the lock"
 grep -Eq "receipt +5" <(v A status) && ok || fail "receipt after the lock: $(v A status)"
