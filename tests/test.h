@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dbfiles.h"
 #include "err.h"
 
 static int test_passed;
@@ -88,18 +89,6 @@ static inline int test_summary(const char *name)
 }
 
 /* Deterministic pseudo-random numbers for property tests (splitmix64). */
-/* Remove an SQLite file and its -wal and -shm (if there). */
-static inline void test_remove_db(const char *path)
-{
-	char p[512];
-
-	unlink(path);
-	snprintf(p, sizeof(p), "%s-wal", path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", path);
-	unlink(p);
-}
-
 static inline uint64_t test_rand(uint64_t *state)
 {
 	uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));

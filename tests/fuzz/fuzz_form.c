@@ -27,6 +27,7 @@
 
 #include <sodium.h>
 
+#include "../dbfiles.h"
 #include "admin.h"
 #include "datadir.h"
 #include "err.h"
@@ -47,22 +48,11 @@ static void fail(const char *what)
 	abort();
 }
 
-static void remove_db(void)
-{
-	char p[128];
-
-	unlink(db);
-	snprintf(p, sizeof(p), "%s-wal", db);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", db);
-	unlink(p);
-}
-
 static void cleanup(void)
 {
 	char p[128];
 
-	remove_db();
+	test_remove_db(db);
 	unlink(file);
 	snprintf(p, sizeof(p), "%s/%s", dir, VELD_DATADIR_KEY_FILE);
 	unlink(p);
@@ -127,7 +117,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FILE *out = stdout, *err = stderr;
 	int fd, status;
 
-	remove_db();
+	test_remove_db(db);
 	fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	if (fd < 0 || (size && write(fd, data, size) != (ssize_t)size) ||
 	    close(fd))

@@ -42,6 +42,7 @@
 
 #include <sodium.h>
 
+#include "../dbfiles.h"
 #include "err.h"
 #include "hlc.h"
 #include "session.h"
@@ -88,21 +89,10 @@ static void wake(void *ctx)
 	(void)ctx;
 }
 
-static void remove_db(const char *path)
-{
-	char p[128];
-
-	unlink(path);
-	snprintf(p, sizeof(p), "%s-wal", path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", path);
-	unlink(p);
-}
-
 static void cleanup(void)
 {
-	remove_db(tmpl);
-	remove_db(work);
+	test_remove_db(tmpl);
+	test_remove_db(work);
 	rmdir(dir);
 }
 
@@ -183,7 +173,7 @@ static void server_up(void)
 {
 	int fd;
 
-	remove_db(work);
+	test_remove_db(work);
 	fd = open(work, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	if (fd < 0 || write(fd, tmpl_bytes, tmpl_len) != (ssize_t)tmpl_len ||
 	    close(fd))
