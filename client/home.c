@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "store.h"
 
 int veld_home_resolve(struct veld_home *h, const char *flag)
 {
@@ -102,7 +103,7 @@ int veld_home_set_server(const struct veld_home *h,
 	return 0;
 }
 
-int veld_device_open(struct veld_device *d, const struct veld_home *h)
+int veld_device_load(struct veld_device *d, const struct veld_home *h)
 {
 	ssize_t n;
 	int fd, rc;
@@ -126,15 +127,33 @@ int veld_device_open(struct veld_device *d, const struct veld_home *h)
 		veld_key_release(&d->key);
 		return VELD_EKEYFILE;
 	}
-	rc = veld_replica_open(h->db_path, &d->key, d->server_key, &d->replica);
-	if (rc < 0) {
-		veld_key_release(&d->key);
+	return 0;
+}
+
+int veld_device_attach(struct veld_device *d, int page_size)
+{
+	int rc = 0;
+
+	if (page_size > 0)
+		rc = veld_store_prepare(d->home.db_path, page_size);
+	if (rc == 0)
+		rc = veld_replica_open(d->home.db_path, &d->key, d->server_key,
+				       &d->replica);
+	if (rc < 0)
 		return rc;
-	}
 	/* What a device pulls comes from the server, which checked every
 	 * signature; one per author run is enough here (§13.1). */
 	veld_replica_set_run_auth(d->replica, 1);
 	return 0;
+}
+
+int veld_device_open(struct veld_device *d, const struct veld_home *h)
+{
+	int rc = veld_device_load(d, h);
+
+	if (rc == 0 && (rc = veld_device_attach(d, 0)) < 0)
+		veld_key_release(&d->key);
+	return rc;
 }
 
 void veld_device_close(struct veld_device *d)

@@ -72,7 +72,21 @@ int veld_home_set_server(const struct veld_home *h,
 int veld_device_open(struct veld_device *d, const struct veld_home *h)
 	__attribute__((warn_unused_result));
 
-/* Close the replica and wipe the key; safe on a failed open. */
+/*
+ * The two halves of veld_device_open, for enrolment, where the store is
+ * created only once the server has said the device's role:
+ * veld_device_load loads the keys (d->replica stays NULL; errors as
+ * above, without the store's), veld_device_attach then opens the replica,
+ * creating a new store with pages of page_size bytes (0: the default;
+ * see veld_store_prepare).  On a failed attach the keys stay loaded.
+ * veld_device_close undoes either.
+ */
+int veld_device_load(struct veld_device *d, const struct veld_home *h)
+	__attribute__((warn_unused_result));
+int veld_device_attach(struct veld_device *d, int page_size)
+	__attribute__((warn_unused_result));
+
+/* Close the replica (if open) and wipe the key; safe on a failed open. */
 void veld_device_close(struct veld_device *d);
 
 #endif /* VELD_CLIENT_HOME_H */

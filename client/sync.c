@@ -38,7 +38,8 @@ struct sync {
 	const struct veld_sync_opts *opts;
 	struct veld_sync_report *rep;
 	struct veld_device dev;
-	int dev_open;
+	int keys;     /* dev's keys are loaded */
+	int dev_open; /* and its store is open (enrolling: from WELCOME) */
 	struct lws_context *ctx;
 	struct lws *wsi;
 	int phase;
@@ -223,17 +224,18 @@ static void on_hello(struct sync *s, const struct veld_msg *m)
 		return;
 	}
 	memcpy(s->nonce, m->nonce, VELD_NONCE_LEN);
-	if (!s->dev_open) {
+	if (!s->keys) {
 		/* Enrolling: trust the key this server presents (its
-		 * certificate vouches for it under TLS). */
+		 * certificate vouches for it under TLS).  The store follows
+		 * at WELCOME, which says what it is for. */
 		rc = veld_home_set_server(s->home, m->key);
 		if (rc == 0)
-			rc = veld_device_open(&s->dev, s->home);
+			rc = veld_device_load(&s->dev, s->home);
 		if (rc < 0) {
 			fail(s, rc, "cannot set up the device", 0);
 			return;
 		}
-		s->dev_open = 1;
+		s->keys = 1;
 	} else if (memcmp(m->key, s->dev.server_key, 32) != 0) {
 		fail(s, VELD_EAUTH,
 		     "the server's key is not the one this device enrolled "
@@ -275,13 +277,37 @@ static int meta_end(struct veld_replica *r, int rc)
 }
 
 /*
+ * Enrolling, the store is created at WELCOME: a coordinator's takes in
+ * everyone's ops in bulk and gets larger pages (a quarter of the page
+ * writes and reads of a pull; docs/bench.md, "Page size"), a field
+ * device's holds mostly its own entries and keeps SQLite's 4 KiB.
+ */
+static int attach(struct sync *s, const struct veld_msg *m)
+{
+	static const char coordinator[] = "coordinator";
+	int bulk, rc;
+
+	if (s->dev_open)
+		return 0;
+	bulk = m->role_len == strlen(coordinator) &&
+	       memcmp(m->role, coordinator, m->role_len) == 0;
+	rc = veld_device_attach(&s->dev, bulk ? VELD_STORE_PAGE_BULK : 0);
+	if (rc < 0) {
+		fail(s, rc, "cannot set up the device", 0);
+		return rc;
+	}
+	s->dev_open = 1;
+	return 0;
+}
+
+/*
  * WELCOME: keep what the server says about us.  What changed is written in
  * one transaction; a sync where nothing did (the usual case) neither takes
  * the store's write lock nor waits for the disk before its first PUSH.
  */
 static void on_welcome(struct sync *s, const struct veld_msg *m)
 {
-	struct veld_replica *r = s->dev.replica;
+	struct veld_replica *r = attach(s, m) == 0 ? s->dev.replica : NULL;
 	const char *ca = s->opts->ca_file;
 	const struct {
 		const char *key, *p; /* p NULL: not said, left as it is */
@@ -297,6 +323,8 @@ static void on_welcome(struct sync *s, const struct veld_msg *m)
 	int differs[sizeof(set) / sizeof(set[0])], any = 0, rc = 0;
 	uint64_t has;
 
+	if (!r)
+		return;
 	for (size_t i = 0; rc == 0 && i < nset; i++) {
 		int h = set[i].p ? meta_holds(r, set[i].key, set[i].p, set[i].n)
 				 : 1;
@@ -457,9 +485,9 @@ static void wipe(struct sync *s)
 	static const char *const sfx[] = {"", "-wal", "-shm"};
 	char path[PATH_MAX + 8];
 
-	if (s->dev_open) {
+	if (s->keys) {
 		veld_device_close(&s->dev);
-		s->dev_open = 0;
+		s->keys = s->dev_open = 0;
 	}
 	/* Mark first: whatever happens next, the device stays revoked. */
 	int fd = open(s->home->revoked_path, O_WRONLY | O_CREAT | O_CLOEXEC,
@@ -738,7 +766,7 @@ int veld_sync_run(const struct veld_home *home,
 		rc = veld_device_open(&s->dev, home);
 		if (rc < 0)
 			goto out;
-		s->dev_open = 1;
+		s->keys = s->dev_open = 1;
 		if (!o.url) {
 			/* Stored at enrolment. */
 			if (veld_store_meta_get(
@@ -800,7 +828,7 @@ out:
 		rep->err = rc;
 	if (rc && !rep->text[0])
 		snprintf(rep->text, sizeof(rep->text), "%s", veld_strerror(rc));
-	if (s->dev_open)
+	if (s->keys)
 		veld_device_close(&s->dev);
 	veld_buf_release(&url);
 	veld_buf_release(&ca);

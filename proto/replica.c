@@ -65,6 +65,7 @@ struct veld_replica {
 	/* batch state */
 	struct idset dirty_records, dirty_forms;
 	int registry_dirty;
+	int settling; /* settle_registry is running */
 	struct head_slot heads[HEAD_CACHE];
 	size_t nheads;
 	/* What the batch may meet; when 0, the lookups are skipped. */
@@ -405,6 +406,8 @@ static int fork_found(struct veld_replica *r, const struct veld_op *op,
 	return rc;
 }
 
+static int settle_registry(struct veld_replica *r);
+
 static int hold(struct veld_replica *r, const struct veld_op *op,
 		const uint8_t *raw, size_t len, int reason,
 		struct veld_apply_result *res)
@@ -475,6 +478,17 @@ static int apply_checked(struct veld_replica *r, const struct veld_op *op,
 
 	if (memcmp(op->h.author, r->root, VELD_PK_LEN) != 0) {
 		e = reg_find(r, op->h.author);
+		/*
+		 * Enrolled earlier in this batch?  Fold the registry now
+		 * rather than hold the op until the batch's end.  The fold
+		 * may let in held ops (this one among them, sent before):
+		 * then look at the op again from the start.
+		 */
+		if (!e && r->registry_dirty && !r->settling) {
+			if ((rc = settle_registry(r)) < 0)
+				return rc;
+			return apply_checked(r, op, raw, len, 0, res);
+		}
 		if (!e)
 			return hold(r, op, raw, len, VELD_PENDING_UNENROLLED,
 				    res);
@@ -689,41 +703,54 @@ static int release_author(void *ctx, const uint8_t *author)
 	return rc;
 }
 
+/* One fold of the registry from the device ops in the log; then the held
+ * ops of authors it enrolled go in. */
+static int settle_registry_round(struct veld_replica *r)
+{
+	struct gather g = {.r = r};
+	struct veld_merge_out out;
+	struct release_ctx rel = {r, 0};
+	int rc;
+
+	r->registry_dirty = 0;
+	rc = veld_store_device_ops(r->store, gather_one, &g);
+	if (rc == 0)
+		rc = veld_merge_registry(r->root, g.ops, g.n, &out);
+	if (rc == 0) {
+		rc = veld_store_devices_replace(r->store, out.devices,
+						out.ndevices);
+		if (rc == 0)
+			rc = reg_load(r);
+		/* Revocation: later ops of that author leave the state
+		 * (kept in the log for the chain). */
+		for (size_t i = 0; rc == 0 && i < out.ndevices; i++)
+			if (out.devices[i].revoked)
+				rc = void_author(r, out.devices[i].key, 0,
+						 out.devices[i].revoked);
+		veld_merge_out_release(&out);
+	}
+	gather_release(&g);
+	if (rc == 0 && r->pending_maybe)
+		rc = veld_store_pending_authors(r->store,
+						VELD_PENDING_UNENROLLED,
+						release_author, &rel);
+	return rc;
+}
+
+/*
+ * Fold until no device op is left unfolded.  Also called from inside a
+ * batch, for an op whose author's enrolment came earlier in it (not while
+ * a fold is running: the ops it releases are held again, as before).
+ */
 static int settle_registry(struct veld_replica *r)
 {
-	for (int round = 0; r->registry_dirty; round++) {
-		struct gather g = {.r = r};
-		struct veld_merge_out out;
-		struct release_ctx rel = {r, 0};
-		int rc;
+	int rc = 0;
 
-		r->registry_dirty = 0;
-		rc = veld_store_device_ops(r->store, gather_one, &g);
-		if (rc == 0)
-			rc = veld_merge_registry(r->root, g.ops, g.n, &out);
-		if (rc == 0) {
-			rc = veld_store_devices_replace(r->store, out.devices,
-							out.ndevices);
-			if (rc == 0)
-				rc = reg_load(r);
-			/* Revocation: later ops of that author leave the
-			 * state (kept in the log for the chain). */
-			for (size_t i = 0; rc == 0 && i < out.ndevices; i++)
-				if (out.devices[i].revoked)
-					rc = void_author(
-						r, out.devices[i].key, 0,
-						out.devices[i].revoked);
-			veld_merge_out_release(&out);
-		}
-		gather_release(&g);
-		if (rc == 0 && r->pending_maybe)
-			rc = veld_store_pending_authors(r->store,
-							VELD_PENDING_UNENROLLED,
-							release_author, &rel);
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
+	r->settling = 1;
+	while (rc == 0 && r->registry_dirty)
+		rc = settle_registry_round(r);
+	r->settling = 0;
+	return rc;
 }
 
 static int settle_record(struct veld_replica *r, const uint8_t *id)

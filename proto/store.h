@@ -158,6 +158,22 @@ struct veld_form_row {
 int veld_store_open(const char *path, struct veld_store **out)
 	__attribute__((warn_unused_result));
 
+/*
+ * veld_store_prepare - make sure a store exists at path (as veld_store_open
+ * would create it) and close it again.  A new file gets pages of page_size
+ * bytes (a power of two, 512..65536; VELD_EINVAL otherwise); an existing
+ * one keeps its own, since SQLite fixes the page size when the file is
+ * created.  Returns 0 or what veld_store_open returns.
+ *
+ * Larger pages suit a store that mostly takes in a bulk of others' ops (a
+ * coordinator's pull: a quarter of the page writes and reads per op);
+ * smaller ones a store of one's own entries, where every saved entry
+ * writes its pages (docs/bench.md, "Page size").
+ */
+#define VELD_STORE_PAGE_BULK 16384
+int veld_store_prepare(const char *path, int page_size)
+	__attribute__((warn_unused_result));
+
 /* Close; NULL is fine.  Rolls back an unfinished transaction. */
 void veld_store_close(struct veld_store *s);
 

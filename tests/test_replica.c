@@ -390,6 +390,96 @@ static void chain_gap_held_then_completed(void)
 	teardown();
 }
 
+/* Apply every op of from's log to to as one batch; res[i]: op i's fate. */
+static size_t apply_log(struct veld_replica *from, struct veld_replica *to,
+			struct veld_apply_result *res, size_t max)
+{
+	struct oplist l;
+	struct veld_bytes b[16];
+	size_t n;
+
+	oplist_load(&l, from);
+	n = l.n;
+	CHECK(n <= max && n <= 16);
+	for (size_t i = 0; i < n && i < 16; i++)
+		b[i] = (struct veld_bytes){l.ops[i].data, l.ops[i].len};
+	CHECK_ERR(veld_replica_apply(to, b, n < 16 ? n : 16, 0, res), 0);
+	oplist_release(&l);
+	return n;
+}
+
+/* Copy author's op 1 out of r's log into out. */
+static void first_op_of(struct veld_replica *r, const uint8_t *author,
+			struct veld_buf *out)
+{
+	struct oplist l;
+	struct veld_op op;
+	int found = 0;
+
+	oplist_load(&l, r);
+	veld_buf_init(out, VELD_OP_MAX);
+	for (size_t i = 0; i < l.n && !found; i++) {
+		if (veld_op_decode(l.ops[i].data, l.ops[i].len, &op) != 0)
+			abort();
+		found = op.h.seq == 1 && !memcmp(op.h.author, author, 32);
+		if (found &&
+		    veld_buf_append(out, l.ops[i].data, l.ops[i].len) != 0)
+			abort();
+	}
+	CHECK(found);
+	oplist_release(&l);
+}
+
+/*
+ * A device's ops in the same batch as its enrolment (a fresh replica's
+ * first pull) go straight in: the registry is folded when the first of
+ * them arrives, not at the batch's end, so nothing waits in pending.
+ * Also when one of them was held before (unenrolled, sent early): the
+ * fold lets it in, and the same op in the batch is then a duplicate.
+ */
+static void enrolment_and_ops_in_one_batch(void)
+{
+	struct veld_apply_result res[16];
+	struct veld_replica *F, *G;
+	uint8_t rec[16] = {7};
+	struct veld_buf mine;
+	struct veld_head head;
+	int64_t pending;
+	size_t n;
+
+	setup();
+	put1(A, rec, 1, "street", "Kerkstraat");
+	put1(A, rec, 0, "house", "12");
+	ship(A, S);
+	F = open_replica(&kX, ":memory:");
+	n = apply_log(S, F, res, 16);
+	CHECK(n >= 5); /* three enrolments, A's two ops */
+	for (size_t i = 0; i < n; i++)
+		CHECK_EQ(res[i].status, VELD_APPLY_APPLIED);
+	CHECK_EQ(veld_store_pending_count(veld_replica_store(F), &pending), 0);
+	CHECK_EQ(pending, 0);
+	CHECK(snapshot(F, rec).found);
+
+	/* G saw A's first op before anything else: held, unenrolled. */
+	G = open_replica(&kX, ":memory:");
+	first_op_of(A, kA.pk, &mine);
+	CHECK_EQ(apply1(G, &mine).status, VELD_APPLY_HELD);
+	n = apply_log(S, G, res, 16);
+	for (size_t i = 0; i + 2 < n; i++)
+		CHECK_EQ(res[i].status, VELD_APPLY_APPLIED);
+	CHECK_EQ(res[n - 2].status, VELD_APPLY_DUPLICATE);
+	CHECK_EQ(res[n - 1].status, VELD_APPLY_APPLIED);
+	CHECK_EQ(veld_store_pending_count(veld_replica_store(G), &pending), 0);
+	CHECK_EQ(pending, 0);
+	CHECK_EQ(veld_store_head(veld_replica_store(G), kA.pk, &head), 0);
+	CHECK_EQ(head.seq, 2);
+	CHECK(snapshot(G, rec).found);
+	veld_buf_release(&mine);
+	veld_replica_close(F);
+	veld_replica_close(G);
+	teardown();
+}
+
 static void fork_freezes_author(void)
 {
 	struct veld_buf o1, o1b, o2;
@@ -1664,6 +1754,7 @@ int main(void)
 	notes_are_ordered_and_kept();
 	erase_then_late_op();
 	chain_gap_held_then_completed();
+	enrolment_and_ops_in_one_batch();
 	fork_freezes_author();
 	authorisation();
 	revocation();

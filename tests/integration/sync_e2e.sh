@@ -44,6 +44,10 @@ check "enrol coordinator" v C init --server "$url" --code "$first" --name Carla
 check "enrol A" v A init --server "$url" --code "$(code field Ahmed)" --name A
 check "enrol B" v B init --server "$url" --code "$(code field Bea)" --name B
 check "A's role" grep -q "field" <(v A status)
+# The store is created at WELCOME, sized for its role (client/sync.c).
+page_size() { sqlite3 "$tmp/$1/veld.db" 'PRAGMA page_size'; }
+check "coordinator's store: 16 KiB pages" test "$(page_size C)" = 16384
+check "field device's store: 4 KiB pages" test "$(page_size A)" = 4096
 
 id=$(v A new huisbezoek street=Kerkstraat house=12 wish=bankjes | tail -1)
 check "A syncs" v A sync
