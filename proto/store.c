@@ -630,9 +630,13 @@ static int open_store(const char *path, int page_size, struct veld_store **out)
 	 * a checkpoint every 32 MiB of WAL (8192 pages of 4 KiB, instead of
 	 * SQLite's 1000 pages) keep a batch from paying a checkpoint on every
 	 * commit; the WAL file is truncated back to 64 MiB after a
-	 * checkpoint.  None of this changes durability.
+	 * checkpoint.  None of this changes durability.  secure_delete:
+	 * what SQLite frees (an erased body, a replaced record row) is
+	 * overwritten with zeros, so an erasure leaves nothing readable in
+	 * the file (Debian builds SQLite with it on; others may not).
 	 */
 	if (sqlite3_exec(s->db,
+			 "PRAGMA secure_delete = ON;"
 			 "PRAGMA journal_mode = WAL;"
 			 "PRAGMA synchronous = FULL;"
 			 "PRAGMA journal_size_limit = 67108864;"

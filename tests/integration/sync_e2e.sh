@@ -156,6 +156,16 @@ v A sync >/dev/null
 erased=$(v A show "$id" --json | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["erased"], len(r["values"]), r["notes"][0]["text"])')
 check "erased on A: no values, note text gone ($erased)" [ "$erased" = "True 0 None" ]
 check "erased: server and A agree" same_hash_everywhere A
+# Erased means gone from the files too, not only from what veld shows:
+# SQLite zeroes what it frees (secure_delete, store.c), so neither the
+# note nor the street is left in a free part of a page (A: 4 KiB pages,
+# C: 16).  A closed store has no WAL left (veld's last connection
+# checkpoints it into the file and removes it).
+v C sync >/dev/null
+for d in A C; do
+	check "erased: $d's store file no longer holds the note or street" \
+		not grep -aqE 'teruggebeld|Kerkstraat' "$tmp/$d/veld.db"
+done
 
 # --- 5. revocation ------------------------------------------------------
 bkey=$(v B status | sed -n 's/^device *//p')
@@ -185,5 +195,8 @@ fi
 check "A still syncs" v A sync
 
 stop_server
+# veldd checkpointed its WAL into the file when it stopped (section 4).
+check "erased: the server's store file no longer holds the note or street" \
+	not grep -aqE 'teruggebeld|Kerkstraat' "$tmp/srv/veld.db"
 echo "sync_e2e: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
