@@ -411,6 +411,7 @@ struct veld_store {
 	sqlite3 *db;
 	sqlite3_stmt *st[S_COUNT]; /* NULL until first used: stmt() */
 	int in_tx;
+	int scrub; /* an erasure was written: veld_store_scrub() after commit */
 	struct veld_buf vals; /* a record's field_vals, packed (reused) */
 };
 
@@ -746,7 +747,30 @@ int veld_store_commit(struct veld_store *s)
 
 	if (rc == 0)
 		s->in_tx = 0;
+	/* Best effort: if other connections are busy, the next commit
+	 * tries again (or the last connection's close, which checkpoints
+	 * and removes the WAL). */
+	if (rc == 0 && s->scrub &&
+	    veld_store_scrub(s, VELD_STORE_SCRUB_WAIT_MS) < 0) {
+		/* s->scrub stays set */
+	}
 	return rc;
+}
+
+int veld_store_scrub(struct veld_store *s, int wait_ms)
+{
+	int rc;
+
+	if (s->in_tx)
+		return VELD_ESTORE;
+	sqlite3_busy_timeout(s->db, wait_ms);
+	rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+				       NULL, NULL);
+	sqlite3_busy_timeout(s->db, 5000);
+	if (rc != SQLITE_OK)
+		return VELD_ESTORE;
+	s->scrub = 0;
+	return 0;
 }
 
 void veld_store_rollback(struct veld_store *s)
@@ -1034,6 +1058,7 @@ int veld_store_drop_bodies(struct veld_store *s,
 		}
 	}
 	done(st);
+	s->scrub |= n > 0;
 	rc = rc == SQLITE_DONE	? 0
 	     : rc == SQLITE_ROW ? VELD_ENOMEM
 				: VELD_ESTORE;
@@ -1598,6 +1623,8 @@ int veld_store_record_replace(struct veld_store *s,
 
 	if (!st)
 		return VELD_ESTORE;
+	/* The row it replaces may hold the values an erasure removes. */
+	s->scrub |= rec->erased;
 	/* The values go into the records row, packed once for either
 	 * statement (recvals.h). */
 	if ((rc = veld_recvals_pack(values, nvalues, &s->vals)) < 0)

@@ -216,6 +216,21 @@ int veld_store_data_version(struct veld_store *s, int64_t *v)
 /* Transactions: one per applied batch.  commit is durable on return. */
 int veld_store_begin(struct veld_store *s) __attribute__((warn_unused_result));
 int veld_store_commit(struct veld_store *s) __attribute__((warn_unused_result));
+
+/*
+ * veld_store_scrub - copy the WAL into the file and truncate it to
+ * nothing (a TRUNCATE checkpoint), waiting at most wait_ms for other
+ * connections.  With secure_delete on (every store), an erasure zeroes
+ * what it frees, but until this the file still has the pages from before
+ * it, and the WAL their old images.  A commit that wrote an erasure
+ * (bodies dropped, an erased record's row) scrubs by itself, waiting
+ * VELD_STORE_SCRUB_WAIT_MS, and leaves it for its next commit if other
+ * connections are in the way.  Returns 0, or VELD_ESTORE inside a
+ * transaction or when it could not finish.
+ */
+#define VELD_STORE_SCRUB_WAIT_MS 250
+int veld_store_scrub(struct veld_store *s, int wait_ms)
+	__attribute__((warn_unused_result));
 void veld_store_rollback(struct veld_store *s);
 
 /*

@@ -1654,6 +1654,13 @@ static int cmd_erase(struct admin *a)
 		return fail("cannot erase: %s", error_text(a, rc));
 	to_hex(hex, sizeof(hex), id, VELD_RECORD_LEN);
 	printf("erased record %s\n", hex);
+	/* The erase's own commit scrubbed only if veldd let it at once. */
+	if (veld_store_scrub(veld_replica_store(a->r), 5000) < 0)
+		fprintf(stderr,
+			"veldd: the erasure is done, but older copies of the "
+			"record's pages stay in '%s-wal' until veldd "
+			"checkpoints it or stops\n",
+			a->db_path);
 	to_hex(hex, sizeof(hex), op, VELD_HASH_LEN);
 	printf("op: %s\n", hex);
 	return 0;

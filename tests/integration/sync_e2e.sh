@@ -152,6 +152,12 @@ wait "$watch_pid" 2>/dev/null || true
 
 # --- 4. erasure (GDPR) --------------------------------------------------
 check "veldd erase" "$veldd" erase --data "$tmp/srv" "${id:0:8}"
+# veldd is running and keeps its store open: the erase's commit
+# checkpointed the WAL into the file and truncated it (veld_store_scrub),
+# so neither holds the erased street or note any more.
+check "erased: veldd's store file and WAL (server running) hold neither" \
+	not grep -aqE 'teruggebeld|Kerkstraat' "$tmp/srv/veld.db" \
+	$([ -e "$tmp/srv/veld.db-wal" ] && echo "$tmp/srv/veld.db-wal")
 v A sync >/dev/null
 erased=$(v A show "$id" --json | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["erased"], len(r["values"]), r["notes"][0]["text"])')
 check "erased on A: no values, note text gone ($erased)" [ "$erased" = "True 0 None" ]
