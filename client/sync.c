@@ -38,8 +38,8 @@ struct sync {
 	const struct veld_sync_opts *opts;
 	struct veld_sync_report *rep;
 	struct veld_device dev;
-	int keys;     /* dev's keys are loaded */
-	int dev_open; /* and its store is open (enrolling: from WELCOME) */
+	int keys; /* dev's keys are loaded; dev.replica: its store is open
+		   * (enrolling: from WELCOME) */
 	struct lws_context *ctx;
 	struct lws *wsi;
 	int phase;
@@ -115,7 +115,7 @@ static void progress(struct sync *s, const char *fmt, const char *a, uint64_t x,
 static void fail(struct sync *s, int err, const char *text, int transient)
 {
 	/* What a pull applied so far stays, with its cursor (replica.h). */
-	if (s->dev_open && veld_replica_pull_commit(s->dev.replica) < 0)
+	if (s->dev.replica && veld_replica_pull_commit(s->dev.replica) < 0)
 		err = err ? err : VELD_ESTORE;
 	s->rep->err = err;
 	snprintf(s->rep->text, sizeof(s->rep->text), "%s", text);
@@ -287,7 +287,7 @@ static int attach(struct sync *s, const struct veld_msg *m)
 	static const char coordinator[] = "coordinator";
 	int bulk, rc;
 
-	if (s->dev_open)
+	if (s->dev.replica)
 		return 0;
 	bulk = m->role_len == strlen(coordinator) &&
 	       memcmp(m->role, coordinator, m->role_len) == 0;
@@ -296,7 +296,6 @@ static int attach(struct sync *s, const struct veld_msg *m)
 		fail(s, rc, "cannot set up the device", 0);
 		return rc;
 	}
-	s->dev_open = 1;
 	return 0;
 }
 
@@ -487,7 +486,7 @@ static void wipe(struct sync *s)
 
 	if (s->keys) {
 		veld_device_close(&s->dev);
-		s->keys = s->dev_open = 0;
+		s->keys = 0;
 	}
 	/* Mark first: whatever happens next, the device stays revoked. */
 	int fd = open(s->home->revoked_path, O_WRONLY | O_CREAT | O_CLOEXEC,
@@ -527,7 +526,7 @@ static void handle(struct sync *s, const uint8_t *raw, size_t len)
 	}
 	rc = veld_msg_decode(raw, len, m);
 	/* Only OPS add to an open pull transaction; the rest write alone. */
-	if (rc == 0 && m->type != VELD_MSG_OPS && s->dev_open &&
+	if (rc == 0 && m->type != VELD_MSG_OPS && s->dev.replica &&
 	    veld_replica_pull_commit(s->dev.replica) < 0)
 		rc = VELD_ESTORE;
 	if (rc == VELD_ESTORE)
@@ -766,7 +765,7 @@ int veld_sync_run(const struct veld_home *home,
 		rc = veld_device_open(&s->dev, home);
 		if (rc < 0)
 			goto out;
-		s->keys = s->dev_open = 1;
+		s->keys = 1;
 		if (!o.url) {
 			/* Stored at enrolment. */
 			if (veld_store_meta_get(
@@ -821,7 +820,8 @@ int veld_sync_run(const struct veld_home *home,
 	lws_context_destroy(s->ctx);
 	rc = rep->err;
 	/* A pull cut short keeps what it applied, with its cursor. */
-	if (s->dev_open && veld_replica_pull_commit(s->dev.replica) < 0 && !rc)
+	if (s->dev.replica && veld_replica_pull_commit(s->dev.replica) < 0 &&
+	    !rc)
 		rc = VELD_ESTORE;
 out:
 	if (rc && !rep->err)
