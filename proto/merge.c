@@ -117,10 +117,16 @@ static int only_keys(const msgpack_object *map, const char *const *allowed)
 	return 1;
 }
 
+/*
+ * A str of 1..VELD_NAME_MAX bytes without a NUL: names are used as C
+ * strings (SQLite text, the state hash), where a NUL would cut them short
+ * and an empty one comes back as NULL.
+ */
 static int is_name(const msgpack_object *o)
 {
 	return o && o->type == MSGPACK_OBJECT_STR && o->via.str.size > 0 &&
-	       o->via.str.size <= VELD_NAME_MAX;
+	       o->via.str.size <= VELD_NAME_MAX &&
+	       !memchr(o->via.str.ptr, 0, o->via.str.size);
 }
 
 static int opt_name(const msgpack_object *o)
@@ -198,7 +204,8 @@ static int check_content(uint64_t kind, const msgpack_object *c)
 	case VELD_KIND_NOTE:
 		o = map_get(c, "text");
 		return only_keys(c, note_keys) && o &&
-		       o->type == MSGPACK_OBJECT_STR && o->via.str.size > 0;
+		       o->type == MSGPACK_OBJECT_STR && o->via.str.size > 0 &&
+		       !memchr(o->via.str.ptr, 0, o->via.str.size);
 	case VELD_KIND_ERASE:
 		return only_keys(c, erase_keys) &&
 		       opt_name(map_get(c, "area")) &&

@@ -166,7 +166,7 @@ static int vals_close(sqlite3_vtab_cursor *cur)
 	return SQLITE_OK;
 }
 
-/* 1 if e is [str, int >= 1, bin | nil, bool]. */
+/* 1 if e is [non-empty str without NUL, int >= 1, bin | nil, bool]. */
 static int entry_ok(const msgpack_object *e)
 {
 	const msgpack_object *f;
@@ -174,7 +174,8 @@ static int entry_ok(const msgpack_object *e)
 	if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 4)
 		return 0;
 	f = e->via.array.ptr;
-	return f[0].type == MSGPACK_OBJECT_STR &&
+	return f[0].type == MSGPACK_OBJECT_STR && f[0].via.str.size > 0 &&
+	       !memchr(f[0].via.str.ptr, 0, f[0].via.str.size) &&
 	       f[1].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
 	       f[1].via.u64 >= 1 && f[1].via.u64 <= INT64_MAX &&
 	       (f[2].type == MSGPACK_OBJECT_BIN ||

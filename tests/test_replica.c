@@ -525,6 +525,81 @@ static void fork_freezes_author(void)
 	teardown();
 }
 
+/* An op of kind by k whose content is the msgpack bytes content[0..n). */
+static void make_raw_op(const struct veld_key *k, uint64_t seq, uint64_t kind,
+			const uint8_t record[16], const char *content, size_t n,
+			struct veld_buf *out)
+{
+	struct veld_op_header h;
+	struct veld_buf body;
+	msgpack_packer pk;
+	uint8_t salt[16];
+
+	memset(&h, 0, sizeof(h));
+	h.seq = seq;
+	h.hlc = VELD_HLC_MAKE(veld_hlc_wall_ms(), 0);
+	memcpy(h.record, record, 16);
+	h.kind = kind;
+	veld_buf_init(&body, VELD_BODY_MAX);
+	veld_buf_packer_init(&pk, &body);
+	veld_salt_random(salt);
+	veld_body_begin(&pk, salt);
+	if (veld_buf_append(&body, content, n))
+		abort();
+	veld_buf_init(out, VELD_OP_MAX);
+	if (veld_op_create(k, &h, body.data, body.len, out, NULL) != 0)
+		abort();
+	veld_buf_release(&body);
+}
+
+/*
+ * A NUL inside a name (a field, form, area, by) or a note's text is
+ * ECONTENT: names are C strings in the store and the state hash, and a
+ * NUL-led field name once came back from the store as NULL (fuzz_session).
+ */
+static void nul_in_names_refused(void)
+{
+	static const struct {
+		uint64_t kind;
+		const char *content;
+		size_t len;
+	} bad[] = {
+		/* {"set": {"\0isits": 3}} */
+		{VELD_KIND_PUT, "\x81\xa3set\x81\xa6\0isits\x03", 14},
+		/* {"set": {"vis\0ts": 3}} */
+		{VELD_KIND_PUT, "\x81\xa3set\x81\xa6vis\0ts\x03", 14},
+		/* {"form": "f\0", "set": {"a": 1}} */
+		{VELD_KIND_PUT, "\x82\244form\242f\0\xa3set\x81\241a\x01", 17},
+		/* {"text": "a\0b"} */
+		{VELD_KIND_NOTE, "\x81\xa4text\243a\0b", 10},
+	};
+	uint8_t rec[16] = {7}, before[32], after[32];
+	struct veld_apply_result r;
+	struct veld_buf o;
+
+	setup();
+	CHECK_ERR(veld_replica_state_hash(S, before), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		make_raw_op(&kB, 1, bad[i].kind, rec, bad[i].content,
+			    bad[i].len, &o);
+		r = apply1(S, &o);
+		CHECK_EQ(r.status, VELD_APPLY_REFUSED);
+		CHECK_ERR(r.err, VELD_ECONTENT);
+		veld_buf_release(&o);
+	}
+	CHECK_ERR(veld_replica_state_hash(S, after), 0);
+	CHECK_MEM(before, after, 32);
+	/* The same put without the NUL goes in and hashes. */
+	make_raw_op(&kB, 1, VELD_KIND_PUT, rec, "\x81\xa3set\x81\xa6visits\x03",
+		    14, &o);
+	r = apply1(S, &o);
+	CHECK_EQ(r.status, VELD_APPLY_APPLIED);
+	veld_buf_release(&o);
+	CHECK_ERR(veld_replica_state_hash(S, after), 0);
+	CHECK(memcmp(before, after, 32) != 0);
+	teardown();
+}
+
 static void authorisation(void)
 {
 	struct veld_buf o;
@@ -1757,6 +1832,7 @@ int main(void)
 	enrolment_and_ops_in_one_batch();
 	fork_freezes_author();
 	authorisation();
+	nul_in_names_refused();
 	revocation();
 	persistence();
 	migrate_from_v2();

@@ -377,6 +377,24 @@ static void c_note(msgpack_packer *pk)
 	str(pk, "geen handgreep bij het toilet");
 }
 
+/* Names and note text with a NUL inside: refused (ECONTENT), never stored
+ * (a NUL-led field name once reached the state hash as NULL). */
+static void c_put_nul(msgpack_packer *pk)
+{
+	msgpack_pack_map(pk, 1);
+	str(pk, "set");
+	msgpack_pack_map(pk, 1);
+	msgpack_pack_str_with_body(pk, "\0isits", 6);
+	msgpack_pack_int(pk, 3);
+}
+
+static void c_note_nul(msgpack_packer *pk)
+{
+	msgpack_pack_map(pk, 1);
+	str(pk, "text");
+	msgpack_pack_str_with_body(pk, "geen\0handgreep", 14);
+}
+
 static void c_delete(msgpack_packer *pk)
 {
 	msgpack_pack_map(pk, 1);
@@ -473,6 +491,16 @@ static void session_seeds(void)
 	op_chunk(&s, 4, 1, 0xa1, 0, c_put);
 	PUSH();
 	session_seed("field_other_author", &s);
+
+	BEGIN(0);
+	op_chunk(&s, 0, 1, 0xa1, 0, c_put_nul);
+	PUSH();
+	session_seed("field_nul_in_name", &s);
+
+	BEGIN(0);
+	op_chunk(&s, 0, 3, 0xa1, 0, c_note_nul);
+	PUSH();
+	session_seed("field_nul_in_note", &s);
 
 	BEGIN(1);
 	op_chunk(&s, 0, 5, 0xf0, 0, c_form);
