@@ -31,7 +31,7 @@
 #include "err.h"
 #include "recvals.h"
 
-#define SCHEMA_VERSION 7
+#define SCHEMA_VERSION 8
 
 static const char schema_v1[] =
 	"CREATE TABLE ops("
@@ -90,12 +90,13 @@ static const char schema_v2[] =
  * one-liners, older scripts).  A body whose op was missing (damage that
  * veldd verify reported as an orphan) has nowhere to go and is dropped.
  */
+#define VIEW_BODIES                                                            \
+	"CREATE VIEW bodies(id, body) AS"                                      \
+	" SELECT id, body FROM ops WHERE body IS NOT NULL;"
 static const char schema_v3[] =
 	"ALTER TABLE ops ADD COLUMN body BLOB;"
 	"UPDATE ops SET body = (SELECT body FROM bodies b WHERE b.id = ops.id);"
-	"DROP TABLE bodies;"
-	"CREATE VIEW bodies(id, body) AS"
-	" SELECT id, body FROM ops WHERE body IS NOT NULL;";
+	"DROP TABLE bodies;" VIEW_BODIES;
 
 /*
  * Version 4: a record's materialised rows under a local record number.
@@ -107,6 +108,11 @@ static const char schema_v3[] =
  * the op row has.  The views field_values and notes keep the old shape
  * for every query that reads them.
  */
+#define VIEW_NOTES                                                             \
+	"CREATE VIEW notes(record, hlc, author, op, text) AS"                  \
+	" SELECT r.id, o.hlc, o.author, o.id, n.text FROM note_rows n"         \
+	" LEFT JOIN records r ON r.rid = n.rid"                                \
+	" LEFT JOIN ops o ON o.pos = n.pos;"
 static const char schema_v4[] =
 	"CREATE TABLE records_v4(rid INTEGER PRIMARY KEY,"
 	" id BLOB NOT NULL UNIQUE, form TEXT, area TEXT,"
@@ -137,11 +143,7 @@ static const char schema_v4[] =
 	"CREATE VIEW field_values(record, field, op, author, hlc, value,"
 	" winner) AS SELECT r.id, v.field, o.id, o.author, o.hlc, v.value,"
 	" v.winner FROM vals v LEFT JOIN records r ON r.rid = v.rid"
-	" LEFT JOIN ops o ON o.pos = v.pos;"
-	"CREATE VIEW notes(record, hlc, author, op, text) AS"
-	" SELECT r.id, o.hlc, o.author, o.id, n.text FROM note_rows n"
-	" LEFT JOIN records r ON r.rid = n.rid LEFT JOIN ops o ON o.pos = "
-	"n.pos;";
+	" LEFT JOIN ops o ON o.pos = v.pos;" VIEW_NOTES;
 
 /*
  * Version 5: the registry's fold is the only reader of ops by kind (device
@@ -171,21 +173,52 @@ static const char schema_v6[] =
  * migration packs each record's rows with veld_vals_pack() (both
  * registered on the connection before migrate()).
  */
+#define VIEW_FIELD_VALUES                                                      \
+	"CREATE VIEW field_values(record, field, op, author, hlc, value,"      \
+	" winner) AS SELECT r.id, v.field, o.id, o.author, o.hlc, v.value,"    \
+	" v.winner FROM records r JOIN veld_vals(r.field_vals) v"              \
+	" LEFT JOIN ops o ON o.pos = v.pos;"
 static const char schema_v7[] =
 	"ALTER TABLE records ADD COLUMN field_vals BLOB;"
 	"UPDATE records SET field_vals = (SELECT veld_vals_pack(v.field,"
 	" v.pos, v.value, v.winner) FROM vals v WHERE v.rid = records.rid);"
 	"DROP VIEW field_values;"
-	"DROP TABLE vals;"
-	"CREATE VIEW field_values(record, field, op, author, hlc, value,"
-	" winner) AS SELECT r.id, v.field, o.id, o.author, o.hlc, v.value,"
-	" v.winner FROM records r JOIN veld_vals(r.field_vals) v"
-	" LEFT JOIN ops o ON o.pos = v.pos;";
+	"DROP TABLE vals;" VIEW_FIELD_VALUES;
+
+/*
+ * Version 8: the op log without AUTOINCREMENT.  It cost every op appended
+ * a read and a write of sqlite_sequence (~4,000 instructions of ~31,000
+ * for the op row and its indexes); positions are no longer freed (no op
+ * row is ever deleted), so max(pos) + 1 is the same number.  What
+ * sqlite_sequence kept beyond the last row (a restore's rebase,
+ * veld_store_log_rebase) moves to meta 'log_floor', an integer: the next
+ * op gets at least that position.  The table is rebuilt (SQLite cannot
+ * drop AUTOINCREMENT in place), its indexes built after the copy, and the
+ * views that read it dropped and made again around the rebuild.
+ */
+static const char schema_v8[] =
+	"DROP VIEW bodies; DROP VIEW notes; DROP VIEW field_values;"
+	"CREATE TABLE ops_v8(pos INTEGER PRIMARY KEY, id BLOB NOT NULL,"
+	" author BLOB NOT NULL, seq INTEGER NOT NULL, hlc INTEGER NOT NULL,"
+	" record BLOB NOT NULL, kind INTEGER NOT NULL, header BLOB NOT NULL,"
+	" sig BLOB NOT NULL, status INTEGER NOT NULL, body BLOB);"
+	"INSERT INTO ops_v8 SELECT pos, id, author, seq, hlc, record, kind,"
+	" header, sig, status, body FROM ops ORDER BY pos;"
+	"INSERT OR REPLACE INTO meta(key, value) SELECT 'log_floor', seq + 1"
+	" FROM sqlite_sequence WHERE name = 'ops'"
+	" AND seq > (SELECT coalesce(max(pos), 0) FROM ops);"
+	"DROP TABLE ops;"
+	"ALTER TABLE ops_v8 RENAME TO ops;"
+	"CREATE UNIQUE INDEX ops_id ON ops(id);"
+	"CREATE INDEX ops_author ON ops(author, seq);"
+	"CREATE INDEX ops_record ON ops(record, hlc);"
+	"CREATE INDEX ops_device ON ops(hlc) WHERE kind = 6;" VIEW_BODIES
+		VIEW_NOTES VIEW_FIELD_VALUES;
 
 /* Forward migrations: migrations[v] takes the schema from v to v + 1. */
 static const char *const migrations[SCHEMA_VERSION] = {
 	schema_v1, schema_v2, schema_v3, schema_v4,
-	schema_v5, schema_v6, schema_v7};
+	schema_v5, schema_v6, schema_v7, schema_v8};
 
 #define OP_COLS "id, header, sig, status, pos, body"
 
@@ -199,6 +232,8 @@ enum stmt {
 	S_OP_STATUS,
 	S_OP_AT,
 	S_OP_INSERT,
+	S_OP_INSERT_FLOOR,
+	S_LOG_FLOOR,
 	S_RECORD_OPS,
 	S_RECORD_FOLD_OPS,
 	S_DEVICE_OPS,
@@ -272,6 +307,15 @@ static const char *const sql[S_COUNT] = {
 	[S_OP_INSERT] = "INSERT INTO ops(id, author, seq, hlc, record, kind,"
 			" header, sig, status, body)"
 			" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	/* The same at or past the floor ?11 (a rebased log, store.h). */
+	[S_OP_INSERT_FLOOR] = "INSERT INTO ops(id, author, seq, hlc, record,"
+			      " kind, header, sig, status, body, pos)"
+			      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+			      " max(?11, (SELECT coalesce(max(pos), 0) + 1"
+			      " FROM ops)))",
+	[S_LOG_FLOOR] = "SELECT coalesce((SELECT value FROM meta"
+			" WHERE key = 'log_floor'), 0),"
+			" coalesce((SELECT max(pos) FROM ops), 0)",
 	/* In the index's order: "ORDER BY hlc, author, id" made SQLite
 	 * sort every record's few ops in a temporary b-tree. */
 	[S_RECORD_OPS] = "SELECT " OP_COLS " FROM ops o WHERE record = ?1"
@@ -412,6 +456,10 @@ struct veld_store {
 	sqlite3_stmt *st[S_COUNT]; /* NULL until first used: stmt() */
 	int in_tx;
 	int scrub; /* an erasure was written: veld_store_scrub() after commit */
+	/* meta 'log_floor' while the log has not reached it, else 0: the
+	 * next op appended gets at least this position (load_floor()) */
+	int64_t pos_floor;
+	int floor_used; /* an op went in at the floor, not committed yet */
 	struct veld_buf vals; /* a record's field_vals, packed (reused) */
 };
 
@@ -555,6 +603,31 @@ static int migrate(struct veld_store *s)
 }
 
 /*
+ * Set s->pos_floor from meta 'log_floor' and the log's end (schema 8): the
+ * floor while the log has not reached it, else 0.  From the file, so a
+ * rollback or another connection's append cannot leave it stale for long:
+ * at open, after a rebase, and after a transaction that used it ended.
+ */
+static int load_floor(struct veld_store *s)
+{
+	sqlite3_stmt *st = stmt(s, S_LOG_FLOOR);
+	int64_t floor, last;
+	int rc;
+
+	s->floor_used = 0;
+	if (!st)
+		return VELD_ESTORE;
+	rc = sqlite3_step(st);
+	floor = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	last = rc == SQLITE_ROW ? sqlite3_column_int64(st, 1) : 0;
+	done(st);
+	if (rc != SQLITE_ROW)
+		return VELD_ESTORE;
+	s->pos_floor = floor > last + 1 ? floor : 0;
+	return 0;
+}
+
+/*
  * Before SQLite's first use: no memory statistics.  veldwerk never reads
  * them (sqlite3_memory_used, heap limits), and keeping them takes a global
  * mutex on every allocation SQLite makes: ~4 % of a device's CPU while it
@@ -651,6 +724,8 @@ static int open_store(const char *path, int page_size, struct veld_store **out)
 	/* The schema version is the check at open; the statements are
 	 * prepared on first use (stmt()). */
 	rc = migrate(s);
+	if (rc == 0)
+		rc = load_floor(s);
 	if (rc < 0)
 		goto fail;
 	*out = s;
@@ -747,6 +822,9 @@ int veld_store_commit(struct veld_store *s)
 
 	if (rc == 0)
 		s->in_tx = 0;
+	if (rc == 0 && s->floor_used && load_floor(s) < 0) {
+		/* pos_floor stays: the floor insert takes max(pos) + 1 */
+	}
 	/* Best effort: if other connections are busy, the next commit
 	 * tries again (or the last connection's close, which checkpoints
 	 * and removes the WAL). */
@@ -781,6 +859,10 @@ void veld_store_rollback(struct veld_store *s)
 		 * back). */
 	}
 	s->in_tx = 0;
+	/* Always: a part that kept a floor insert cleared floor_used. */
+	if (load_floor(s) < 0) {
+		/* as in veld_store_commit */
+	}
 }
 
 int veld_store_set_durable(struct veld_store *s, int full)
@@ -810,6 +892,9 @@ int veld_store_part_end(struct veld_store *s, int keep)
 	}
 	if (!keep && exec_stmt(stmt(s, S_ROLLBACK_TO)) < 0)
 		return VELD_ESTORE;
+	if (!keep && s->floor_used && load_floor(s) < 0) {
+		/* as in veld_store_commit */
+	}
 	return exec_stmt(stmt(s, S_RELEASE));
 }
 
@@ -849,10 +934,14 @@ int veld_store_op_at(struct veld_store *s, const uint8_t author[VELD_PK_LEN],
 int veld_store_op_insert(struct veld_store *s, const struct veld_op *op,
 			 int with_body, int status)
 {
-	sqlite3_stmt *st = stmt(s, S_OP_INSERT);
+	sqlite3_stmt *st =
+		stmt(s, s->pos_floor ? S_OP_INSERT_FLOOR : S_OP_INSERT);
+	int rc;
 
 	if (!st)
 		return VELD_ESTORE;
+	if (s->pos_floor)
+		sqlite3_bind_int64(st, 11, s->pos_floor);
 	bind_blob(st, 1, op->id, VELD_HASH_LEN);
 	bind_blob(st, 2, op->h.author, VELD_PK_LEN);
 	bind_u64(st, 3, op->h.seq);
@@ -870,7 +959,11 @@ int veld_store_op_insert(struct veld_store *s, const struct veld_op *op,
 	/* A zero-length blob would bind as NULL; bodies are never empty. */
 	if (with_body && op->body)
 		bind_blob(st, 10, op->body, op->body_len);
-	return exec_stmt(st);
+	rc = exec_stmt(st);
+	/* The floor is passed once this commits (load_floor() then). */
+	if (rc == 0 && s->pos_floor)
+		s->floor_used = 1;
+	return rc;
 }
 
 /* Fill a stored op from the current row of an OP_COLS statement. */
@@ -3483,21 +3576,23 @@ int veld_store_in_use(const char *path)
 
 int veld_store_log_next(struct veld_store *s, int64_t *next)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = stmt(s, S_LOG_FLOOR);
+	int64_t floor, last;
 	int rc;
 
-	/* AUTOINCREMENT: the next pos is past the largest ever used, which
-	 * sqlite_sequence remembers even if that op row is gone. */
-	if (sqlite3_prepare_v2(s->db,
-			       "SELECT max(coalesce((SELECT max(seq) FROM"
-			       " sqlite_sequence WHERE name = 'ops'), 0),"
-			       " coalesce((SELECT max(pos) FROM ops), 0)) + 1",
-			       -1, &st, NULL) != SQLITE_OK)
+	/* Past the last op, and at least the floor a rebase left (meta
+	 * 'log_floor', schema 8). */
+	*next = 0;
+	if (!st)
 		return VELD_ESTORE;
 	rc = sqlite3_step(st);
-	*next = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? 0 : VELD_ESTORE;
+	floor = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	last = rc == SQLITE_ROW ? sqlite3_column_int64(st, 1) : 0;
+	done(st);
+	if (rc != SQLITE_ROW)
+		return VELD_ESTORE;
+	*next = floor > last + 1 ? floor : last + 1;
+	return 0;
 }
 
 int veld_store_log_rebase(struct veld_store *s, int64_t next)
@@ -3514,33 +3609,22 @@ int veld_store_log_rebase(struct veld_store *s, int64_t next)
 		return 0;
 	if ((rc = veld_store_begin(s)) < 0)
 		return rc;
-	/* sqlite_sequence has a row for ops once one was ever inserted. */
-	if (sqlite3_prepare_v2(
-		    s->db,
-		    "INSERT INTO sqlite_sequence(name, seq)"
-		    " SELECT 'ops', 0 WHERE NOT EXISTS (SELECT 1 FROM"
-		    " sqlite_sequence WHERE name = 'ops')",
-		    -1, &st, NULL) != SQLITE_OK) {
+	st = stmt(s, S_META_SET);
+	if (!st) {
 		veld_store_rollback(s);
 		return VELD_ESTORE;
 	}
-	rc = exec_stmt(st);
-	sqlite3_finalize(st);
-	if (rc == 0 && sqlite3_prepare_v2(s->db,
-					  "UPDATE sqlite_sequence SET seq = ?1"
-					  " WHERE name = 'ops'",
-					  -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, next - 1);
-		rc = exec_stmt(st);
-		sqlite3_finalize(st);
-	} else if (rc == 0) {
-		rc = VELD_ESTORE;
-	}
-	if (rc < 0) {
+	/* An integer, unlike the 8-byte values of veld_store_meta_set_u64:
+	 * S_LOG_FLOOR and schema 8's migration compare it in SQL. */
+	bind_text(st, 1, "log_floor");
+	sqlite3_bind_int64(st, 2, next);
+	if ((rc = exec_stmt(st)) < 0) {
 		veld_store_rollback(s);
 		return rc;
 	}
-	return veld_store_commit(s);
+	if ((rc = veld_store_commit(s)) < 0)
+		return rc;
+	return load_floor(s);
 }
 
 #define RAW_COLS                                                               \

@@ -850,13 +850,13 @@ static void migrate_from_v2(void)
 	state_hash(r, h1);
 	CHECK_EQ(veld_store_counts(veld_replica_store(r), &c1), 0);
 	veld_replica_close(r);
-	CHECK_EQ(user_version(path), 7);
+	CHECK_EQ(user_version(path), 8);
 
 	downgrade_to_v2(path);
 	CHECK_EQ(user_version(path), 2);
 	CHECK_EQ(has_index(path, "ops_kind"), 1);
 	r = open_replica(&kS, path);
-	CHECK_EQ(user_version(path), 7);
+	CHECK_EQ(user_version(path), 8);
 	/* schema 5: device ops alone are indexed by clock */
 	CHECK_EQ(has_index(path, "ops_kind"), 0);
 	CHECK_EQ(has_index(path, "ops_device"), 1);
@@ -878,6 +878,119 @@ static void migrate_from_v2(void)
 		struct snap s = snapshot(r, rec);
 		CHECK(s.found && has_value(&s, "wish=na de migratie"));
 	}
+	CHECK_EQ(veld_store_integrity(veld_replica_store(r), msg, sizeof(msg)),
+		 0);
+	veld_replica_close(r);
+	remove_store(dir, path);
+}
+
+/* The CREATE statement of table name in the file at path (static). */
+static const char *table_sql(const char *path, const char *name)
+{
+	static char sql[1024];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	sql[0] = 0;
+	CHECK_EQ(sqlite3_open(path, &db), SQLITE_OK);
+	if (sqlite3_prepare_v2(db,
+			       "SELECT sql FROM sqlite_schema"
+			       " WHERE type = 'table' AND name = ?1",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			snprintf(sql, sizeof(sql), "%s",
+				 (const char *)sqlite3_column_text(st, 0));
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	return sql;
+}
+
+/*
+ * Schema 7's op log: AUTOINCREMENT, the id UNIQUE in the table, and a
+ * rebased log (a restore, veld_store_log_rebase) kept in sqlite_sequence:
+ * the next position is 5001 although the last op is far below it.
+ */
+static void downgrade_to_v7(const char *path)
+{
+	sqlite3 *db;
+
+	CHECK_EQ(sqlite3_open(path, &db), SQLITE_OK);
+	CHECK_EQ(sqlite3_exec(
+			 db,
+			 "PRAGMA legacy_alter_table = ON;"
+			 "BEGIN;"
+			 "CREATE TABLE ops7("
+			 " pos INTEGER PRIMARY KEY AUTOINCREMENT,"
+			 " id BLOB NOT NULL UNIQUE,"
+			 " author BLOB NOT NULL, seq INTEGER NOT NULL,"
+			 " hlc INTEGER NOT NULL, record BLOB NOT NULL,"
+			 " kind INTEGER NOT NULL, header BLOB NOT NULL,"
+			 " sig BLOB NOT NULL, status INTEGER NOT NULL,"
+			 " body BLOB);"
+			 "INSERT INTO ops7 SELECT pos, id, author, seq, hlc,"
+			 " record, kind, header, sig, status, body FROM ops;"
+			 "DROP TABLE ops;"
+			 "ALTER TABLE ops7 RENAME TO ops;"
+			 "CREATE INDEX ops_author ON ops(author, seq);"
+			 "CREATE INDEX ops_record ON ops(record, hlc);"
+			 "CREATE INDEX ops_device ON ops(hlc) WHERE kind = 6;"
+			 "UPDATE sqlite_sequence SET seq = 5000"
+			 " WHERE name = 'ops';"
+			 "DELETE FROM meta WHERE key = 'log_floor';"
+			 "PRAGMA user_version = 7;"
+			 "COMMIT;",
+			 NULL, NULL, NULL),
+		 SQLITE_OK);
+	sqlite3_close(db);
+}
+
+/* Schema 8 rebuilds the op log without AUTOINCREMENT: the same state, the
+ * same ops, and a rebased log still hands out positions from its floor on
+ * (meta 'log_floor'), never one a device may already have pulled past. */
+static void migrate_from_v7(void)
+{
+	char dir[] = "/tmp/veld-test-XXXXXX", path[64];
+	uint8_t rec[16], h1[32], h2[32];
+	struct veld_store_counts c1, c2;
+	struct veld_replica *r;
+	int64_t next;
+	char msg[128];
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/a.db", dir);
+	r = open_replica(&kS, path);
+	put1(r, rec, 1, "wish", "bankjes");
+	CHECK_ERR(veld_replica_note(r, rec, "notitie", NULL), 0);
+	state_hash(r, h1);
+	CHECK_EQ(veld_store_counts(veld_replica_store(r), &c1), 0);
+	veld_replica_close(r);
+	CHECK(strstr(table_sql(path, "ops"), "AUTOINCREMENT") == NULL);
+	CHECK_EQ(has_index(path, "ops_id"), 1);
+
+	downgrade_to_v7(path);
+	CHECK_EQ(user_version(path), 7);
+	CHECK(strstr(table_sql(path, "ops"), "AUTOINCREMENT") != NULL);
+	CHECK_EQ(has_index(path, "ops_id"), 0);
+	r = open_replica(&kS, path);
+	CHECK_EQ(user_version(path), 8);
+	CHECK(strstr(table_sql(path, "ops"), "AUTOINCREMENT") == NULL);
+	CHECK_EQ(has_index(path, "ops_id"), 1);
+	state_hash(r, h2);
+	CHECK_MEM(h1, h2, 32);
+	CHECK_EQ(veld_store_counts(veld_replica_store(r), &c2), 0);
+	CHECK_EQ(c2.ops, c1.ops);
+	CHECK_EQ(c2.bodies, c1.bodies);
+	CHECK_EQ(veld_store_log_next(veld_replica_store(r), &next), 0);
+	CHECK_EQ(next, 5001);
+	/* The next op goes in at the floor, the one after it right behind. */
+	put1(r, rec, 0, "wish", "na de migratie");
+	CHECK_EQ(veld_store_log_next(veld_replica_store(r), &next), 0);
+	CHECK_EQ(next, 5002);
+	put1(r, rec, 0, "wish", "en nog een");
+	CHECK_EQ(veld_store_log_next(veld_replica_store(r), &next), 0);
+	CHECK_EQ(next, 5003);
 	CHECK_EQ(veld_store_integrity(veld_replica_store(r), msg, sizeof(msg)),
 		 0);
 	veld_replica_close(r);
@@ -1836,6 +1949,7 @@ int main(void)
 	revocation();
 	persistence();
 	migrate_from_v2();
+	migrate_from_v7();
 	damaged_store_fails_at_use();
 	reads_and_filters();
 	apply_all_or_nothing();
