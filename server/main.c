@@ -389,6 +389,10 @@ static void on_tick(lws_sorted_usec_list_t *sul)
 	if (t->seconds++ % 3600 == 0)
 		prune_codes(t->srv, t->code_retention_ms);
 	veld_server_check_revoked(t->srv);
+	if (veld_server_flush_notes(t->srv) < 0)
+		veld_log_message(&t->srv->log, VELD_LOG_WARN, "notes",
+				 "cannot note when devices last synced and "
+				 "pulled");
 	veld_server_committed(t->srv);
 	veld_live_tick(t->context);
 	/*
@@ -461,6 +465,7 @@ static void print_settings(struct lws_vhost *vhost, const struct serve_opts *o)
 static void serve_release(struct veld_server *srv, struct veld_datadir *dd)
 {
 	veld_ingest_free(srv->ingest);
+	(void)veld_server_flush_notes(srv);
 	veld_replica_close(srv->replica);
 	free(srv->wbuf);
 	veld_datadir_close(dd);

@@ -45,6 +45,48 @@ void veld_server_pushed(struct veld_server *srv)
 		(void)veld_server_settle(srv, SIZE_MAX);
 }
 
+int veld_server_note(struct veld_server *srv, const char *key,
+		     const void *value, size_t len)
+{
+	struct veld_meta_note *n = NULL;
+
+	if (strlen(key) >= VELD_NOTE_KEY_MAX || len > VELD_NOTE_VALUE_MAX)
+		return VELD_EINVAL;
+	for (size_t i = 0; i < srv->nnotes && !n; i++)
+		if (!strcmp(srv->notes[i].key, key))
+			n = &srv->notes[i];
+	if (!n) {
+		if (srv->nnotes == VELD_NOTES_MAX)
+			veld_server_flush_notes(srv);
+		n = &srv->notes[srv->nnotes++];
+		strcpy(n->key, key);
+	}
+	memcpy(n->value, value, len);
+	n->len = len;
+	return 0;
+}
+
+int veld_server_flush_notes(struct veld_server *srv)
+{
+	struct veld_store *st = veld_replica_store(srv->replica);
+	int rc, began;
+
+	if (!srv->nnotes)
+		return 0;
+	rc = veld_store_begin(st);
+	began = rc == 0;
+	for (size_t i = 0; rc == 0 && i < srv->nnotes; i++)
+		rc = veld_store_meta_set(st, srv->notes[i].key,
+					 srv->notes[i].value,
+					 srv->notes[i].len);
+	if (rc == 0)
+		rc = veld_store_commit(st);
+	if (rc < 0 && began)
+		veld_store_rollback(st);
+	srv->nnotes = 0;
+	return rc;
+}
+
 int veld_server_settle(struct veld_server *srv, size_t max)
 {
 	int rc;

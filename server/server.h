@@ -38,6 +38,24 @@ struct veld_transport {
 	void (*want_settle)(struct veld_server *srv);
 };
 
+/*
+ * What veldd notes for operators about each device in the store's meta
+ * table: when it last authenticated ("last_sync:<key hex>", web.c) and how
+ * far it has pulled ("ack:<key hex>", session.c).  Noted in memory and
+ * written VELD_NOTES_MAX at a time or once a second
+ * (veld_server_flush_notes), never one transaction per message: each would
+ * wait for the disk on the service thread, and a live op sent to 1,000
+ * connected devices comes back as 1,000 ACKs.
+ */
+#define VELD_NOTES_MAX 64
+#define VELD_NOTE_KEY_MAX 80
+#define VELD_NOTE_VALUE_MAX 32
+struct veld_meta_note {
+	char key[VELD_NOTE_KEY_MAX];
+	uint8_t value[VELD_NOTE_VALUE_MAX];
+	size_t len;
+};
+
 struct veld_server {
 	struct veld_replica *replica; /* the server's replica (owned) */
 	const struct veld_key *key;   /* the server key (borrowed) */
@@ -63,6 +81,9 @@ struct veld_server {
 	void (*on_commit)(struct veld_server *srv);
 	/* The timer behind tx.want_settle (settle.h; owned by main.c). */
 	struct veld_settle *settle;
+	/* Notes not yet written (veld_server_note). */
+	struct veld_meta_note notes[VELD_NOTES_MAX];
+	size_t nnotes;
 };
 
 /* Milliseconds on CLOCK_MONOTONIC (timeouts, rate limits). */
@@ -89,6 +110,23 @@ void veld_server_committed(struct veld_server *srv);
  * to settle them when the pushes pause, or settle them now.
  */
 void veld_server_pushed(struct veld_server *srv);
+
+/*
+ * veld_server_note - set meta key to value (len bytes) with the next
+ * veld_server_flush_notes; a later note of the same key replaces it.
+ * Flushes by itself once VELD_NOTES_MAX keys wait.  VELD_EINVAL for a key
+ * or value longer than VELD_NOTE_KEY_MAX - 1 / VELD_NOTE_VALUE_MAX bytes.
+ */
+int veld_server_note(struct veld_server *srv, const char *key,
+		     const void *value, size_t len);
+
+/*
+ * veld_server_flush_notes - write the waiting notes in one transaction
+ * (main.c: every second, and before the store closes; web.c: before it
+ * shows them).  Monitoring only: if the store refuses, they are dropped
+ * and nothing else is affected; 0, or the store's VELD_E* code to log.
+ */
+int veld_server_flush_notes(struct veld_server *srv);
 
 /*
  * veld_server_settle - settle up to max waiting records; once none is

@@ -228,23 +228,20 @@ static void on_push(struct veld_session *s, const struct veld_msg *m)
 	veld_ingest_submit(s->srv->ingest, job);
 }
 
-/* Remember how far a device has pulled, for operators (devices view). */
+/* Remember how far a device has pulled, for operators (server.h: written
+ * within a second; monitoring only, so it cannot fail the sync). */
 static void note_ack(struct veld_session *s, uint64_t cursor)
 {
-	char key[80];
+	char key[4 + 2 * VELD_PK_LEN + 1] = "ack:";
 	uint8_t val[16];
 	uint64_t now = veld_hlc_wall_ms();
 
-	snprintf(key, sizeof(key), "ack:");
-	sodium_bin2hex(key + 4, sizeof(key) - 4, s->device, 32);
+	sodium_bin2hex(key + 4, sizeof(key) - 4, s->device, VELD_PK_LEN);
 	for (int i = 0; i < 8; i++) {
 		val[i] = (uint8_t)(cursor >> (56 - 8 * i));
 		val[8 + i] = (uint8_t)(now >> (56 - 8 * i));
 	}
-	if (veld_store_meta_set(veld_replica_store(s->srv->replica), key, val,
-				sizeof(val)) < 0) {
-		/* Monitoring only: a failure here must not fail the sync. */
-	}
+	(void)veld_server_note(s->srv, key, val, sizeof(val));
 }
 
 void veld_session_input(struct veld_session *s, const uint8_t *raw, size_t len)

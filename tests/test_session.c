@@ -53,6 +53,26 @@ static void server_down(void)
 	veld_replica_close(srv.replica);
 }
 
+/* The cursor meta "ack:<device hex>" holds, or -1 if there is none. */
+static int64_t acked(const uint8_t device[VELD_PK_LEN])
+{
+	char key[4 + 2 * VELD_PK_LEN + 1] = "ack:";
+	struct veld_buf v;
+	int64_t cursor = -1;
+
+	sodium_bin2hex(key + 4, sizeof(key) - 4, device, VELD_PK_LEN);
+	veld_buf_init(&v, 64);
+	if (veld_store_meta_get(veld_replica_store(srv.replica), key, &v) ==
+		    1 &&
+	    v.len == 16) {
+		cursor = 0;
+		for (int i = 0; i < 8; i++)
+			cursor = (cursor << 8) | v.data[i];
+	}
+	veld_buf_release(&v);
+	return cursor;
+}
+
 static void issue(const char *role, const char *name, uint64_t expires,
 		  char code[VELD_CODE_BUF])
 {
@@ -533,6 +553,11 @@ static void pulling_and_live(void)
 	CHECK_EQ(veld_msg_ack(&b.tx, cursor), 0);
 	input(&b.s, &b.tx);
 	CHECK(!next(&b.s, &b.m, &b.keep));
+	/* How far B got is written for operators with the next flush (main.c
+	 * flushes every second), not in a transaction of its own. */
+	CHECK_EQ(acked(kB.pk), -1);
+	veld_server_flush_notes(&srv);
+	CHECK_EQ(acked(kB.pk), (int64_t)cursor);
 
 	/* A pushes: B gets it live, without asking. */
 	own_op(&kA, 1, NULL, VELD_KIND_PUT, &o1, id1);
@@ -553,6 +578,49 @@ static void pulling_and_live(void)
 	conn_close(&a);
 	conn_close(&b);
 	veld_buf_release(&o1);
+	server_down();
+}
+
+/* Notes for more than VELD_NOTES_MAX keys at once (a live op sent to
+ * everyone comes back as one ACK each) are written VELD_NOTES_MAX at a
+ * time; a key noted again before the flush keeps one entry, the last
+ * value. */
+static void notes_batched(void)
+{
+	char key[VELD_NOTE_KEY_MAX + 1];
+	struct veld_buf v;
+
+	server_up();
+	veld_buf_init(&v, 64);
+	for (int i = 0; i < VELD_NOTES_MAX; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		CHECK_EQ(veld_server_note(&srv, key, "first", 5), 0);
+	}
+	CHECK_EQ(veld_server_note(&srv, "k3", "again", 5), 0);
+	CHECK_EQ(srv.nnotes, VELD_NOTES_MAX);
+	CHECK_EQ(veld_store_meta_get(veld_replica_store(srv.replica), "k3", &v),
+		 0);
+	CHECK_EQ(veld_server_note(&srv, "one more", "x", 1), 0);
+	CHECK_EQ(srv.nnotes, 1);
+	CHECK_EQ(veld_store_meta_get(veld_replica_store(srv.replica), "k3", &v),
+		 1);
+	CHECK(v.len == 5 && memcmp(v.data, "again", 5) == 0);
+	CHECK_EQ(veld_store_meta_get(veld_replica_store(srv.replica),
+				     "one more", &v),
+		 0);
+	veld_server_flush_notes(&srv);
+	CHECK_EQ(srv.nnotes, 0);
+	CHECK_EQ(veld_store_meta_get(veld_replica_store(srv.replica),
+				     "one more", &v),
+		 1);
+	/* Too long for the table: refused, nothing noted. */
+	memset(key, 'k', VELD_NOTE_KEY_MAX);
+	key[VELD_NOTE_KEY_MAX] = 0;
+	CHECK_ERR(veld_server_note(&srv, key, "x", 1), VELD_EINVAL);
+	CHECK_ERR(veld_server_note(&srv, "k", key, VELD_NOTE_VALUE_MAX + 1),
+		  VELD_EINVAL);
+	CHECK_EQ(srv.nnotes, 0);
+	veld_buf_release(&v);
 	server_down();
 }
 
@@ -913,6 +981,7 @@ int main(void)
 	authentication();
 	pushing();
 	pulling_and_live();
+	notes_batched();
 	own_ops_skipped();
 	grouped_pushes();
 	pull_cut_at_signed();
