@@ -608,21 +608,32 @@ static int migrate(struct veld_store *s)
  * rollback or another connection's append cannot leave it stale for long:
  * at open, after a rebase, and after a transaction that used it ended.
  */
-static int load_floor(struct veld_store *s)
+/* meta 'log_floor' (0 if none) and the last op's position (0 if none). */
+static int read_floor(struct veld_store *s, int64_t *floor, int64_t *last)
 {
 	sqlite3_stmt *st = stmt(s, S_LOG_FLOOR);
-	int64_t floor, last;
 	int rc;
 
-	s->floor_used = 0;
+	*floor = *last = 0;
 	if (!st)
 		return VELD_ESTORE;
 	rc = sqlite3_step(st);
-	floor = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	last = rc == SQLITE_ROW ? sqlite3_column_int64(st, 1) : 0;
+	if (rc == SQLITE_ROW) {
+		*floor = sqlite3_column_int64(st, 0);
+		*last = sqlite3_column_int64(st, 1);
+	}
 	done(st);
-	if (rc != SQLITE_ROW)
-		return VELD_ESTORE;
+	return rc == SQLITE_ROW ? 0 : VELD_ESTORE;
+}
+
+static int load_floor(struct veld_store *s)
+{
+	int64_t floor, last;
+	int rc = read_floor(s, &floor, &last);
+
+	s->floor_used = 0;
+	if (rc < 0)
+		return rc;
 	s->pos_floor = floor > last + 1 ? floor : 0;
 	return 0;
 }
@@ -3576,21 +3587,14 @@ int veld_store_in_use(const char *path)
 
 int veld_store_log_next(struct veld_store *s, int64_t *next)
 {
-	sqlite3_stmt *st = stmt(s, S_LOG_FLOOR);
 	int64_t floor, last;
-	int rc;
+	int rc = read_floor(s, &floor, &last);
 
 	/* Past the last op, and at least the floor a rebase left (meta
 	 * 'log_floor', schema 8). */
 	*next = 0;
-	if (!st)
-		return VELD_ESTORE;
-	rc = sqlite3_step(st);
-	floor = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	last = rc == SQLITE_ROW ? sqlite3_column_int64(st, 1) : 0;
-	done(st);
-	if (rc != SQLITE_ROW)
-		return VELD_ESTORE;
+	if (rc < 0)
+		return rc;
 	*next = floor > last + 1 ? floor : last + 1;
 	return 0;
 }

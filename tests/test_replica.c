@@ -296,14 +296,12 @@ static void erase_then_late_op(void)
 }
 
 /* Build a signed op of author k by hand (for forks and forgeries). */
-static void make_op(const struct veld_key *k, uint64_t seq, const uint8_t *prev,
-		    uint64_t kind, const uint8_t record[16], const char *field,
-		    const char *value, uint64_t hlc, struct veld_buf *out)
+/* Sign body (salt and content, from veld_body_begin) as op seq of k. */
+static void sign_op(const struct veld_key *k, uint64_t seq, const uint8_t *prev,
+		    uint64_t kind, const uint8_t record[16], uint64_t hlc,
+		    const struct veld_buf *body, struct veld_buf *out)
 {
 	struct veld_op_header h;
-	struct veld_buf body;
-	msgpack_packer pk;
-	uint8_t salt[16];
 
 	memset(&h, 0, sizeof(h));
 	h.seq = seq;
@@ -313,6 +311,19 @@ static void make_op(const struct veld_key *k, uint64_t seq, const uint8_t *prev,
 	h.hlc = hlc ? hlc : VELD_HLC_MAKE(veld_hlc_wall_ms(), 0);
 	memcpy(h.record, record, 16);
 	h.kind = kind;
+	veld_buf_init(out, VELD_OP_MAX);
+	if (veld_op_create(k, &h, body->data, body->len, out, NULL) != 0)
+		abort();
+}
+
+static void make_op(const struct veld_key *k, uint64_t seq, const uint8_t *prev,
+		    uint64_t kind, const uint8_t record[16], const char *field,
+		    const char *value, uint64_t hlc, struct veld_buf *out)
+{
+	struct veld_buf body;
+	msgpack_packer pk;
+	uint8_t salt[16];
+
 	veld_buf_init(&body, VELD_BODY_MAX);
 	veld_buf_packer_init(&pk, &body);
 	veld_salt_random(salt);
@@ -336,9 +347,7 @@ static void make_op(const struct veld_key *k, uint64_t seq, const uint8_t *prev,
 		msgpack_pack_str_with_body(&pk, "bogus", 5);
 		msgpack_pack_nil(&pk);
 	}
-	veld_buf_init(out, VELD_OP_MAX);
-	if (veld_op_create(k, &h, body.data, body.len, out, NULL) != 0)
-		abort();
+	sign_op(k, seq, prev, kind, record, hlc, &body, out);
 	veld_buf_release(&body);
 }
 
@@ -530,25 +539,17 @@ static void make_raw_op(const struct veld_key *k, uint64_t seq, uint64_t kind,
 			const uint8_t record[16], const char *content, size_t n,
 			struct veld_buf *out)
 {
-	struct veld_op_header h;
 	struct veld_buf body;
 	msgpack_packer pk;
 	uint8_t salt[16];
 
-	memset(&h, 0, sizeof(h));
-	h.seq = seq;
-	h.hlc = VELD_HLC_MAKE(veld_hlc_wall_ms(), 0);
-	memcpy(h.record, record, 16);
-	h.kind = kind;
 	veld_buf_init(&body, VELD_BODY_MAX);
 	veld_buf_packer_init(&pk, &body);
 	veld_salt_random(salt);
 	veld_body_begin(&pk, salt);
 	if (veld_buf_append(&body, content, n))
 		abort();
-	veld_buf_init(out, VELD_OP_MAX);
-	if (veld_op_create(k, &h, body.data, body.len, out, NULL) != 0)
-		abort();
+	sign_op(k, seq, NULL, kind, record, 0, &body, out);
 	veld_buf_release(&body);
 }
 
