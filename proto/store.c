@@ -602,39 +602,39 @@ static int migrate(struct veld_store *s)
 	return 0;
 }
 
+/* The n integers of the one row statement `which` gives: 0 and v[0..n),
+ * or VELD_ESTORE (v all 0). */
+static int query_ints(struct veld_store *s, enum stmt which, int64_t *v, int n)
+{
+	sqlite3_stmt *st = stmt(s, which);
+	int rc;
+
+	for (int i = 0; i < n; i++)
+		v[i] = 0;
+	if (!st)
+		return VELD_ESTORE;
+	rc = sqlite3_step(st);
+	for (int i = 0; rc == SQLITE_ROW && i < n; i++)
+		v[i] = sqlite3_column_int64(st, i);
+	done(st);
+	return rc == SQLITE_ROW ? 0 : VELD_ESTORE;
+}
+
 /*
  * Set s->pos_floor from meta 'log_floor' and the log's end (schema 8): the
  * floor while the log has not reached it, else 0.  From the file, so a
  * rollback or another connection's append cannot leave it stale for long:
  * at open, after a rebase, and after a transaction that used it ended.
  */
-/* meta 'log_floor' (0 if none) and the last op's position (0 if none). */
-static int read_floor(struct veld_store *s, int64_t *floor, int64_t *last)
-{
-	sqlite3_stmt *st = stmt(s, S_LOG_FLOOR);
-	int rc;
-
-	*floor = *last = 0;
-	if (!st)
-		return VELD_ESTORE;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*floor = sqlite3_column_int64(st, 0);
-		*last = sqlite3_column_int64(st, 1);
-	}
-	done(st);
-	return rc == SQLITE_ROW ? 0 : VELD_ESTORE;
-}
-
 static int load_floor(struct veld_store *s)
 {
-	int64_t floor, last;
-	int rc = read_floor(s, &floor, &last);
+	int64_t v[2]; /* the floor (0: none), the last op's position */
+	int rc = query_ints(s, S_LOG_FLOOR, v, 2);
 
 	s->floor_used = 0;
 	if (rc < 0)
 		return rc;
-	s->pos_floor = floor > last + 1 ? floor : 0;
+	s->pos_floor = v[0] > v[1] + 1 ? v[0] : 0;
 	return 0;
 }
 
@@ -800,17 +800,7 @@ int veld_store_integrity(struct veld_store *s, char *msg, size_t msg_len)
 /* The one integer statement `which` gives: 0 and *v, or VELD_ESTORE. */
 static int query_int64(struct veld_store *s, enum stmt which, int64_t *v)
 {
-	sqlite3_stmt *st = stmt(s, which);
-	int rc;
-
-	*v = 0;
-	if (!st)
-		return VELD_ESTORE;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*v = sqlite3_column_int64(st, 0);
-	done(st);
-	return rc == SQLITE_ROW ? 0 : VELD_ESTORE;
+	return query_ints(s, which, v, 1);
 }
 
 int veld_store_data_version(struct veld_store *s, int64_t *v)
@@ -1374,18 +1364,14 @@ int veld_store_salt_keep_own(struct veld_store *s,
 
 int veld_store_op_count(struct veld_store *s, int64_t *count, uint64_t *max_hlc)
 {
-	sqlite3_stmt *st = stmt(s, S_OP_COUNT);
-	int rc;
+	int64_t v[2];
+	int rc = query_ints(s, S_OP_COUNT, v, 2);
 
-	if (!st)
-		return VELD_ESTORE;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*count = sqlite3_column_int64(st, 0);
-		*max_hlc = col_u64(st, 1);
+	if (rc == 0) {
+		*count = v[0];
+		*max_hlc = (uint64_t)v[1];
 	}
-	done(st);
-	return rc == SQLITE_ROW ? 0 : VELD_ESTORE;
+	return rc;
 }
 
 static void row_head(sqlite3_stmt *st, int first, struct veld_head *h)
@@ -3587,15 +3573,15 @@ int veld_store_in_use(const char *path)
 
 int veld_store_log_next(struct veld_store *s, int64_t *next)
 {
-	int64_t floor, last;
-	int rc = read_floor(s, &floor, &last);
+	int64_t v[2]; /* the floor (0: none), the last op's position */
+	int rc = query_ints(s, S_LOG_FLOOR, v, 2);
 
 	/* Past the last op, and at least the floor a rebase left (meta
 	 * 'log_floor', schema 8). */
 	*next = 0;
 	if (rc < 0)
 		return rc;
-	*next = floor > last + 1 ? floor : last + 1;
+	*next = v[0] > v[1] + 1 ? v[0] : v[1] + 1;
 	return 0;
 }
 
