@@ -296,6 +296,18 @@ static void erase_then_late_op(void)
 }
 
 /* Build a signed op of author k by hand (for forks and forgeries). */
+/* A body with a random salt in body (caller releases), its content next
+ * on pk. */
+static void start_body(struct veld_buf *body, msgpack_packer *pk)
+{
+	uint8_t salt[16];
+
+	veld_buf_init(body, VELD_BODY_MAX);
+	veld_buf_packer_init(pk, body);
+	veld_salt_random(salt);
+	veld_body_begin(pk, salt);
+}
+
 /* Sign body (salt and content, from veld_body_begin) as op seq of k. */
 static void sign_op(const struct veld_key *k, uint64_t seq, const uint8_t *prev,
 		    uint64_t kind, const uint8_t record[16], uint64_t hlc,
@@ -322,12 +334,8 @@ static void make_op(const struct veld_key *k, uint64_t seq, const uint8_t *prev,
 {
 	struct veld_buf body;
 	msgpack_packer pk;
-	uint8_t salt[16];
 
-	veld_buf_init(&body, VELD_BODY_MAX);
-	veld_buf_packer_init(&pk, &body);
-	veld_salt_random(salt);
-	veld_body_begin(&pk, salt);
+	start_body(&body, &pk);
 	if (kind == VELD_KIND_PUT) {
 		msgpack_pack_map(&pk, 2);
 		msgpack_pack_str_with_body(&pk, "form", 4);
@@ -541,12 +549,8 @@ static void make_raw_op(const struct veld_key *k, uint64_t seq, uint64_t kind,
 {
 	struct veld_buf body;
 	msgpack_packer pk;
-	uint8_t salt[16];
 
-	veld_buf_init(&body, VELD_BODY_MAX);
-	veld_buf_packer_init(&pk, &body);
-	veld_salt_random(salt);
-	veld_body_begin(&pk, salt);
+	start_body(&body, &pk);
 	if (veld_buf_append(&body, content, n))
 		abort();
 	sign_op(k, seq, NULL, kind, record, 0, &body, out);
