@@ -377,6 +377,46 @@ static int first_pos(void *ctx, const struct veld_stored_op *op)
 	return 1;
 }
 
+/*
+ * On a store rebased to 1000000: an op that went in at the floor and was
+ * rolled back, whole or as a part, or kept in a part of a transaction
+ * that was then rolled back (also after a later part was undone, which
+ * saw the floor reached), leaves the floor where it was (store.c reloads
+ * it), so the next op still gets position 1000000 (the caller's put).
+ */
+static void floor_rolled_back(struct veld_store *st, const uint8_t rec[16])
+{
+	struct veld_buf o;
+	struct veld_op op;
+	int64_t next;
+
+	make_put(&kA, 1, NULL, rec, "Terug", &o);
+	CHECK_EQ(veld_op_decode(o.data, o.len, &op), 0);
+	for (int way = 0; way < 4; way++) {
+		CHECK_EQ(veld_store_begin(st), 0);
+		if (way > 0)
+			CHECK_EQ(veld_store_part_begin(st), 0);
+		CHECK_EQ(veld_store_op_insert(st, &op, 1, 0), 0);
+		CHECK_EQ(veld_store_log_next(st, &next), 0);
+		CHECK_EQ(next, 1000001);
+		if (way == 1) { /* the part undone, the rest committed */
+			CHECK_EQ(veld_store_part_end(st, 0), 0);
+			CHECK_EQ(veld_store_commit(st), 0);
+		} else {
+			if (way >= 2) /* the part kept, the whole undone */
+				CHECK_EQ(veld_store_part_end(st, 1), 0);
+			if (way == 3) { /* after an empty part undone */
+				CHECK_EQ(veld_store_part_begin(st), 0);
+				CHECK_EQ(veld_store_part_end(st, 0), 0);
+			}
+			veld_store_rollback(st);
+		}
+		CHECK_EQ(veld_store_log_next(st, &next), 0);
+		CHECK_EQ(next, 1000000);
+	}
+	veld_buf_release(&o);
+}
+
 static void rebase_and_in_use(void)
 {
 	char p[300];
@@ -402,6 +442,7 @@ static void rebase_and_in_use(void)
 	CHECK_EQ(veld_store_in_use(p), 0);
 
 	r = open_as(&kS, p);
+	floor_rolled_back(veld_replica_store(r), rec);
 	put(r, rec, 1, "Nieuw");
 	CHECK_EQ(veld_store_ops_since(veld_replica_store(r), before, 10,
 				      first_pos, &pos),
