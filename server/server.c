@@ -57,7 +57,7 @@ int veld_server_note(struct veld_server *srv, const char *key,
 			n = &srv->notes[i];
 	if (!n) {
 		if (srv->nnotes == VELD_NOTES_MAX)
-			veld_server_flush_notes(srv);
+			(void)veld_server_flush_notes(srv);
 		n = &srv->notes[srv->nnotes++];
 		strcpy(n->key, key);
 	}
