@@ -86,8 +86,11 @@ snap=$tmp/snap
 mkdir -p "$snap/dev"
 veldd_start_free "$A/server/veldd" "$snap/srv" "$tmp/prepare.log" ||
 	die "veldd did not start (see $tmp/prepare.log)"
-"$A/server/veldd" form import "$root/bench/wijklab-form.json" \
-	--data "$snap/srv" >/dev/null || die "form import failed"
+# The form bench/wijklab imports.
+form=$root/deploy/forms/wijklab.json
+[ -f "$form" ] || form=$here/wijklab-form.json
+"$A/server/veldd" form import "$form" --data "$snap/srv" >/dev/null ||
+	die "form import failed"
 devs=()
 for i in $(seq 0 $((W - 1))); do
 	name=$(printf d%03d "$i")
