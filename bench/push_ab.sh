@@ -126,6 +126,7 @@ push_once() {
 	exec 3>"$fifo"
 	for i in $(seq 600); do # at most 60 s
 		grep -q '^ready' "$out" 2>/dev/null && break
+		kill -0 "$launcher" 2>/dev/null || break
 		sleep 0.1
 	done
 	grep -q "^ready $W\$" "$out" || die "push-threads not ready: $(cat "$tmp/err")"
